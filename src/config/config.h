@@ -1,0 +1,70 @@
+// The configuration as yinetd uses it: every value checked, every name
+// resolved. Produced by the loader (loader.h); the rest of yinetd never sees
+// YAML. Later keys are a field here plus a row in the loader's key table.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "log/events.h"
+#include "net/address.h"
+
+namespace yinetd::config {
+
+// Where a value was written, for error messages. Lines and columns count
+// from 1; 0 means "the file as a whole".
+struct Location {
+  std::string file;
+  int line = 0;
+  int column = 0;
+
+  std::string ToString() const;  // "file:line:column"
+  bool operator==(const Location&) const = default;
+};
+
+struct Problem {
+  Location where;
+  std::string message;
+
+  std::string ToString() const;  // "file:line:column: message"
+};
+
+enum class StderrMode { kLog, kSocket, kNull };
+
+// Whom the program runs as: resolved once at load, because getpwnam and
+// initgroups are not async-signal-safe and must not run in the child.
+struct Credentials {
+  std::string user;  // as written, for logs
+  uid_t uid = 0;
+  gid_t gid = 0;
+  bool set_uid = false;          // false: keep the supervisor's uid
+  std::vector<gid_t> groups;     // supplementary groups for setgroups
+  bool operator==(const Credentials&) const = default;
+};
+
+struct ServiceConfig {
+  std::string name;
+  std::vector<net::Address> listen;
+  std::string program;  // absolute
+  std::vector<std::string> args;
+  std::vector<std::pair<std::string, std::string>> env;
+  std::optional<Credentials> credentials;
+  StderrMode stderr_mode = StderrMode::kLog;
+  Location where;  // the service's entry, for messages
+
+  bool SameSettings(const ServiceConfig& other) const;
+};
+
+struct Config {
+  std::string file;
+  std::optional<log::Level> log_level;
+  std::chrono::milliseconds shutdown_grace{10'000};
+  std::vector<ServiceConfig> services;
+};
+
+}  // namespace yinetd::config

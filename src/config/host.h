@@ -1,0 +1,43 @@
+// Host: the facts about this machine that validating a config needs.
+//
+// The loader asks these questions through an interface so that it stays
+// free of syscalls and the tests can answer them with a fake.
+#pragma once
+
+#include <sys/types.h>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace yinetd::config {
+
+class Host {
+ public:
+  struct User {
+    uid_t uid;
+    gid_t gid;  // primary group
+  };
+
+  virtual ~Host() = default;
+  virtual std::optional<User> LookupUser(const std::string& name) = 0;
+  virtual std::optional<gid_t> LookupGroup(const std::string& name) = 0;
+  // Every group `user` belongs to, `gid` included (getgrouplist).
+  virtual std::vector<gid_t> GroupsOf(const std::string& user, gid_t gid) = 0;
+  // Empty if `path` is an executable regular file, otherwise why not.
+  virtual std::string WhyNotExecutable(const std::string& path) = 0;
+  // The effective uid yinetd runs as.
+  virtual uid_t EffectiveUid() = 0;
+};
+
+// The real machine, through libc.
+class SystemHost : public Host {
+ public:
+  std::optional<User> LookupUser(const std::string& name) override;
+  std::optional<gid_t> LookupGroup(const std::string& name) override;
+  std::vector<gid_t> GroupsOf(const std::string& user, gid_t gid) override;
+  std::string WhyNotExecutable(const std::string& path) override;
+  uid_t EffectiveUid() override;
+};
+
+}  // namespace yinetd::config

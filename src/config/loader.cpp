@@ -1,0 +1,537 @@
+#include "config/loader.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <fstream>
+#include <map>
+#include <sstream>
+
+#include "sys/sys_error.h"
+
+namespace yinetd::config {
+namespace {
+
+// A value node and the file it came from.
+struct Field {
+  YAML::Node node;
+  const std::string* file;
+};
+
+// A service's keys after `defaults:` were merged in; sorted by key name.
+using Fields = std::map<std::string, Field>;
+
+std::string Describe(const YAML::Node& node) {
+  switch (node.Type()) {
+    case YAML::NodeType::Null: return "nothing";
+    case YAML::NodeType::Scalar: return "'" + node.Scalar() + "'";
+    case YAML::NodeType::Sequence: return "a list";
+    case YAML::NodeType::Map: return "a map";
+    default: return "an undefined value";
+  }
+}
+
+bool IsValidServiceName(const std::string& name) {
+  return !name.empty() && std::all_of(name.begin(), name.end(), [](unsigned char c) {
+    return std::isalnum(c) || c == '_' || c == '.' || c == '-';
+  });
+}
+
+bool IsValidEnvName(const std::string& name) {
+  if (name.empty() || std::isdigit(static_cast<unsigned char>(name[0]))) return false;
+  return std::all_of(name.begin(), name.end(),
+                     [](unsigned char c) { return std::isalnum(c) || c == '_'; });
+}
+
+std::string DirectoryOf(const std::string& file) {
+  size_t slash = file.rfind('/');
+  if (slash == std::string::npos) return ".";
+  if (slash == 0) return "/";
+  return file.substr(0, slash);
+}
+
+class Loader;
+using KeyParser = void (Loader::*)(const Field&, ServiceConfig&);
+
+struct ServiceKey {
+  std::string_view name;
+  KeyParser parse;
+  bool allowed_in_defaults;
+};
+
+const std::vector<std::string_view> kTopLevelKeys = {"log", "defaults", "services",
+                                                     "shutdown_grace"};
+const std::vector<std::string_view> kLogKeys = {"level"};
+
+class Loader {
+ public:
+  Loader(Host& host, std::string main_file) : host_(host), main_file_(std::move(main_file)) {}
+
+  LoadResult Load(const YAML::Node& root);
+
+  // Key parsers, one per row of ServiceKeys().
+  void ParseName(const Field& field, ServiceConfig& service);
+  void ParseListen(const Field& field, ServiceConfig& service);
+  void ParseProgram(const Field& field, ServiceConfig& service);
+  void ParseArgs(const Field& field, ServiceConfig& service);
+  void ParseEnv(const Field& field, ServiceConfig& service);
+  void ParseUser(const Field&, ServiceConfig&) {}   // resolved with `group` in ResolveCredentials
+  void ParseGroup(const Field&, ServiceConfig&) {}
+  void ParseStderr(const Field& field, ServiceConfig& service);
+
+ private:
+  static const std::vector<ServiceKey>& ServiceKeys();
+  static const ServiceKey* FindServiceKey(std::string_view name);
+
+  void Report(const YAML::Node& node, const std::string& file, std::string message);
+  void Report(const Field& field, std::string message) { Report(field.node, *field.file, std::move(message)); }
+  void ReportUnknownKey(const YAML::Node& key, const std::string& file, std::string_view where,
+                        const std::vector<std::string_view>& known);
+  Location LocationOf(const YAML::Node& node, const std::string& file) const;
+
+  std::optional<std::string> Scalar(const Field& field, std::string_view key);
+  std::optional<double> Seconds(const Field& field, std::string_view key);
+
+  void ParseTopLevel(const YAML::Node& root, Config& config);
+  void ParseLog(const Field& field, Config& config);
+  Fields ParseDefaults(const Field& field);
+  void ParseServices(const Field& field, const Fields& defaults, Config& config);
+  std::optional<ServiceConfig> ParseService(const YAML::Node& entry, const std::string& file,
+                                            const Fields& defaults);
+  Fields CollectFields(const YAML::Node& entry, const std::string& file, const Fields& defaults);
+  void ResolveCredentials(const Fields& fields, ServiceConfig& service);
+  void CheckRequired(const Fields& fields, const YAML::Node& entry, const std::string& file);
+  void CheckDuplicates(const Config& config);
+
+  Host& host_;
+  std::string main_file_;
+  std::vector<Problem> problems_;
+};
+
+const std::vector<ServiceKey>& Loader::ServiceKeys() {
+  static const std::vector<ServiceKey> keys = {
+      {"name", &Loader::ParseName, false},
+      {"listen", &Loader::ParseListen, false},
+      {"program", &Loader::ParseProgram, false},
+      {"args", &Loader::ParseArgs, false},
+      {"env", &Loader::ParseEnv, true},
+      {"user", &Loader::ParseUser, true},
+      {"group", &Loader::ParseGroup, true},
+      {"stderr", &Loader::ParseStderr, true},
+  };
+  return keys;
+}
+
+const ServiceKey* Loader::FindServiceKey(std::string_view name) {
+  for (const ServiceKey& key : ServiceKeys()) {
+    if (key.name == name) return &key;
+  }
+  return nullptr;
+}
+
+Location Loader::LocationOf(const YAML::Node& node, const std::string& file) const {
+  YAML::Mark mark = node.Mark();
+  if (mark.is_null()) return Location{file, 0, 0};
+  return Location{file, mark.line + 1, mark.column + 1};
+}
+
+void Loader::Report(const YAML::Node& node, const std::string& file, std::string message) {
+  problems_.push_back(Problem{LocationOf(node, file), std::move(message)});
+}
+
+void Loader::ReportUnknownKey(const YAML::Node& key, const std::string& file,
+                              std::string_view where, const std::vector<std::string_view>& known) {
+  std::string message = "unknown key '" + key.Scalar() + "' " + std::string(where);
+  std::string nearest = NearestWord(key.Scalar(), known);
+  if (!nearest.empty()) message += ": did you mean '" + nearest + "'?";
+  Report(key, file, message);
+}
+
+std::optional<std::string> Loader::Scalar(const Field& field, std::string_view key) {
+  if (field.node.IsScalar()) return field.node.Scalar();
+  Report(field, std::string(key) + " must be a single value, not " + Describe(field.node));
+  return std::nullopt;
+}
+
+std::optional<double> Loader::Seconds(const Field& field, std::string_view key) {
+  auto text = Scalar(field, key);
+  if (!text) return std::nullopt;
+  char* end = nullptr;
+  errno = 0;
+  double value = std::strtod(text->c_str(), &end);
+  if (text->empty() || *end != '\0' || errno != 0 || !std::isfinite(value) || value < 0) {
+    Report(field, std::string(key) + " must be a number of seconds, like 10 or 0.5, not '" + *text + "'");
+    return std::nullopt;
+  }
+  return value;
+}
+
+LoadResult Loader::Load(const YAML::Node& root) {
+  Config config;
+  config.file = main_file_;
+  if (!root.IsMap()) {
+    Report(root, main_file_, "the file must be a map with a 'services:' list, not " + Describe(root));
+  } else {
+    ParseTopLevel(root, config);
+    CheckDuplicates(config);
+  }
+  if (problems_.empty() && config.services.empty()) {
+    Report(root, main_file_, "no services are configured: add a 'services:' list");
+  }
+  LoadResult result;
+  result.problems = std::move(problems_);
+  if (result.problems.empty()) result.config = std::move(config);
+  return result;
+}
+
+void Loader::ParseTopLevel(const YAML::Node& root, Config& config) {
+  Fields defaults;
+  if (root["defaults"]) defaults = ParseDefaults(Field{root["defaults"], &main_file_});
+  for (const auto& entry : root) {
+    std::string key = entry.first.Scalar();
+    Field value{entry.second, &main_file_};
+    if (key == "log") {
+      ParseLog(value, config);
+    } else if (key == "services") {
+      ParseServices(value, defaults, config);
+    } else if (key == "shutdown_grace") {
+      if (auto seconds = Seconds(value, key)) {
+        config.shutdown_grace = std::chrono::milliseconds(std::llround(*seconds * 1000));
+      }
+    } else if (key != "defaults") {
+      ReportUnknownKey(entry.first, main_file_, "at the top level", kTopLevelKeys);
+    }
+  }
+  if (!root["services"]) Report(root, main_file_, "missing 'services:': add a list of services");
+}
+
+void Loader::ParseLog(const Field& field, Config& config) {
+  if (!field.node.IsMap()) {
+    Report(field, "log must be a map like 'log: {level: info}', not " + Describe(field.node));
+    return;
+  }
+  for (const auto& entry : field.node) {
+    if (entry.first.Scalar() != "level") {
+      ReportUnknownKey(entry.first, *field.file, "under log", kLogKeys);
+      continue;
+    }
+    Field value{entry.second, field.file};
+    auto text = Scalar(value, "log.level");
+    if (!text) continue;
+    config.log_level = log::ParseLevel(*text);
+    if (!config.log_level) {
+      Report(value, "log.level must be one of trace, debug, info, warn, error; not '" + *text + "'");
+    }
+  }
+}
+
+Fields Loader::ParseDefaults(const Field& field) {
+  Fields defaults;
+  if (!field.node.IsMap()) {
+    Report(field, "defaults must be a map of service keys, not " + Describe(field.node));
+    return defaults;
+  }
+  std::vector<std::string_view> allowed;
+  for (const ServiceKey& key : ServiceKeys()) {
+    if (key.allowed_in_defaults) allowed.push_back(key.name);
+  }
+  for (const auto& entry : field.node) {
+    const std::string& name = entry.first.Scalar();
+    const ServiceKey* key = FindServiceKey(name);
+    if (key == nullptr) {
+      ReportUnknownKey(entry.first, *field.file, "under defaults", allowed);
+    } else if (!key->allowed_in_defaults) {
+      Report(entry.first, *field.file, "'" + name + "' belongs to each service and cannot be set under defaults");
+    } else {
+      defaults.emplace(name, Field{entry.second, field.file});
+    }
+  }
+  return defaults;
+}
+
+void Loader::ParseServices(const Field& field, const Fields& defaults, Config& config) {
+  if (!field.node.IsSequence()) {
+    Report(field, "services must be a list (each entry starting with '- name:'), not " +
+                      Describe(field.node));
+    return;
+  }
+  for (const auto& entry : field.node) {
+    if (auto service = ParseService(entry, *field.file, defaults)) {
+      config.services.push_back(std::move(*service));
+    }
+  }
+}
+
+Fields Loader::CollectFields(const YAML::Node& entry, const std::string& file,
+                             const Fields& defaults) {
+  Fields fields = defaults;
+  std::vector<std::string_view> known;
+  for (const ServiceKey& key : ServiceKeys()) known.push_back(key.name);
+  for (const auto& item : entry) {
+    const std::string& name = item.first.Scalar();
+    if (FindServiceKey(name) == nullptr) {
+      ReportUnknownKey(item.first, file, "in a service", known);
+    } else {
+      // Never assign a YAML::Node: its operator= rewrites the node it refers
+      // to, which here would be the default's node.
+      fields.erase(name);
+      fields.emplace(name, Field{item.second, &file});
+    }
+  }
+  return fields;
+}
+
+std::optional<ServiceConfig> Loader::ParseService(const YAML::Node& entry, const std::string& file,
+                                                  const Fields& defaults) {
+  if (!entry.IsMap()) {
+    Report(entry, file, "a service must be a map with name, listen and program, not " + Describe(entry));
+    return std::nullopt;
+  }
+  size_t problems_before = problems_.size();
+  ServiceConfig service;
+  service.where = LocationOf(entry, file);
+  Fields fields = CollectFields(entry, file, defaults);
+  CheckRequired(fields, entry, file);
+  // env is the one key that merges: the defaults' variables, then the
+  // service's, a service's value replacing a default of the same name.
+  auto default_env = defaults.find("env");
+  if (default_env != defaults.end() && entry["env"]) ParseEnv(default_env->second, service);
+  for (const auto& [name, field] : fields) (this->*FindServiceKey(name)->parse)(field, service);
+  ResolveCredentials(fields, service);
+  if (problems_.size() != problems_before) return std::nullopt;
+  return service;
+}
+
+void Loader::CheckRequired(const Fields& fields, const YAML::Node& entry, const std::string& file) {
+  for (std::string_view key : {"name", "listen", "program"}) {
+    if (fields.count(std::string(key)) == 0) {
+      Report(entry, file, "service is missing '" + std::string(key) + "'");
+    }
+  }
+}
+
+void Loader::ParseName(const Field& field, ServiceConfig& service) {
+  auto name = Scalar(field, "name");
+  if (!name) return;
+  if (!IsValidServiceName(*name)) {
+    Report(field, "service name '" + *name + "' may only use letters, digits, '_', '.' and '-'");
+    return;
+  }
+  service.name = *name;
+}
+
+void Loader::ParseListen(const Field& field, ServiceConfig& service) {
+  std::vector<YAML::Node> items;
+  if (field.node.IsSequence()) {
+    for (const auto& item : field.node) items.push_back(item);
+    if (items.empty()) Report(field, "listen is an empty list: give at least one address");
+  } else {
+    items.push_back(field.node);
+  }
+  for (const auto& item : items) {
+    auto text = Scalar(Field{item, field.file}, "listen");
+    if (!text) continue;
+    auto parsed = net::ParseAddress(*text);
+    if (auto* error = std::get_if<std::string>(&parsed)) {
+      Report(item, *field.file, "listen '" + *text + "': " + *error);
+    } else {
+      service.listen.push_back(std::get<net::Address>(parsed));
+    }
+  }
+}
+
+void Loader::ParseProgram(const Field& field, ServiceConfig& service) {
+  auto program = Scalar(field, "program");
+  if (!program) return;
+  std::string path = *program;
+  if (path.rfind("./", 0) == 0 || path.rfind("../", 0) == 0) {
+    path = DirectoryOf(*field.file) + "/" + path;  // relative to the file that names it
+  } else if (path.empty() || path[0] != '/') {
+    Report(field, "program '" + path + "' is not an absolute path: write the full path (like /usr/bin/" +
+                      path + "), or ./" + path + " for a path relative to this file");
+    return;
+  }
+  std::string why = host_.WhyNotExecutable(path);
+  if (!why.empty()) {
+    Report(field, "program " + path + " cannot be run: " + why + "; check the path and its permissions");
+    return;
+  }
+  service.program = path;
+}
+
+void Loader::ParseArgs(const Field& field, ServiceConfig& service) {
+  if (!field.node.IsSequence()) {
+    Report(field, "args must be a list, like args: [\"-u\", \"x\"], not " + Describe(field.node));
+    return;
+  }
+  for (const auto& item : field.node) {
+    if (auto arg = Scalar(Field{item, field.file}, "each of args")) service.args.push_back(*arg);
+  }
+}
+
+void Loader::ParseEnv(const Field& field, ServiceConfig& service) {
+  if (!field.node.IsMap()) {
+    Report(field, "env must be a map of NAME: value, not " + Describe(field.node));
+    return;
+  }
+  for (const auto& item : field.node) {
+    const std::string& name = item.first.Scalar();
+    if (!IsValidEnvName(name)) {
+      Report(item.first, *field.file, "environment name '" + name + "' must be letters, digits and '_', not starting with a digit");
+      continue;
+    }
+    auto value = Scalar(Field{item.second, field.file}, "env." + name);
+    if (!value) continue;
+    auto same = std::find_if(service.env.begin(), service.env.end(),
+                             [&](const auto& entry) { return entry.first == name; });
+    if (same != service.env.end()) {
+      same->second = *value;
+    } else {
+      service.env.emplace_back(name, *value);
+    }
+  }
+}
+
+void Loader::ParseStderr(const Field& field, ServiceConfig& service) {
+  if (field.node.IsNull()) {
+    service.stderr_mode = StderrMode::kNull;
+    return;
+  }
+  auto mode = Scalar(field, "stderr");
+  if (!mode) return;
+  if (*mode == "log") {
+    service.stderr_mode = StderrMode::kLog;
+  } else if (*mode == "socket") {
+    service.stderr_mode = StderrMode::kSocket;
+  } else if (*mode == "null") {
+    service.stderr_mode = StderrMode::kNull;
+  } else {
+    Report(field, "stderr must be log, socket or null; not '" + *mode + "'");
+  }
+}
+
+void Loader::ResolveCredentials(const Fields& fields, ServiceConfig& service) {
+  auto user_field = fields.find("user");
+  auto group_field = fields.find("group");
+  if (user_field == fields.end() && group_field == fields.end()) return;
+  Credentials credentials;
+  credentials.uid = host_.EffectiveUid();
+  if (user_field != fields.end()) {
+    auto name = Scalar(user_field->second, "user");
+    if (!name) return;
+    auto user = host_.LookupUser(*name);
+    if (!user) {
+      Report(user_field->second, "unknown user '" + *name + "': create it or name an existing user");
+      return;
+    }
+    credentials.user = *name;
+    credentials.uid = user->uid;
+    credentials.gid = user->gid;
+    credentials.set_uid = true;
+  }
+  if (group_field != fields.end()) {
+    auto name = Scalar(group_field->second, "group");
+    if (!name) return;
+    auto gid = host_.LookupGroup(*name);
+    if (!gid) {
+      Report(group_field->second, "unknown group '" + *name + "': create it or name an existing group");
+      return;
+    }
+    credentials.gid = *gid;
+  }
+  credentials.groups = credentials.set_uid ? host_.GroupsOf(credentials.user, credentials.gid)
+                                           : std::vector<gid_t>{credentials.gid};
+  uid_t euid = host_.EffectiveUid();
+  if (euid != 0 && (credentials.uid != euid || group_field != fields.end())) {
+    const Field& where = user_field != fields.end() ? user_field->second : group_field->second;
+    Report(where, "switching user or group needs root, and yinetd runs as uid " +
+                      std::to_string(euid) + ": run it as root or remove user/group");
+    return;
+  }
+  service.credentials = std::move(credentials);
+}
+
+bool Overlaps(const net::Address& a, const net::Address& b) {
+  if (a == b) return true;
+  if (!a.IsInet() || !b.IsInet() || a.port != b.port) return false;
+  return a.family == net::Address::Family::kAny || b.family == net::Address::Family::kAny;
+}
+
+void Loader::CheckDuplicates(const Config& config) {
+  std::map<std::string, const ServiceConfig*> names;
+  std::vector<std::pair<net::Address, const ServiceConfig*>> addresses;
+  for (const ServiceConfig& service : config.services) {
+    auto [it, inserted] = names.emplace(service.name, &service);
+    if (!inserted) {
+      problems_.push_back({service.where, "duplicate service name '" + service.name +
+                                              "': it is already used at " + it->second->where.ToString()});
+    }
+    for (const net::Address& address : service.listen) {
+      for (const auto& [other, owner] : addresses) {
+        if (!Overlaps(address, other)) continue;
+        problems_.push_back({service.where, "listen address " + address.ToString() +
+                                                " is already used by service '" + owner->name +
+                                                "' at " + owner->where.ToString()});
+      }
+      addresses.emplace_back(address, &service);
+    }
+  }
+}
+
+size_t EditDistance(std::string_view a, std::string_view b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diagonal = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      size_t above = row[j];
+      size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + cost});
+      diagonal = above;
+    }
+  }
+  return row[b.size()];
+}
+
+}  // namespace
+
+std::string NearestWord(std::string_view word, const std::vector<std::string_view>& candidates) {
+  std::string_view best;
+  size_t best_distance = std::max<size_t>(2, word.size() / 3) + 1;
+  for (std::string_view candidate : candidates) {
+    size_t distance = EditDistance(word, candidate);
+    if (distance < best_distance) {
+      best = candidate;
+      best_distance = distance;
+    }
+  }
+  return std::string(best);
+}
+
+LoadResult LoadConfigText(const std::string& text, const std::string& file_name, Host& host) {
+  Loader loader(host, file_name);
+  try {
+    return loader.Load(YAML::Load(text));
+  } catch (const YAML::Exception& e) {
+    Location where{file_name, e.mark.line + 1, e.mark.column + 1};
+    if (e.mark.is_null()) where = Location{file_name, 0, 0};
+    return LoadResult{std::nullopt, {Problem{where, "YAML syntax error: " + e.msg}}};
+  }
+}
+
+LoadResult LoadConfigFile(const std::string& path, Host& host) {
+  std::ifstream in(path);
+  if (!in) {
+    int err = errno;
+    return LoadResult{std::nullopt,
+                      {Problem{Location{path, 0, 0}, "cannot read the config file: " + ErrnoText(err)}}};
+  }
+  std::stringstream text;
+  text << in.rdbuf();
+  return LoadConfigText(text.str(), path, host);
+}
+
+}  // namespace yinetd::config

@@ -1,0 +1,31 @@
+// Loader: YAML text → checked Config, or every problem found in it.
+//
+// The loader never stops at the first problem: `yinetd --check` shows them
+// all, each with FILE:LINE:COLUMN and what to do. yaml-cpp exceptions are
+// caught here and never leave this module.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "config/config.h"
+#include "config/host.h"
+
+namespace yinetd::config {
+
+struct LoadResult {
+  std::optional<Config> config;  // set exactly when `problems` is empty
+  std::vector<Problem> problems;
+};
+
+LoadResult LoadConfigFile(const std::string& path, Host& host);
+
+// `file_name` is used in messages and to resolve "./program" paths.
+LoadResult LoadConfigText(const std::string& text, const std::string& file_name, Host& host);
+
+// The candidate closest to `word` by edit distance, or "" if none is close
+// enough to be a likely typo.
+std::string NearestWord(std::string_view word, const std::vector<std::string_view>& candidates);
+
+}  // namespace yinetd::config

@@ -1,0 +1,51 @@
+#include <grp.h>
+#include <pwd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include "config/host.h"
+#include "sys/sys_error.h"
+
+namespace yinetd::config {
+
+std::optional<Host::User> SystemHost::LookupUser(const std::string& name) {
+  std::vector<char> buf(16384);
+  passwd entry;
+  passwd* found = nullptr;
+  if (getpwnam_r(name.c_str(), &entry, buf.data(), buf.size(), &found) != 0 || found == nullptr) {
+    return std::nullopt;
+  }
+  return User{found->pw_uid, found->pw_gid};
+}
+
+std::optional<gid_t> SystemHost::LookupGroup(const std::string& name) {
+  std::vector<char> buf(16384);
+  group entry;
+  group* found = nullptr;
+  if (getgrnam_r(name.c_str(), &entry, buf.data(), buf.size(), &found) != 0 || found == nullptr) {
+    return std::nullopt;
+  }
+  return found->gr_gid;
+}
+
+std::vector<gid_t> SystemHost::GroupsOf(const std::string& user, gid_t gid) {
+  int count = 32;
+  std::vector<gid_t> groups(count);
+  while (getgrouplist(user.c_str(), gid, groups.data(), &count) == -1) groups.resize(count);
+  groups.resize(count);
+  return groups;
+}
+
+std::string SystemHost::WhyNotExecutable(const std::string& path) {
+  struct stat st;
+  if (stat(path.c_str(), &st) != 0) return ErrnoText(errno);
+  if (!S_ISREG(st.st_mode)) return "not a regular file";
+  if (access(path.c_str(), X_OK) != 0) return "not executable (" + ErrnoText(errno) + ")";
+  return "";
+}
+
+uid_t SystemHost::EffectiveUid() { return geteuid(); }
+
+}  // namespace yinetd::config

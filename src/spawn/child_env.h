@@ -1,0 +1,35 @@
+// The environment and argv a service's program starts with. Pure: no
+// syscalls, so it is tested exhaustively and built before fork.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "config/config.h"
+#include "net/address.h"
+
+namespace yinetd::spawn {
+
+// PATH given to every program, as inetd does, rather than the supervisor's.
+inline constexpr const char* kDefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+// Both ends of one accepted connection.
+struct Connection {
+  net::Endpoint peer;
+  net::Endpoint local;
+};
+
+// argv: the program path, then `args`.
+std::vector<std::string> BuildArgv(const config::ServiceConfig& service);
+
+// PROTO and the UCSPI-TCP names (TCPREMOTEIP, TCPREMOTEPORT, TCPLOCALIP,
+// TCPLOCALPORT), systemd's REMOTE_ADDR and REMOTE_PORT, YINETD_SERVICE,
+// PATH, then the service's `env:`. A later entry replaces an earlier one of
+// the same name, so `env:` can override PATH.
+std::vector<std::string> BuildEnv(const config::ServiceConfig& service, const Connection& connection);
+
+// A NULL-terminated array of pointers into `strings`, for execve. Valid
+// while `strings` is unchanged.
+std::vector<char*> ToExecArray(std::vector<std::string>& strings);
+
+}  // namespace yinetd::spawn

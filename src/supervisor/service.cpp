@@ -1,0 +1,12 @@
+#include "supervisor/service.h"
+
+#include "spawn/child_env.h"
+
+namespace yinetd::supervisor {
+
+Service::Service(config::ServiceConfig service_config)
+    : config(std::move(service_config)), argv(spawn::BuildArgv(config)) {
+  argv_ptrs = spawn::ToExecArray(argv);
+}
+
+}  // namespace yinetd::supervisor

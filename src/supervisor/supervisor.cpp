@@ -1,0 +1,292 @@
+#include "supervisor/supervisor.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+
+#include <algorithm>
+#include <cerrno>
+
+#include "log/events.h"
+#include "net/listener.h"
+#include "spawn/child_env.h"
+#include "sys/sys_error.h"
+
+namespace yinetd::supervisor {
+namespace {
+
+using std::chrono::duration_cast;
+using std::chrono::milliseconds;
+
+constexpr milliseconds kFdExhaustedPause{250};
+
+int64_t MillisSince(Clock::time_point start) {
+  return duration_cast<milliseconds>(Clock::now() - start).count();
+}
+
+// Errors accept() reports for one connection that went wrong; the listener
+// itself is fine (accept(2), "Error handling").
+bool IsTransientAcceptError(int err) {
+  switch (err) {
+    case ECONNABORTED: case EPROTO: case ENETDOWN: case ENOPROTOOPT: case EHOSTDOWN:
+    case ENONET: case EHOSTUNREACH: case EOPNOTSUPP: case ENETUNREACH: case ETIMEDOUT:
+    case EPERM:  // a firewall rule refused it
+      return true;
+    default:
+      return false;
+  }
+}
+
+// Out of descriptors or memory: accepting again at once would spin.
+bool IsExhaustionError(int err) {
+  return err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM;
+}
+
+}  // namespace
+
+Supervisor::Supervisor(config::Config config, spawn::Spawner& spawner)
+    : config_(std::move(config)), spawner_(spawner) {
+  devnull_.Reset(open("/dev/null", O_RDWR | O_CLOEXEC));
+  if (!devnull_) throw SysError("open /dev/null", errno);
+}
+
+void Supervisor::Bind() {
+  for (auto& service_config : config_.services) {
+    auto service = std::make_shared<Service>(service_config);
+    for (const net::Address& address : service->config.listen) {
+      Listener listener;
+      listener.service = service;
+      listener.address = address;
+      listener.addr_text = address.ToString();
+      try {
+        listener.fd = net::OpenListener(address, net::ListenOptions{});
+      } catch (const SysError& e) {
+        throw SysError("service " + service->config.name + ": " + e.what(), e.Errno());
+      }
+      listener.fixed_local = address.family == net::Address::Family::kIPv4 ||
+                             address.family == net::Address::Family::kIPv6;
+      if (listener.fixed_local) listener.local = net::LocalEndpoint(listener.fd.Get());
+      log::Listen(service->config.name, listener.addr_text);
+      listeners_.push_back(std::move(listener));
+    }
+  }
+}
+
+int Supervisor::Run(SignalPipe& signals) {
+  while (!ShutdownComplete()) {
+    BuildPollSet(signals.ReadFd());
+    int ready = RetryOnEintr([&] { return poll(poll_fds_.data(), poll_fds_.size(), PollTimeoutMs()); });
+    if (ready < 0) {
+      log::SyscallFailed("", "poll", "", errno);
+      continue;
+    }
+    for (size_t i = 0; i < poll_fds_.size(); ++i) {
+      if (poll_fds_[i].revents == 0) continue;
+      const PollTarget& target = poll_targets_[i];
+      if (target.kind == PollKind::kChild) {
+        if (ChildRecord* child = children_.Find(target.pid)) {
+          ForwardOutput(*child->service, child->pid, child->output);
+        }
+      } else if (target.kind == PollKind::kOrphan) {
+        OrphanOutput& orphan = children_.Orphans()[target.index];
+        ForwardOutput(*orphan.service, orphan.pid, orphan.output);
+      }
+    }
+    if (poll_fds_[0].revents != 0) HandleSignals(signals);
+    for (size_t i = 0; i < poll_fds_.size(); ++i) {
+      if (poll_targets_[i].kind == PollKind::kListener && poll_fds_[i].revents != 0 && !stopping_) {
+        AcceptBatch(listeners_[poll_targets_[i].index]);
+      }
+    }
+    children_.PruneOrphans();
+  }
+  log::Stop(0);
+  return 0;
+}
+
+void Supervisor::BuildPollSet(int signal_fd) {
+  poll_fds_.clear();
+  poll_targets_.clear();
+  auto add = [&](int fd, PollTarget target) {
+    poll_fds_.push_back(pollfd{fd, POLLIN, 0});
+    poll_targets_.push_back(target);
+  };
+  add(signal_fd, {PollKind::kSignals, 0, 0});
+  Clock::time_point now = Clock::now();
+  for (size_t i = 0; i < listeners_.size(); ++i) {
+    if (listeners_[i].paused_until <= now) add(listeners_[i].fd.Get(), {PollKind::kListener, i, 0});
+  }
+  for (auto& [pid, child] : children_.Children()) {
+    if (!child.output.AtEof()) add(child.output.Fd(), {PollKind::kChild, 0, pid});
+  }
+  auto& orphans = children_.Orphans();
+  for (size_t i = 0; i < orphans.size(); ++i) add(orphans[i].output.Fd(), {PollKind::kOrphan, i, 0});
+}
+
+int Supervisor::PollTimeoutMs() const {
+  Clock::time_point now = Clock::now();
+  std::optional<Clock::time_point> next;
+  auto consider = [&](Clock::time_point t) {
+    if (t > now && (!next || t < *next)) next = t;
+  };
+  for (const Listener& listener : listeners_) consider(listener.paused_until);
+  if (stopping_) consider(kill_deadline_);
+  if (!next) return -1;
+  // Round up so we never wake a millisecond early and spin.
+  return static_cast<int>(duration_cast<milliseconds>(*next - now).count()) + 1;
+}
+
+void Supervisor::HandleSignals(SignalPipe& signals) {
+  for (int signo : signals.Drain()) {
+    switch (signo) {
+      case SIGCHLD:
+        break;  // reaped below, once for any number of SIGCHLDs
+      case SIGTERM:
+      case SIGINT:
+        log::Signal(signo, stopping_ ? "already stopping" : "shutdown");
+        BeginShutdown();
+        break;
+      default:
+        log::Signal(signo, "ignored");
+    }
+  }
+  ReapChildren();
+}
+
+void Supervisor::ReapChildren() {
+  for (;;) {
+    int status = 0;
+    pid_t pid = RetryOnEintr([&] { return waitpid(-1, &status, WNOHANG); });
+    if (pid == 0) return;  // children remain, none dead
+    if (pid < 0) {
+      if (errno != ECHILD) log::SyscallFailed("", "waitpid", "", errno);
+      return;
+    }
+    std::optional<ChildRecord> record = children_.Remove(pid);
+    if (record) LogExit(*record, status);
+  }
+}
+
+void Supervisor::LogExit(ChildRecord& record, int wait_status) {
+  // The child wrote before it died: log its last lines before its exit.
+  ForwardOutput(*record.service, record.pid, record.output);
+  log::Exit(record.service->config.name, record.pid, record.peer, wait_status,
+            MillisSince(record.started), record.kill_reason);
+  if (!record.output.AtEof()) {
+    children_.AddOrphan(OrphanOutput{record.service, record.pid, std::move(record.output)});
+  }
+}
+
+void Supervisor::ForwardOutput(Service& service, pid_t pid, OutputReader& output) {
+  for (const std::string& line : output.Read()) {
+    if (auto failure = spawn::ParseStartFailure(line)) {
+      log::ExecFailed(service.config.name, pid, service.config.program, failure->step, failure->err);
+    } else {
+      log::Stderr(service.config.name, pid, line);
+    }
+  }
+}
+
+void Supervisor::AcceptBatch(Listener& listener) {
+  for (int i = 0; i < kAcceptBatch; ++i) {
+    if (!AcceptOne(listener)) return;
+  }
+}
+
+// Accepts and serves one connection; false when the listener has no more
+// for now (or must pause).
+bool Supervisor::AcceptOne(Listener& listener) {
+  net::SockAddr peer_addr;
+  peer_addr.length = sizeof peer_addr.storage;
+  UniqueFd connection(RetryOnEintr(
+      [&] { return accept4(listener.fd.Get(), peer_addr.Get(), &peer_addr.length, SOCK_CLOEXEC); }));
+  if (!connection) {
+    int err = errno;
+    if (err == EAGAIN || err == EWOULDBLOCK) return false;
+    if (IsTransientAcceptError(err)) return true;
+    OnAcceptError(listener, err);
+    return false;
+  }
+  if (listener.exhausted) {
+    listener.exhausted = false;
+    log::Resume(listener.service->config.name, listener.addr_text);
+  }
+  StartChild(listener, std::move(connection), net::ToEndpoint(peer_addr.Get(), peer_addr.length));
+  return true;
+}
+
+void Supervisor::OnAcceptError(Listener& listener, int err) {
+  listener.paused_until = Clock::now() + kFdExhaustedPause;
+  if (!IsExhaustionError(err)) {
+    log::SyscallFailed(listener.service->config.name, "accept4", listener.addr_text, err);
+    return;
+  }
+  // Log the first failure of an episode only; the pause keeps poll from
+  // reporting the same pending connection in a tight loop.
+  if (listener.exhausted) return;
+  listener.exhausted = true;
+  log::SyscallFailed(listener.service->config.name, "accept4", listener.addr_text, err);
+  log::Pause(listener.service->config.name, listener.addr_text, "fd_exhausted",
+             kFdExhaustedPause.count());
+}
+
+void Supervisor::StartChild(Listener& listener, UniqueFd connection, const net::Endpoint& peer) {
+  Service& service = *listener.service;
+  spawn::Connection ends{peer, listener.fixed_local ? listener.local : net::LocalEndpoint(connection.Get())};
+  std::vector<std::string> env = spawn::BuildEnv(service.config, ends);
+  std::vector<char*> envp = spawn::ToExecArray(env);
+  spawn::ChildSpec spec{service.config.program.c_str(),
+                        service.argv_ptrs.data(),
+                        envp.data(),
+                        connection.Get(),
+                        service.config.stderr_mode,
+                        devnull_.Get(),
+                        service.config.credentials ? &*service.config.credentials : nullptr};
+  std::string peer_text = peer.ToString();
+  try {
+    spawn::Child child = spawner_.Spawn(spec);
+    connection.Reset();  // the parent's copy: the child has its own
+    log::Accept(service.config.name, child.pid, peer_text);
+    children_.Add(ChildRecord{listener.service, child.pid, std::move(peer_text), Clock::now(),
+                              OutputReader(std::move(child.report)), ""});
+  } catch (const SysError& e) {
+    log::SyscallFailed(service.config.name, "spawn", peer_text, e.Errno());
+  }
+}
+
+void Supervisor::BeginShutdown() {
+  if (stopping_) return;
+  stopping_ = true;
+  for (const Listener& listener : listeners_) {
+    if (listener.address.family == net::Address::Family::kUnix) unlink(listener.address.path.c_str());
+  }
+  listeners_.clear();
+  log::Shutdown(children_.Size(), config_.shutdown_grace.count());
+  SignalChildren(SIGTERM, "shutdown");
+  kill_deadline_ = Clock::now() + config_.shutdown_grace;
+}
+
+void Supervisor::SignalChildren(int signo, const char* reason) {
+  for (auto& [pid, child] : children_.Children()) {
+    child.kill_reason = reason;
+    // The whole process group first (a shell's children too); the child may
+    // not have called setsid yet, so fall back to the pid alone.
+    if (kill(-pid, signo) != 0 && kill(pid, signo) != 0 && errno != ESRCH) {
+      log::SyscallFailed(child.service->config.name, "kill", std::to_string(pid), errno);
+    }
+    if (signo == SIGKILL) log::Kill(child.service->config.name, pid, signo);
+  }
+}
+
+bool Supervisor::ShutdownComplete() {
+  if (!stopping_) return false;
+  if (children_.Empty()) return true;
+  if (!killed_ && Clock::now() >= kill_deadline_) {
+    killed_ = true;
+    SignalChildren(SIGKILL, "shutdown_timeout");
+  }
+  return false;
+}
+
+}  // namespace yinetd::supervisor

@@ -1,0 +1,86 @@
+// Supervisor: the event loop.
+//
+// One poll() over the self-pipe, every listening socket, and every child's
+// report pipe. Each pass handles signals first (reaping every dead child),
+// then child output, then accepts on the listeners that are ready, a bounded
+// number per listener so that one busy service cannot starve the others.
+// No exception leaves Run(): failures inside the loop are logged and the
+// loop carries on.
+#pragma once
+
+#include <poll.h>
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "config/config.h"
+#include "net/address.h"
+#include "spawn/spawner.h"
+#include "supervisor/child_table.h"
+#include "supervisor/service.h"
+#include "sys/signal_pipe.h"
+#include "sys/unique_fd.h"
+
+namespace yinetd::supervisor {
+
+struct Listener {
+  std::shared_ptr<Service> service;
+  net::Address address;
+  std::string addr_text;
+  UniqueFd fd;
+  bool fixed_local = false;  // bound to one address: no getsockname needed
+  net::Endpoint local;       // valid when fixed_local
+  Clock::time_point paused_until{};
+  bool exhausted = false;    // in an EMFILE/ENFILE episode (logged once)
+};
+
+class Supervisor {
+ public:
+  // Connections accepted from one listener per wake, at most.
+  static constexpr int kAcceptBatch = 32;
+
+  Supervisor(config::Config config, spawn::Spawner& spawner);
+
+  // Binds every listener; a failure is fatal at startup (throws SysError).
+  void Bind();
+
+  // Serves until SIGTERM or SIGINT, then shuts down; returns the exit code.
+  int Run(SignalPipe& signals);
+
+ private:
+  enum class PollKind { kSignals, kListener, kChild, kOrphan };
+  struct PollTarget {
+    PollKind kind;
+    size_t index;  // listener or orphan index
+    pid_t pid;     // for kChild
+  };
+
+  void BuildPollSet(int signal_fd);
+  int PollTimeoutMs() const;
+  void HandleSignals(SignalPipe& signals);
+  void ReapChildren();
+  void LogExit(ChildRecord& record, int wait_status);
+  void ForwardOutput(Service& service, pid_t pid, OutputReader& output);
+  void AcceptBatch(Listener& listener);
+  bool AcceptOne(Listener& listener);
+  void OnAcceptError(Listener& listener, int err);
+  void StartChild(Listener& listener, UniqueFd connection, const net::Endpoint& peer);
+  void BeginShutdown();
+  void SignalChildren(int signo, const char* reason);
+  bool ShutdownComplete();
+
+  config::Config config_;
+  spawn::Spawner& spawner_;
+  std::vector<Listener> listeners_;
+  ChildTable children_;
+  UniqueFd devnull_;
+  std::vector<pollfd> poll_fds_;
+  std::vector<PollTarget> poll_targets_;
+  bool stopping_ = false;
+  bool killed_ = false;
+  Clock::time_point kill_deadline_{};
+};
+
+}  // namespace yinetd::supervisor

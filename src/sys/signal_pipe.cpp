@@ -1,0 +1,75 @@
+#include "sys/signal_pipe.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include "sys/sys_error.h"
+
+namespace yinetd {
+namespace {
+
+int g_write_fd = -1;
+
+// Signal handler: async-signal-safe calls only.
+void OnSignal(int signo) {
+  int saved_errno = errno;
+  unsigned char byte = static_cast<unsigned char>(signo);
+  // A full pipe means a wake-up is already pending, so dropping is fine.
+  [[maybe_unused]] ssize_t n = write(g_write_fd, &byte, 1);
+  errno = saved_errno;
+}
+
+void SetDisposition(int signo, void (*handler)(int)) {
+  struct sigaction action = {};
+  action.sa_handler = handler;
+  sigemptyset(&action.sa_mask);
+  action.sa_flags = SA_RESTART;
+  if (sigaction(signo, &action, nullptr) != 0) throw SysError("sigaction", errno);
+}
+
+}  // namespace
+
+SignalPipe::SignalPipe(std::initializer_list<int> signals) : signals_(signals) {
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) != 0) throw SysError("pipe2 for signals", errno);
+  read_.Reset(fds[0]);
+  write_.Reset(fds[1]);
+  g_write_fd = write_.Get();
+  for (int signo : signals_) SetDisposition(signo, OnSignal);
+  // A client that hangs up while we write a refusal must not kill us.
+  SetDisposition(SIGPIPE, SIG_IGN);
+}
+
+SignalPipe::~SignalPipe() {
+  for (int signo : signals_) signal(signo, SIG_DFL);
+  signal(SIGPIPE, SIG_DFL);
+  g_write_fd = -1;
+}
+
+std::vector<int> SignalPipe::Drain() {
+  std::vector<int> received;
+  unsigned char buf[64];
+  for (;;) {
+    ssize_t n = RetryOnEintr([&] { return read(read_.Get(), buf, sizeof buf); });
+    if (n <= 0) break;  // EAGAIN: drained
+    received.insert(received.end(), buf, buf + n);
+  }
+  return received;
+}
+
+void ResetSignalsForChild() {
+  // Dispositions set to a handler are reset by exec anyway, but ignored ones
+  // (SIGPIPE) survive it and would surprise the program.
+  struct sigaction dfl = {};
+  dfl.sa_handler = SIG_DFL;
+  sigemptyset(&dfl.sa_mask);
+  for (int signo = 1; signo < NSIG; ++signo) sigaction(signo, &dfl, nullptr);
+  sigset_t none;
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, nullptr);
+}
+
+}  // namespace yinetd

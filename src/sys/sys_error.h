@@ -1,0 +1,39 @@
+// Turning errno into words, in one place.
+//
+// Failures are reported as "<what was being done>: <errno text>", for
+// example "bind 127.0.0.1:7007: Address already in use". Save errno on the
+// line after the failing call and hand it here.
+#pragma once
+
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+namespace yinetd {
+
+// strerror text for `err`, thread-safe.
+std::string ErrnoText(int err);
+
+// A failed system call: `context` says what was done to what.
+class SysError : public std::runtime_error {
+ public:
+  SysError(std::string_view context, int err);
+  int Errno() const { return err_; }
+
+ private:
+  int err_;
+};
+
+// Called by UniqueFd when close() fails; logs instead of throwing.
+void ReportCloseFailure(int fd, int err);
+
+// Wraps a call that may fail with EINTR and retries it.
+template <typename Call>
+auto RetryOnEintr(Call call) {
+  for (;;) {
+    auto result = call();
+    if (result != -1 || errno != EINTR) return result;
+  }
+}
+
+}  // namespace yinetd

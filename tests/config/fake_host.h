@@ -1,0 +1,35 @@
+// FakeHost: a machine with a few users, groups and executables, for tests.
+#pragma once
+
+#include <map>
+#include <set>
+
+#include "config/host.h"
+
+namespace yinetd::config {
+
+class FakeHost : public Host {
+ public:
+  std::map<std::string, User> users{{"root", {0, 0}}, {"nobody", {65534, 65534}}};
+  std::map<std::string, gid_t> groups{{"root", 0}, {"nogroup", 65534}, {"staff", 50}};
+  std::set<std::string> executables{"/bin/cat", "/bin/sh", "/usr/bin/env"};
+  uid_t euid = 0;
+
+  std::optional<User> LookupUser(const std::string& name) override {
+    auto it = users.find(name);
+    if (it == users.end()) return std::nullopt;
+    return it->second;
+  }
+  std::optional<gid_t> LookupGroup(const std::string& name) override {
+    auto it = groups.find(name);
+    if (it == groups.end()) return std::nullopt;
+    return it->second;
+  }
+  std::vector<gid_t> GroupsOf(const std::string&, gid_t gid) override { return {gid}; }
+  std::string WhyNotExecutable(const std::string& path) override {
+    return executables.count(path) ? "" : "No such file or directory";
+  }
+  uid_t EffectiveUid() override { return euid; }
+};
+
+}  // namespace yinetd::config

@@ -1,0 +1,75 @@
+#include "spawn/child_env.h"
+
+#include <doctest/doctest.h>
+
+#include <algorithm>
+
+namespace yinetd::spawn {
+namespace {
+
+config::ServiceConfig Service() {
+  config::ServiceConfig service;
+  service.name = "echo";
+  service.program = "/bin/cat";
+  service.args = {"-u", "two words"};
+  return service;
+}
+
+Connection TcpConnection() {
+  return Connection{net::Endpoint{"127.0.0.1", 40000, false}, net::Endpoint{"127.0.0.1", 7007, false}};
+}
+
+TEST_CASE("argv is the program path then args") {
+  CHECK(BuildArgv(Service()) == std::vector<std::string>{"/bin/cat", "-u", "two words"});
+}
+
+TEST_CASE("a TCP connection gets the UCSPI-TCP and systemd names") {
+  std::vector<std::string> env = BuildEnv(Service(), TcpConnection());
+  CHECK(env == std::vector<std::string>{
+                   "PROTO=TCP",
+                   "TCPREMOTEIP=127.0.0.1",
+                   "TCPREMOTEPORT=40000",
+                   "TCPLOCALIP=127.0.0.1",
+                   "TCPLOCALPORT=7007",
+                   "REMOTE_ADDR=127.0.0.1",
+                   "REMOTE_PORT=40000",
+                   "YINETD_SERVICE=echo",
+                   std::string("PATH=") + kDefaultPath,
+               });
+}
+
+TEST_CASE("IPv6 peers keep their plain address") {
+  Connection c{net::Endpoint{"::1", 5, false}, net::Endpoint{"::1", 6, false}};
+  std::vector<std::string> env = BuildEnv(Service(), c);
+  CHECK(std::count(env.begin(), env.end(), "TCPREMOTEIP=::1") == 1);
+  CHECK(std::count(env.begin(), env.end(), "TCPLOCALPORT=6") == 1);
+}
+
+TEST_CASE("the service's env comes last and overrides PATH") {
+  config::ServiceConfig service = Service();
+  service.env = {{"PATH", "/opt/bin"}, {"LANG", "C"}, {"EMPTY", ""}};
+  std::vector<std::string> env = BuildEnv(service, TcpConnection());
+  CHECK(std::count_if(env.begin(), env.end(), [](auto& e) { return e.rfind("PATH=", 0) == 0; }) == 1);
+  CHECK(env[env.size() - 3] == "PATH=/opt/bin");
+  CHECK(env[env.size() - 2] == "LANG=C");
+  CHECK(env.back() == "EMPTY=");
+}
+
+TEST_CASE("a unix peer gets PROTO=UNIX and no TCP names") {
+  Connection c{net::Endpoint{"", 0, true}, net::Endpoint{"/run/x.sock", 0, true}};
+  std::vector<std::string> env = BuildEnv(Service(), c);
+  CHECK(env.front() == "PROTO=UNIX");
+  CHECK(std::none_of(env.begin(), env.end(), [](auto& e) { return e.rfind("TCP", 0) == 0; }));
+}
+
+TEST_CASE("exec arrays point into the strings and end in NULL") {
+  std::vector<std::string> strings{"a", "bc"};
+  std::vector<char*> array = ToExecArray(strings);
+  REQUIRE(array.size() == 3);
+  CHECK(std::string(array[0]) == "a");
+  CHECK(std::string(array[1]) == "bc");
+  CHECK(array[2] == nullptr);
+}
+
+}  // namespace
+}  // namespace yinetd::spawn

@@ -1,0 +1,125 @@
+#include "spawn/spawner.h"
+
+#include <doctest/doctest.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <string>
+
+#include "spawn/child_env.h"
+
+namespace yinetd::spawn {
+namespace {
+
+struct Run {
+  std::string socket_output;
+  std::string report_output;
+  int wait_status = 0;
+};
+
+// Reads `fd` until EOF, at most 10 s.
+std::string ReadAll(int fd) {
+  std::string out;
+  char buf[4096];
+  for (int i = 0; i < 1000; ++i) {
+    pollfd p{fd, POLLIN, 0};
+    if (poll(&p, 1, 10000) <= 0) break;
+    ssize_t n = read(fd, buf, sizeof buf);
+    if (n <= 0) break;
+    out.append(buf, n);
+  }
+  return out;
+}
+
+Run SpawnAndCollect(std::vector<std::string> argv, config::StderrMode mode,
+                    std::string program = "") {
+  int pair[2];
+  REQUIRE(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) == 0);
+  UniqueFd ours(pair[0]), theirs(pair[1]);
+  UniqueFd devnull(open("/dev/null", O_RDWR | O_CLOEXEC));
+  // A leak canary: an fd without CLOEXEC that the child must not inherit.
+  UniqueFd canary(open("/dev/null", O_RDONLY));
+  std::vector<std::string> env{"A=1"};
+  std::vector<char*> argv_ptrs = ToExecArray(argv);
+  std::vector<char*> env_ptrs = ToExecArray(env);
+  if (program.empty()) program = argv[0];
+  ChildSpec spec{program.c_str(), argv_ptrs.data(), env_ptrs.data(), theirs.Get(), mode, devnull.Get(), nullptr};
+  ForkSpawner spawner;
+  Child child = spawner.Spawn(spec);
+  theirs.Reset();
+  Run run;
+  run.socket_output = ReadAll(ours.Get());
+  int flags = fcntl(child.report.Get(), F_GETFL);
+  fcntl(child.report.Get(), F_SETFL, flags & ~O_NONBLOCK);
+  run.report_output = ReadAll(child.report.Get());
+  REQUIRE(waitpid(child.pid, &run.wait_status, 0) == child.pid);
+  return run;
+}
+
+std::string HelperPath(const char* name) {
+  const char* dir = std::getenv("YINETD_HELPERS");
+  REQUIRE_MESSAGE(dir != nullptr, "YINETD_HELPERS is not set");
+  return std::string(dir) + "/" + name;
+}
+
+TEST_CASE("the child holds fds 0, 1 and 2 and nothing else") {
+  Run run = SpawnAndCollect({HelperPath("fd_lister")}, config::StderrMode::kLog);
+  CHECK(run.socket_output == "fds=0,1,2\n");
+  CHECK(WIFEXITED(run.wait_status));
+  CHECK(WEXITSTATUS(run.wait_status) == 0);
+}
+
+TEST_CASE("stderr=log goes to the report pipe, socket to the socket, null nowhere") {
+  std::vector<std::string> argv{"/bin/sh", "-c", "echo out; echo err >&2"};
+  Run log = SpawnAndCollect(argv, config::StderrMode::kLog);
+  CHECK(log.socket_output == "out\n");
+  CHECK(log.report_output == "err\n");
+  Run socket = SpawnAndCollect(argv, config::StderrMode::kSocket);
+  CHECK(socket.socket_output == "out\nerr\n");
+  CHECK(socket.report_output == "");
+  Run null = SpawnAndCollect(argv, config::StderrMode::kNull);
+  CHECK(null.socket_output == "out\n");
+  CHECK(null.report_output == "");
+}
+
+TEST_CASE("the environment is exactly what was prepared") {
+  Run run = SpawnAndCollect({"/usr/bin/env"}, config::StderrMode::kLog);
+  CHECK(run.socket_output == "A=1\n");
+}
+
+TEST_CASE("signals are reset: SIGPIPE kills the program again") {
+  signal(SIGPIPE, SIG_IGN);
+  Run run = SpawnAndCollect({"/bin/sh", "-c", "kill -PIPE $$; echo survived"},
+                            config::StderrMode::kLog);
+  signal(SIGPIPE, SIG_DFL);
+  CHECK(WIFSIGNALED(run.wait_status));
+  CHECK(WTERMSIG(run.wait_status) == SIGPIPE);
+}
+
+TEST_CASE("an exec failure reaches the report pipe, in every stderr mode") {
+  for (auto mode : {config::StderrMode::kLog, config::StderrMode::kSocket, config::StderrMode::kNull}) {
+    Run run = SpawnAndCollect({"/nonexistent/program"}, mode);
+    CHECK(WEXITSTATUS(run.wait_status) == kStartFailedStatus);
+    auto failure = ParseStartFailure(run.report_output);
+    REQUIRE(failure.has_value());
+    CHECK(failure->step == "exec");
+    CHECK(failure->err == ENOENT);
+    CHECK(run.socket_output == "");
+  }
+}
+
+TEST_CASE("start failure records are recognised exactly") {
+  using namespace std::string_literals;
+  CHECK(ParseStartFailure("\0yinetd-start-failed:setuid:1\n"s)->step == "setuid");
+  CHECK(ParseStartFailure("\0yinetd-start-failed:exec:13"s)->err == 13);
+  CHECK_FALSE(ParseStartFailure("yinetd-start-failed:exec:13"s).has_value());
+  CHECK_FALSE(ParseStartFailure("\0yinetd-start-failed:exec:x"s).has_value());
+  CHECK_FALSE(ParseStartFailure("hello"s).has_value());
+}
+
+}  // namespace
+}  // namespace yinetd::spawn
