@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <filesystem>
 #include <iostream>
 
 #include "config/host.h"
@@ -87,8 +88,10 @@ int main(int argc, char** argv) {
   if (!options.log_level.empty()) cli_level = log::ParseLevel(options.log_level);
   log::Setup(cli_level.value_or(log::Level::kInfo));
 
+  // Absolute, so that ./program paths in it survive the child's chdir("/").
+  std::string config_file = std::filesystem::absolute(options.config_file).lexically_normal();
   config::SystemHost host;
-  config::LoadResult result = config::LoadConfigFile(options.config_file, host);
+  config::LoadResult result = config::LoadConfigFile(config_file, host);
   if (options.check) return Check(result);
   if (!result.config) {
     for (const config::Problem& problem : result.problems) log::ConfigProblem(problem.where.file,

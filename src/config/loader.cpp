@@ -5,9 +5,11 @@
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <sstream>
+#include <tuple>
 
 #include "sys/sys_error.h"
 
@@ -182,6 +184,10 @@ LoadResult Loader::Load(const YAML::Node& root) {
   }
   LoadResult result;
   result.problems = std::move(problems_);
+  std::stable_sort(result.problems.begin(), result.problems.end(), [](const Problem& a, const Problem& b) {
+    return std::tie(a.where.file, a.where.line, a.where.column) <
+           std::tie(b.where.file, b.where.line, b.where.column);
+  });
   if (result.problems.empty()) result.config = std::move(config);
   return result;
 }
@@ -289,7 +295,6 @@ std::optional<ServiceConfig> Loader::ParseService(const YAML::Node& entry, const
     Report(entry, file, "a service must be a map with name, listen and program, not " + Describe(entry));
     return std::nullopt;
   }
-  size_t problems_before = problems_.size();
   ServiceConfig service;
   service.where = LocationOf(entry, file);
   Fields fields = CollectFields(entry, file, defaults);
@@ -300,7 +305,8 @@ std::optional<ServiceConfig> Loader::ParseService(const YAML::Node& entry, const
   if (default_env != defaults.end() && entry["env"]) ParseEnv(default_env->second, service);
   for (const auto& [name, field] : fields) (this->*FindServiceKey(name)->parse)(field, service);
   ResolveCredentials(fields, service);
-  if (problems_.size() != problems_before) return std::nullopt;
+  // Returned even with problems, so that duplicates are still found; the
+  // whole config is refused anyway.
   return service;
 }
 
@@ -347,7 +353,8 @@ void Loader::ParseProgram(const Field& field, ServiceConfig& service) {
   if (!program) return;
   std::string path = *program;
   if (path.rfind("./", 0) == 0 || path.rfind("../", 0) == 0) {
-    path = DirectoryOf(*field.file) + "/" + path;  // relative to the file that names it
+    // Relative to the file that names it.
+    path = std::filesystem::path(DirectoryOf(*field.file) + "/" + path).lexically_normal().string();
   } else if (path.empty() || path[0] != '/') {
     Report(field, "program '" + path + "' is not an absolute path: write the full path (like /usr/bin/" +
                       path + "), or ./" + path + " for a path relative to this file");
@@ -464,7 +471,7 @@ void Loader::CheckDuplicates(const Config& config) {
   std::vector<std::pair<net::Address, const ServiceConfig*>> addresses;
   for (const ServiceConfig& service : config.services) {
     auto [it, inserted] = names.emplace(service.name, &service);
-    if (!inserted) {
+    if (!inserted && !service.name.empty()) {
       problems_.push_back({service.where, "duplicate service name '" + service.name +
                                               "': it is already used at " + it->second->where.ToString()});
     }

@@ -205,33 +205,29 @@ bool Supervisor::AcceptOne(Listener& listener) {
     int err = errno;
     if (err == EAGAIN || err == EWOULDBLOCK) return false;
     if (IsTransientAcceptError(err)) return true;
-    OnAcceptError(listener, err);
+    OnServeError(listener, "accept4", err);
     return false;
   }
-  if (listener.exhausted) {
-    listener.exhausted = false;
-    log::Resume(listener.service->config.name, listener.addr_text);
-  }
-  StartChild(listener, std::move(connection), net::ToEndpoint(peer_addr.Get(), peer_addr.length));
-  return true;
+  return StartChild(listener, std::move(connection), net::ToEndpoint(peer_addr.Get(), peer_addr.length));
 }
 
-void Supervisor::OnAcceptError(Listener& listener, int err) {
+void Supervisor::OnServeError(Listener& listener, std::string_view call, int err) {
   listener.paused_until = Clock::now() + kFdExhaustedPause;
   if (!IsExhaustionError(err)) {
-    log::SyscallFailed(listener.service->config.name, "accept4", listener.addr_text, err);
+    log::SyscallFailed(listener.service->config.name, call, listener.addr_text, err);
     return;
   }
-  // Log the first failure of an episode only; the pause keeps poll from
-  // reporting the same pending connection in a tight loop.
+  // Log the first failure of an episode only (it ends when a child starts);
+  // the pause keeps poll from reporting the same pending connection in a
+  // tight loop.
   if (listener.exhausted) return;
   listener.exhausted = true;
-  log::SyscallFailed(listener.service->config.name, "accept4", listener.addr_text, err);
+  log::SyscallFailed(listener.service->config.name, call, listener.addr_text, err);
   log::Pause(listener.service->config.name, listener.addr_text, "fd_exhausted",
              kFdExhaustedPause.count());
 }
 
-void Supervisor::StartChild(Listener& listener, UniqueFd connection, const net::Endpoint& peer) {
+bool Supervisor::StartChild(Listener& listener, UniqueFd connection, const net::Endpoint& peer) {
   Service& service = *listener.service;
   spawn::Connection ends{peer, listener.fixed_local ? listener.local : net::LocalEndpoint(connection.Get())};
   std::vector<std::string> env = spawn::BuildEnv(service.config, ends);
@@ -251,8 +247,16 @@ void Supervisor::StartChild(Listener& listener, UniqueFd connection, const net::
     children_.Add(ChildRecord{listener.service, child.pid, std::move(peer_text), Clock::now(),
                               OutputReader(std::move(child.report)), ""});
   } catch (const SysError& e) {
-    log::SyscallFailed(service.config.name, "spawn", peer_text, e.Errno());
+    // Out of fds for the report pipe, or fork refused: the same remedy as
+    // for a failed accept. The connection is closed; its client sees that.
+    OnServeError(listener, e.Call(), e.Errno());
+    return false;
   }
+  if (listener.exhausted) {
+    listener.exhausted = false;
+    log::Resume(service.config.name, listener.addr_text);
+  }
+  return true;
 }
 
 void Supervisor::BeginShutdown() {

@@ -65,8 +65,12 @@ class Supervisor {
   void ForwardOutput(Service& service, pid_t pid, OutputReader& output);
   void AcceptBatch(Listener& listener);
   bool AcceptOne(Listener& listener);
-  void OnAcceptError(Listener& listener, int err);
-  void StartChild(Listener& listener, UniqueFd connection, const net::Endpoint& peer);
+  // A failure to accept or to start a child: logs it and pauses the
+  // listener briefly, so that a lasting cause (no fds, no processes) is
+  // neither retried in a tight loop nor logged on every attempt.
+  void OnServeError(Listener& listener, std::string_view call, int err);
+  // False when the child could not be started (the listener is paused).
+  bool StartChild(Listener& listener, UniqueFd connection, const net::Endpoint& peer);
   void BeginShutdown();
   void SignalChildren(int signo, const char* reason);
   bool ShutdownComplete();

@@ -13,7 +13,7 @@ std::string ErrnoText(int err) {
 }
 
 SysError::SysError(std::string_view context, int err)
-    : std::runtime_error(std::string(context) + ": " + ErrnoText(err)), err_(err) {}
+    : std::runtime_error(std::string(context) + ": " + ErrnoText(err)), err_(err), context_(context) {}
 
 void ReportCloseFailure(int fd, int err) {
   log::SyscallFailed("", "close", "fd=" + std::to_string(fd), err);

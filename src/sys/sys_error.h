@@ -19,9 +19,12 @@ class SysError : public std::runtime_error {
  public:
   SysError(std::string_view context, int err);
   int Errno() const { return err_; }
+  // The context without the errno text, e.g. "bind 127.0.0.1:7007".
+  const std::string& Call() const { return context_; }
 
  private:
   int err_;
+  std::string context_;
 };
 
 // Called by UniqueFd when close() fails; logs instead of throwing.

@@ -103,14 +103,14 @@ TEST_CASE("group alone keeps the uid and sets the gid") {
 
 TEST_CASE("a ./program is relative to the file that names it") {
   FakeHost host;
-  host.executables.insert("/etc/yinetd/../services/hello.sh");
+  host.executables.insert("/etc/services/hello.sh");
   LoadResult result = Load(R"(services:
   - name: hello
     listen: 7000
     program: ../services/hello.sh
 )", host);
   REQUIRE(result.config);
-  CHECK(result.config->services[0].program == "/etc/yinetd/../services/hello.sh");
+  CHECK(result.config->services[0].program == "/etc/services/hello.sh");
 }
 
 TEST_CASE("unknown keys at every level") {
@@ -123,12 +123,14 @@ services:
     listen: 127.0.0.1:7007
     program: /bin/cat
 )");
+  // Sorted by place, whatever order they were found in.
   REQUIRE(result.problems.size() == 4);
-  CHECK(result.problems[0].where.ToString() == "/etc/yinetd/test.yaml:3:12");
-  CHECK(result.problems[0].message == "unknown key 'progam' under defaults");
-  CHECK(result.problems[1].where.ToString() == "/etc/yinetd/test.yaml:1:1");
-  CHECK(result.problems[1].message == "unknown key 'servics' at the top level: did you mean 'services'?");
-  CHECK(result.problems[2].message == "unknown key 'levle' under log: did you mean 'level'?");
+  CHECK(result.problems[0].where.ToString() == "/etc/yinetd/test.yaml:1:1");
+  CHECK(result.problems[0].message == "unknown key 'servics' at the top level: did you mean 'services'?");
+  CHECK(result.problems[1].where.ToString() == "/etc/yinetd/test.yaml:2:7");
+  CHECK(result.problems[1].message == "unknown key 'levle' under log: did you mean 'level'?");
+  CHECK(result.problems[2].where.ToString() == "/etc/yinetd/test.yaml:3:12");
+  CHECK(result.problems[2].message == "unknown key 'progam' under defaults");
   CHECK(result.problems[3].where.ToString() == "/etc/yinetd/test.yaml:6:5");
   CHECK(result.problems[3].message == "unknown key 'lisen' in a service: did you mean 'listen'?");
 }

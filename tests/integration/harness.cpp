@@ -1,0 +1,340 @@
+#include "integration/harness.h"
+
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <doctest/doctest.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+
+namespace yinetd::testing {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+std::string Env(const char* name) {
+  const char* value = std::getenv(name);
+  if (value == nullptr) throw std::runtime_error(std::string(name) + " is not set (run through meson test)");
+  return value;
+}
+
+void WriteFile(const std::string& path, const std::string& text) {
+  std::ofstream out(path);
+  out << text;
+}
+
+std::string ReplaceAll(std::string text, const std::string& from, const std::string& to) {
+  for (size_t at = text.find(from); at != std::string::npos; at = text.find(from, at + to.size())) {
+    text.replace(at, from.size(), to);
+  }
+  return text;
+}
+
+int RemainingMs(Clock::time_point deadline) {
+  auto left = std::chrono::duration_cast<Duration>(deadline - Clock::now()).count();
+  return left < 0 ? 0 : static_cast<int>(left);
+}
+
+bool WaitReadable(int fd, Clock::time_point deadline) {
+  pollfd p{fd, POLLIN, 0};
+  return poll(&p, 1, RemainingMs(deadline)) > 0;
+}
+
+}  // namespace
+
+uint16_t FreePort() {
+  UniqueFd fd(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(bind(fd.Get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  socklen_t len = sizeof addr;
+  getsockname(fd.Get(), reinterpret_cast<sockaddr*>(&addr), &len);
+  return ntohs(addr.sin_port);
+}
+
+std::string Helper(const std::string& name) { return Env("YINETD_HELPERS") + "/" + name; }
+
+LogFields ParseLogfmt(std::string_view line) {
+  LogFields fields;
+  size_t i = 0;
+  while (i < line.size()) {
+    while (i < line.size() && line[i] == ' ') ++i;
+    size_t eq = line.find('=', i);
+    if (eq == std::string_view::npos) break;
+    std::string key(line.substr(i, eq - i));
+    i = eq + 1;
+    std::string value;
+    if (i < line.size() && line[i] == '"') {
+      for (++i; i < line.size() && line[i] != '"'; ++i) {
+        if (line[i] == '\\' && i + 1 < line.size()) {
+          char c = line[++i];
+          value += c == 'n' ? '\n' : c == 't' ? '\t' : c == 'r' ? '\r' : c;
+        } else {
+          value += line[i];
+        }
+      }
+      ++i;
+    } else {
+      size_t end = line.find(' ', i);
+      if (end == std::string_view::npos) end = line.size();
+      value = std::string(line.substr(i, end - i));
+      i = end;
+    }
+    fields[key] = value;
+  }
+  return fields;
+}
+
+Yinetd::Yinetd(const std::string& config_yaml, StartOptions options) {
+  char tmpl[] = "/tmp/yinetd-test-XXXXXX";
+  REQUIRE(mkdtemp(tmpl) != nullptr);
+  dir_ = tmpl;
+  WriteFile(ConfigPath(), ReplaceAll(config_yaml, "$DIR", dir_));
+  int fds[2];
+  REQUIRE(pipe2(fds, O_CLOEXEC) == 0);
+  UniqueFd read_end(fds[0]), write_end(fds[1]);
+  std::string binary = Env("YINETD_BINARY");
+  std::vector<std::string> args{binary, "-c", ConfigPath()};
+  args.insert(args.end(), options.extra_args.begin(), options.extra_args.end());
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  pid_ = fork();
+  REQUIRE(pid_ >= 0);
+  if (pid_ == 0) {
+    dup2(write_end.Get(), 2);
+    int devnull = open("/dev/null", O_RDWR);
+    dup2(devnull, 0);
+    dup2(devnull, 1);
+    if (options.nofile_limit) {
+      rlimit limit{static_cast<rlim_t>(*options.nofile_limit), static_cast<rlim_t>(*options.nofile_limit)};
+      setrlimit(RLIMIT_NOFILE, &limit);
+    }
+    execv(argv[0], argv.data());
+    _exit(127);
+  }
+  write_end.Reset();
+  fcntl(read_end.Get(), F_SETFL, O_NONBLOCK);
+  log_fd_ = std::move(read_end);
+  if (options.wait_for_start) {
+    REQUIRE_MESSAGE(WaitForLog({"event=start"}), "yinetd did not start; log:\n" << log_);
+  }
+}
+
+Yinetd::~Yinetd() {
+  if (!exited_ && pid_ > 0) {
+    kill(pid_, SIGKILL);
+    waitpid(pid_, nullptr, 0);
+  }
+  std::error_code ignored;
+  std::filesystem::remove_all(dir_, ignored);
+}
+
+void Yinetd::Pump(Duration wait) {
+  pollfd p{log_fd_.Get(), POLLIN, 0};
+  if (!log_fd_ || poll(&p, 1, static_cast<int>(wait.count())) <= 0) return;
+  char buf[65536];
+  for (;;) {
+    ssize_t n = read(log_fd_.Get(), buf, sizeof buf);
+    if (n > 0) {
+      log_.append(buf, n);
+      continue;
+    }
+    if (n == 0) log_fd_.Reset();  // yinetd and every holder of its stderr are gone
+    break;
+  }
+}
+
+bool Yinetd::WaitForLog(const std::vector<std::string>& needles, size_t count, Duration timeout) {
+  auto deadline = Clock::now() + timeout;
+  for (;;) {
+    size_t found = 0;
+    std::istringstream lines(log_);
+    for (std::string line; std::getline(lines, line);) {
+      bool all = true;
+      for (const auto& needle : needles) all = all && line.find(needle) != std::string::npos;
+      if (all) ++found;
+    }
+    if (found >= count) return true;
+    if (Clock::now() >= deadline) return false;
+    Pump(Duration(std::min(50, RemainingMs(deadline) + 1)));
+  }
+}
+
+std::vector<LogFields> Yinetd::Events(const std::string& event) {
+  Pump(Duration(0));
+  std::vector<LogFields> events;
+  std::istringstream lines(log_);
+  for (std::string line; std::getline(lines, line);) {
+    LogFields fields = ParseLogfmt(line);
+    if (fields["event"] == event) events.push_back(std::move(fields));
+  }
+  return events;
+}
+
+std::string Yinetd::Log() {
+  Pump(Duration(0));
+  return log_;
+}
+
+void Yinetd::Signal(int signo) { kill(pid_, signo); }
+
+std::optional<int> Yinetd::WaitExit(Duration timeout) {
+  auto deadline = Clock::now() + timeout;
+  while (Clock::now() < deadline) {
+    int status = 0;
+    pid_t done = waitpid(pid_, &status, WNOHANG);
+    if (done == pid_) {
+      exited_ = true;
+      Pump(Duration(0));
+      return status;
+    }
+    Pump(10ms);
+  }
+  return std::nullopt;
+}
+
+std::pair<int, std::string> RunCheck(const std::string& config_yaml) {
+  char tmpl[] = "/tmp/yinetd-check-XXXXXX";
+  REQUIRE(mkdtemp(tmpl) != nullptr);
+  std::string dir = tmpl;
+  std::string path = dir + "/yinetd.yaml";
+  WriteFile(path, ReplaceAll(config_yaml, "$DIR", dir));
+  std::string command = Env("YINETD_BINARY") + " --check -c " + path + " 2>&1";
+  FILE* pipe = popen(command.c_str(), "r");
+  REQUIRE(pipe != nullptr);
+  std::string out;
+  char buf[4096];
+  while (size_t n = fread(buf, 1, sizeof buf, pipe)) out.append(buf, n);
+  int status = pclose(pipe);
+  std::filesystem::remove_all(dir);
+  return {WEXITSTATUS(status), ReplaceAll(out, dir, "$DIR")};
+}
+
+UniqueFd ConnectTcp(const std::string& host, uint16_t port, Duration timeout) {
+  bool v6 = host.find(':') != std::string::npos;
+  UniqueFd fd(socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+  REQUIRE(fd);
+  sockaddr_storage storage{};
+  socklen_t len;
+  if (v6) {
+    auto* in6 = reinterpret_cast<sockaddr_in6*>(&storage);
+    in6->sin6_family = AF_INET6;
+    in6->sin6_port = htons(port);
+    inet_pton(AF_INET6, host.c_str(), &in6->sin6_addr);
+    len = sizeof *in6;
+  } else {
+    auto* in4 = reinterpret_cast<sockaddr_in*>(&storage);
+    in4->sin_family = AF_INET;
+    in4->sin_port = htons(port);
+    inet_pton(AF_INET, host.c_str(), &in4->sin_addr);
+    len = sizeof *in4;
+  }
+  if (connect(fd.Get(), reinterpret_cast<sockaddr*>(&storage), len) != 0) {
+    REQUIRE(errno == EINPROGRESS);
+    pollfd p{fd.Get(), POLLOUT, 0};
+    REQUIRE(poll(&p, 1, static_cast<int>(timeout.count())) == 1);
+    int err = 0;
+    socklen_t err_len = sizeof err;
+    getsockopt(fd.Get(), SOL_SOCKET, SO_ERROR, &err, &err_len);
+    REQUIRE_MESSAGE(err == 0, "connect " << host << ":" << port << ": " << strerror(err));
+  }
+  fcntl(fd.Get(), F_SETFL, 0);  // blocking from here on
+  return fd;
+}
+
+UniqueFd ConnectUnix(const std::string& path) {
+  UniqueFd fd(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::strncpy(addr.sun_path, path.c_str(), sizeof addr.sun_path - 1);
+  REQUIRE(connect(fd.Get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  return fd;
+}
+
+void SendAll(int fd, std::string_view data) {
+  while (!data.empty()) {
+    ssize_t n = send(fd, data.data(), data.size(), MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR) continue;
+    REQUIRE(n > 0);
+    data.remove_prefix(n);
+  }
+}
+
+std::string ReadUntilEof(int fd, Duration timeout) {
+  auto deadline = Clock::now() + timeout;
+  std::string out;
+  char buf[65536];
+  while (WaitReadable(fd, deadline)) {
+    ssize_t n = read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    out.append(buf, n);
+  }
+  return out;
+}
+
+std::string Exchange(uint16_t port, std::string_view request, const std::string& host) {
+  UniqueFd fd = ConnectTcp(host, port);
+  SendAll(fd.Get(), request);
+  shutdown(fd.Get(), SHUT_WR);
+  return ReadUntilEof(fd.Get());
+}
+
+int CountZombieChildren(pid_t parent) {
+  int zombies = 0;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
+    std::ifstream stat(entry.path() / "stat");
+    std::string text;
+    if (!std::getline(stat, text)) continue;
+    size_t paren = text.rfind(')');
+    if (paren == std::string::npos) continue;
+    std::istringstream rest(text.substr(paren + 2));
+    char state;
+    pid_t ppid;
+    rest >> state >> ppid;
+    if (ppid == parent && state == 'Z') ++zombies;
+  }
+  return zombies;
+}
+
+int CountOpenFds(pid_t pid) {
+  int count = 0;
+  std::error_code ec;
+  for (auto it = std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/fd", ec);
+       !ec && it != std::filesystem::directory_iterator(); it.increment(ec)) {
+    ++count;
+  }
+  return count;
+}
+
+long CpuTicks(pid_t pid) {
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string text;
+  std::getline(stat, text);
+  std::istringstream rest(text.substr(text.rfind(')') + 2));
+  std::string field;
+  long utime = 0, stime = 0;
+  for (int i = 3; i <= 15 && rest >> field; ++i) {
+    if (i == 14) utime = std::stol(field);
+    if (i == 15) stime = std::stol(field);
+  }
+  return utime + stime;
+}
+
+}  // namespace yinetd::testing

@@ -1,0 +1,102 @@
+// Harness for end-to-end tests: starts the real yinetd binary on a config
+// written to a fresh temp directory, reads its log, and talks to it over
+// real loopback sockets. Every wait is bounded.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "sys/unique_fd.h"
+
+namespace yinetd::testing {
+
+using namespace std::chrono_literals;
+using Duration = std::chrono::milliseconds;
+
+// A port on 127.0.0.1 that was free a moment ago.
+uint16_t FreePort();
+
+// Path of a test helper program (tests/helpers).
+std::string Helper(const std::string& name);
+
+// One parsed logfmt line.
+using LogFields = std::map<std::string, std::string>;
+LogFields ParseLogfmt(std::string_view line);
+
+struct StartOptions {
+  std::vector<std::string> extra_args;
+  std::optional<int> nofile_limit;  // RLIMIT_NOFILE for yinetd
+  bool wait_for_start = true;
+};
+
+// Start without waiting for event=start: for runs expected to fail.
+inline StartOptions NoWait() {
+  StartOptions options;
+  options.wait_for_start = false;
+  return options;
+}
+
+inline StartOptions WithNofileLimit(int limit) {
+  StartOptions options;
+  options.nofile_limit = limit;
+  return options;
+}
+
+class Yinetd {
+ public:
+  // Writes `config_yaml` (with "$DIR" replaced by the temp directory) to
+  // DIR/yinetd.yaml and starts yinetd on it.
+  explicit Yinetd(const std::string& config_yaml, StartOptions options = {});
+  ~Yinetd();
+  Yinetd(const Yinetd&) = delete;
+  Yinetd& operator=(const Yinetd&) = delete;
+
+  pid_t Pid() const { return pid_; }
+  const std::string& Dir() const { return dir_; }
+  std::string ConfigPath() const { return dir_ + "/yinetd.yaml"; }
+
+  // True once the log holds `count` lines containing every one of `needles`.
+  bool WaitForLog(const std::vector<std::string>& needles, size_t count = 1, Duration timeout = 10s);
+  // Log lines (parsed) whose event is `event`.
+  std::vector<LogFields> Events(const std::string& event);
+  std::string Log();
+
+  void Signal(int signo);
+  // The exit status (as waitpid reports it), or nullopt on time-out.
+  std::optional<int> WaitExit(Duration timeout = 15s);
+
+ private:
+  void Pump(Duration wait);
+
+  std::string dir_;
+  pid_t pid_ = -1;
+  UniqueFd log_fd_;
+  std::string log_;
+  bool exited_ = false;
+};
+
+// Runs `yinetd --check -c FILE` on `config_yaml`; returns exit code and stdout.
+std::pair<int, std::string> RunCheck(const std::string& config_yaml);
+
+// Client side.
+UniqueFd ConnectTcp(const std::string& host, uint16_t port, Duration timeout = 5s);
+UniqueFd ConnectUnix(const std::string& path);
+void SendAll(int fd, std::string_view data);
+std::string ReadUntilEof(int fd, Duration timeout = 10s);
+// Connects, sends `request`, half-closes, and reads the whole reply.
+std::string Exchange(uint16_t port, std::string_view request = "", const std::string& host = "127.0.0.1");
+
+// Processes whose parent is `pid` and that are zombies.
+int CountZombieChildren(pid_t pid);
+// Open descriptors of `pid`.
+int CountOpenFds(pid_t pid);
+// User + system CPU time of `pid`, in clock ticks.
+long CpuTicks(pid_t pid);
+
+}  // namespace yinetd::testing
