@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <linux/close_range.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -10,7 +11,6 @@
 #include <charconv>
 
 #include "sys/signal_pipe.h"
-#include "sys/sys_error.h"
 
 namespace yinetd::spawn {
 namespace {
@@ -95,17 +95,30 @@ int StderrSource(const ChildSpec& spec, int pipe_write) {
 
 }  // namespace
 
-Child ForkSpawner::Spawn(const ChildSpec& spec) {
+SysResult OpenReportPipe(ReportPipe& pipe) {
   int fds[2];
-  if (pipe2(fds, O_CLOEXEC) != 0) throw SysError("pipe2", errno);
-  UniqueFd read_end(fds[0]);
-  UniqueFd write_end(fds[1]);
+  if (pipe2(fds, O_CLOEXEC) != 0) return SysResult{"pipe2", errno};
+  pipe.read_end.Reset(fds[0]);
+  pipe.write_end.Reset(fds[1]);
   // Only our end is non-blocking: the program's stderr must block as usual.
-  if (fcntl(read_end.Get(), F_SETFL, O_NONBLOCK) != 0) throw SysError("fcntl O_NONBLOCK", errno);
-  pid_t pid = fork();
-  if (pid < 0) throw SysError("fork", errno);
-  if (pid == 0) RunChild(spec, write_end.Get());
-  return Child{pid, std::move(read_end)};
+  if (fcntl(pipe.read_end.Get(), F_SETFL, O_NONBLOCK) != 0) return SysResult{"fcntl O_NONBLOCK", errno};
+  return SysResult{};
+}
+
+SysResult ForkSpawner::Spawn(const ChildSpec& spec, ReportPipe& pipe, pid_t& pid) {
+  // Signals stay blocked from fork until the child has reset its handlers:
+  // one arriving in between would otherwise run our handler in the child
+  // and write to our self-pipe. Blocked, it waits and then acts as default.
+  sigset_t all, previous;
+  sigfillset(&all);
+  sigprocmask(SIG_SETMASK, &all, &previous);
+  pid = fork();
+  int fork_errno = errno;
+  if (pid == 0) RunChild(spec, pipe.write_end.Get());
+  sigprocmask(SIG_SETMASK, &previous, nullptr);
+  pipe.write_end.Reset();
+  if (pid < 0) return SysResult{"fork", fork_errno};
+  return SysResult{};
 }
 
 std::optional<StartFailure> ParseStartFailure(std::string_view data) {

@@ -33,25 +33,37 @@ struct ChildSpec {
   const config::Credentials* credentials;  // nullptr: keep ours
 };
 
-struct Child {
-  pid_t pid;
-  // Read end of the child's report pipe (non-blocking): with stderr=log the
-  // program's stderr; otherwise closed by exec. Either way a failure to
-  // start arrives here as a record that ParseStartFailure recognises.
-  UniqueFd report;
+// The pipe a child reports through: with stderr=log it carries the
+// program's stderr; otherwise exec closes it. Either way a failure to start
+// arrives on it as a record that ParseStartFailure recognises. Opened before
+// accept, so that a lack of descriptors leaves the connection queued in the
+// kernel instead of accepted and dropped.
+struct ReportPipe {
+  UniqueFd read_end;   // ours; non-blocking
+  UniqueFd write_end;  // the child's; blocking, as a program's stderr must be
 };
+
+// A failed call and its errno; `call` is nullptr on success. Returned, not
+// thrown: these failures are routine under load.
+struct SysResult {
+  const char* call = nullptr;
+  int err = 0;
+  bool Ok() const { return call == nullptr; }
+};
+
+SysResult OpenReportPipe(ReportPipe& pipe);
 
 class Spawner {
  public:
   virtual ~Spawner() = default;
-  // Throws SysError when pipe or fork fails; the caller keeps serving.
-  virtual Child Spawn(const ChildSpec& spec) = 0;
+  // Starts the child and sets `pid`. Closes `pipe.write_end` either way.
+  virtual SysResult Spawn(const ChildSpec& spec, ReportPipe& pipe, pid_t& pid) = 0;
 };
 
 // fork + exec.
 class ForkSpawner : public Spawner {
  public:
-  Child Spawn(const ChildSpec& spec) override;
+  SysResult Spawn(const ChildSpec& spec, ReportPipe& pipe, pid_t& pid) override;
 };
 
 // A start failure as the child reports it: the step that failed (exec,

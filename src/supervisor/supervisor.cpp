@@ -19,7 +19,10 @@ namespace {
 using std::chrono::duration_cast;
 using std::chrono::milliseconds;
 
-constexpr milliseconds kFdExhaustedPause{250};
+// How long a listener rests after accept or spawn failed.
+constexpr milliseconds kServeErrorPause{250};
+// How long without fd exhaustion ends an episode (and logs `resume`).
+constexpr milliseconds kExhaustionQuiet{1000};
 
 int64_t MillisSince(Clock::time_point start) {
   return duration_cast<milliseconds>(Clock::now() - start).count();
@@ -62,7 +65,7 @@ void Supervisor::Bind() {
       try {
         listener.fd = net::OpenListener(address, net::ListenOptions{});
       } catch (const SysError& e) {
-        throw SysError("service " + service->config.name + ": " + e.what(), e.Errno());
+        throw SysError("service " + service->config.name + ": " + e.Call(), e.Errno());
       }
       listener.fixed_local = address.family == net::Address::Family::kIPv4 ||
                              address.family == net::Address::Family::kIPv6;
@@ -100,6 +103,7 @@ int Supervisor::Run(SignalPipe& signals) {
       }
     }
     children_.PruneOrphans();
+    EndQuietEpisodes();
   }
   log::Stop(0);
   return 0;
@@ -130,7 +134,10 @@ int Supervisor::PollTimeoutMs() const {
   auto consider = [&](Clock::time_point t) {
     if (t > now && (!next || t < *next)) next = t;
   };
-  for (const Listener& listener : listeners_) consider(listener.paused_until);
+  for (const Listener& listener : listeners_) {
+    consider(listener.paused_until);
+    if (listener.exhausted) consider(listener.last_exhausted + kExhaustionQuiet);
+  }
   if (stopping_) consider(kill_deadline_);
   if (!next) return -1;
   // Round up so we never wake a millisecond early and spin.
@@ -197,6 +204,14 @@ void Supervisor::AcceptBatch(Listener& listener) {
 // Accepts and serves one connection; false when the listener has no more
 // for now (or must pause).
 bool Supervisor::AcceptOne(Listener& listener) {
+  if (!spare_pipe_.read_end) {
+    spawn::SysResult opened = spawn::OpenReportPipe(spare_pipe_);
+    if (!opened.Ok()) {
+      spare_pipe_ = spawn::ReportPipe{};
+      OnServeError(listener, opened.call, opened.err);
+      return false;
+    }
+  }
   net::SockAddr peer_addr;
   peer_addr.length = sizeof peer_addr.storage;
   UniqueFd connection(RetryOnEintr(
@@ -212,19 +227,31 @@ bool Supervisor::AcceptOne(Listener& listener) {
 }
 
 void Supervisor::OnServeError(Listener& listener, std::string_view call, int err) {
-  listener.paused_until = Clock::now() + kFdExhaustedPause;
+  Clock::time_point now = Clock::now();
+  listener.paused_until = now + kServeErrorPause;
   if (!IsExhaustionError(err)) {
     log::SyscallFailed(listener.service->config.name, call, listener.addr_text, err);
     return;
   }
-  // Log the first failure of an episode only (it ends when a child starts);
-  // the pause keeps poll from reporting the same pending connection in a
-  // tight loop.
+  // Log the first failure of an episode only; the pause keeps poll from
+  // reporting the same pending connection in a tight loop.
+  listener.last_exhausted = now;
   if (listener.exhausted) return;
   listener.exhausted = true;
   log::SyscallFailed(listener.service->config.name, call, listener.addr_text, err);
   log::Pause(listener.service->config.name, listener.addr_text, "fd_exhausted",
-             kFdExhaustedPause.count());
+             kServeErrorPause.count());
+}
+
+void Supervisor::EndQuietEpisodes() {
+  // An episode ends after a quiet spell, so a service hovering at its fd
+  // limit logs one pause, not one per connection.
+  Clock::time_point now = Clock::now();
+  for (Listener& listener : listeners_) {
+    if (!listener.exhausted || now - listener.last_exhausted < kExhaustionQuiet) continue;
+    listener.exhausted = false;
+    log::Resume(listener.service->config.name, listener.addr_text);
+  }
 }
 
 bool Supervisor::StartChild(Listener& listener, UniqueFd connection, const net::Endpoint& peer) {
@@ -239,23 +266,20 @@ bool Supervisor::StartChild(Listener& listener, UniqueFd connection, const net::
                         service.config.stderr_mode,
                         devnull_.Get(),
                         service.config.credentials ? &*service.config.credentials : nullptr};
-  std::string peer_text = peer.ToString();
-  try {
-    spawn::Child child = spawner_.Spawn(spec);
-    connection.Reset();  // the parent's copy: the child has its own
-    log::Accept(service.config.name, child.pid, peer_text);
-    children_.Add(ChildRecord{listener.service, child.pid, std::move(peer_text), Clock::now(),
-                              OutputReader(std::move(child.report)), ""});
-  } catch (const SysError& e) {
-    // Out of fds for the report pipe, or fork refused: the same remedy as
-    // for a failed accept. The connection is closed; its client sees that.
-    OnServeError(listener, e.Call(), e.Errno());
+  spawn::ReportPipe pipe = std::move(spare_pipe_);
+  pid_t pid = -1;
+  spawn::SysResult spawned = spawner_.Spawn(spec, pipe, pid);
+  connection.Reset();  // the parent's copy: the child has its own
+  if (!spawned.Ok()) {
+    // fork refused (EAGAIN, ENOMEM): this client is closed, and the
+    // listener rests before the next.
+    OnServeError(listener, spawned.call, spawned.err);
     return false;
   }
-  if (listener.exhausted) {
-    listener.exhausted = false;
-    log::Resume(service.config.name, listener.addr_text);
-  }
+  std::string peer_text = peer.ToString();
+  log::Accept(service.config.name, pid, peer_text);
+  children_.Add(ChildRecord{listener.service, pid, std::move(peer_text), Clock::now(),
+                            OutputReader(std::move(pipe.read_end)), ""});
   return true;
 }
 

@@ -34,6 +34,7 @@ struct Listener {
   net::Endpoint local;       // valid when fixed_local
   Clock::time_point paused_until{};
   bool exhausted = false;    // in an EMFILE/ENFILE episode (logged once)
+  Clock::time_point last_exhausted{};
 };
 
 class Supervisor {
@@ -69,6 +70,7 @@ class Supervisor {
   // listener briefly, so that a lasting cause (no fds, no processes) is
   // neither retried in a tight loop nor logged on every attempt.
   void OnServeError(Listener& listener, std::string_view call, int err);
+  void EndQuietEpisodes();
   // False when the child could not be started (the listener is paused).
   bool StartChild(Listener& listener, UniqueFd connection, const net::Endpoint& peer);
   void BeginShutdown();
@@ -80,6 +82,7 @@ class Supervisor {
   std::vector<Listener> listeners_;
   ChildTable children_;
   UniqueFd devnull_;
+  spawn::ReportPipe spare_pipe_;  // opened before accept; see ReportPipe
   std::vector<pollfd> poll_fds_;
   std::vector<PollTarget> poll_targets_;
   bool stopping_ = false;

@@ -315,7 +315,10 @@ TEST_CASE("a program that ignores SIGTERM is killed after shutdown_grace") {
 
 TEST_CASE("out of descriptors, a listener pauses without spinning and recovers") {
   uint16_t port = FreePort();
-  Yinetd yinetd(Config(Service("hold", port, "/bin/cat")), WithNofileLimit(16));
+  Yinetd yinetd(Config(Service("hold", port, "/bin/cat")));
+  // Room for a few children (each holds one report pipe in yinetd), measured
+  // rather than guessed: a sanitizer build opens more of its own.
+  yinetd.SetNofileLimit(CountOpenFds(yinetd.Pid()) + 6);
   std::vector<UniqueFd> clients;
   for (int i = 0; i < 20; ++i) clients.push_back(ConnectTcp("127.0.0.1", port));
   REQUIRE(yinetd.WaitForLog({"event=pause", "service=hold", "reason=fd_exhausted"}));
@@ -324,8 +327,12 @@ TEST_CASE("out of descriptors, a listener pauses without spinning and recovers")
   long used = CpuTicks(yinetd.Pid()) - before;
   CHECK(used < 30);  // ticks are 1/100 s: a spinning loop would use ~100
   CHECK(yinetd.Events("pause").size() == 1);  // logged once per episode
+  size_t served = yinetd.Events("accept").size();
   clients.clear();
-  CHECK(yinetd.WaitForLog({"event=exit", "service=hold"}, yinetd.Events("accept").size()));
+  // Nothing was dropped: the clients that waited in the backlog are served
+  // once descriptors free up.
+  CHECK(yinetd.WaitForLog({"event=accept", "service=hold"}, 20));
+  CHECK(served < 20);
   CHECK(Exchange(port, "back") == "back");
   CHECK(yinetd.WaitForLog({"event=resume", "service=hold"}));
 }

@@ -121,10 +121,6 @@ Yinetd::Yinetd(const std::string& config_yaml, StartOptions options) {
     int devnull = open("/dev/null", O_RDWR);
     dup2(devnull, 0);
     dup2(devnull, 1);
-    if (options.nofile_limit) {
-      rlimit limit{static_cast<rlim_t>(*options.nofile_limit), static_cast<rlim_t>(*options.nofile_limit)};
-      setrlimit(RLIMIT_NOFILE, &limit);
-    }
     execv(argv[0], argv.data());
     _exit(127);
   }
@@ -193,6 +189,11 @@ std::string Yinetd::Log() {
 }
 
 void Yinetd::Signal(int signo) { kill(pid_, signo); }
+
+void Yinetd::SetNofileLimit(int limit) {
+  rlimit value{static_cast<rlim_t>(limit), static_cast<rlim_t>(limit)};
+  REQUIRE(prlimit(pid_, RLIMIT_NOFILE, &value, nullptr) == 0);
+}
 
 std::optional<int> Yinetd::WaitExit(Duration timeout) {
   auto deadline = Clock::now() + timeout;

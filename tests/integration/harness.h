@@ -31,7 +31,6 @@ LogFields ParseLogfmt(std::string_view line);
 
 struct StartOptions {
   std::vector<std::string> extra_args;
-  std::optional<int> nofile_limit;  // RLIMIT_NOFILE for yinetd
   bool wait_for_start = true;
 };
 
@@ -42,11 +41,6 @@ inline StartOptions NoWait() {
   return options;
 }
 
-inline StartOptions WithNofileLimit(int limit) {
-  StartOptions options;
-  options.nofile_limit = limit;
-  return options;
-}
 
 class Yinetd {
  public:
@@ -68,6 +62,8 @@ class Yinetd {
   std::string Log();
 
   void Signal(int signo);
+  // Lowers yinetd's RLIMIT_NOFILE while it runs (prlimit).
+  void SetNofileLimit(int limit);
   // The exit status (as waitpid reports it), or nullopt on time-out.
   std::optional<int> WaitExit(Duration timeout = 15s);
 

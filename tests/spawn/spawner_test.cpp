@@ -49,14 +49,18 @@ Run SpawnAndCollect(std::vector<std::string> argv, config::StderrMode mode,
   if (program.empty()) program = argv[0];
   ChildSpec spec{program.c_str(), argv_ptrs.data(), env_ptrs.data(), theirs.Get(), mode, devnull.Get(), nullptr};
   ForkSpawner spawner;
-  Child child = spawner.Spawn(spec);
+  ReportPipe pipe;
+  REQUIRE(OpenReportPipe(pipe).Ok());
+  pid_t pid = -1;
+  REQUIRE(spawner.Spawn(spec, pipe, pid).Ok());
+  CHECK_FALSE(pipe.write_end.Valid());
   theirs.Reset();
   Run run;
   run.socket_output = ReadAll(ours.Get());
-  int flags = fcntl(child.report.Get(), F_GETFL);
-  fcntl(child.report.Get(), F_SETFL, flags & ~O_NONBLOCK);
-  run.report_output = ReadAll(child.report.Get());
-  REQUIRE(waitpid(child.pid, &run.wait_status, 0) == child.pid);
+  int flags = fcntl(pipe.read_end.Get(), F_GETFL);
+  fcntl(pipe.read_end.Get(), F_SETFL, flags & ~O_NONBLOCK);
+  run.report_output = ReadAll(pipe.read_end.Get());
+  REQUIRE(waitpid(pid, &run.wait_status, 0) == pid);
   return run;
 }
 

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Shared set-up for scripts/run.sh and scripts/test.sh: installs what is
+# missing from Debian's packages, then configures and builds.
+#   scripts/setup.sh            the normal build, in build/
+#   scripts/setup.sh --asan     also the sanitizer build, in build-asan/
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+
+# Build and test dependencies, all from Debian.
+packages=(
+  g++ meson ninja-build pkg-config cmake
+  libyaml-cpp-dev libspdlog-dev libcli11-dev doctest-dev
+)
+
+missing=()
+for package in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$package")
+  fi
+done
+
+if ((${#missing[@]} > 0)); then
+  echo "setup: installing ${missing[*]}" >&2
+  sudo=""
+  if [[ $(id -u) -ne 0 ]]; then sudo="sudo"; fi
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+configure() {
+  local dir=$1
+  shift
+  if [[ ! -f $dir/build.ninja ]]; then
+    meson setup "$dir" "$@" >/dev/null
+  fi
+  ninja -C "$dir" >/dev/null
+}
+
+configure build
+if [[ ${1:-} == --asan ]]; then
+  configure build-asan -Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debug
+fi
