@@ -23,6 +23,7 @@ using namespace yinetd;
 // Exit codes, documented in README.md.
 constexpr int kExitOk = 0;
 constexpr int kExitConfig = 1;
+constexpr int kExitUsage = 2;
 constexpr int kExitStartup = 3;
 
 struct Options {
@@ -81,7 +82,12 @@ int main(int argc, char** argv) {
   app.add_option("--log-level", options.log_level, "trace, debug, info, warn or error")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
   app.set_version_flag("--version", std::string("yinetd ") + kVersion);
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    // --help and --version are "errors" that exit 0; the rest are usage.
+    return app.exit(e) == 0 ? kExitOk : kExitUsage;
+  }
 
   EnsureStandardFds();
   std::optional<log::Level> cli_level;
