@@ -11,6 +11,7 @@ cd "$(dirname "$0")/.."
 packages=(
   g++ meson ninja-build pkg-config cmake
   libyaml-cpp-dev libspdlog-dev libcli11-dev doctest-dev
+  libsystemd-dev systemd
 )
 
 missing=()

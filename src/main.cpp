@@ -14,6 +14,9 @@
 #include "supervisor/supervisor.h"
 #include "sys/signal_pipe.h"
 #include "sys/sys_error.h"
+#include "systemd/activation.h"
+#include "systemd/journal.h"
+#include "systemd/notify.h"
 #include "version.h"
 
 namespace {
@@ -56,15 +59,23 @@ int Check(const config::LoadResult& result) {
 }
 
 int Serve(config::Config config, std::optional<log::Level> cli_level) {
-  if (!cli_level && config.log_level) log::SetLevel(*config.log_level);
+  log::Level level = cli_level.value_or(config.log_level.value_or(log::Level::kInfo));
+  if (config.log_output == log::Output::kSyslog) log::Setup(level, log::Output::kSyslog);
+  log::SetLevel(level);
   try {
     SignalPipe signals({SIGCHLD, SIGTERM, SIGINT, SIGHUP, SIGUSR1});
     spawn::ForkSpawner spawner;
     std::string file = config.file;
     size_t services = config.services.size();
+    std::vector<systemd::Adopted> passed = systemd::TakeListenSockets(config.services);
     supervisor::Supervisor supervisor(std::move(config), spawner);
+    for (systemd::Adopted& socket : passed) {
+      supervisor.Adopt(socket.placement.service, socket.placement.address, std::move(socket.fd),
+                       socket.name);
+    }
     supervisor.Bind();
     log::Start(kVersion, file, services);
+    systemd::NotifyReady(supervisor.Status());
     return supervisor.Run(signals);
   } catch (const SysError& e) {
     log::StartupFailed(e.what());
@@ -92,7 +103,8 @@ int main(int argc, char** argv) {
   EnsureStandardFds();
   std::optional<log::Level> cli_level;
   if (!options.log_level.empty()) cli_level = log::ParseLevel(options.log_level);
-  log::Setup(cli_level.value_or(log::Level::kInfo));
+  log::Setup(cli_level.value_or(log::Level::kInfo),
+             systemd::StderrIsJournal() ? log::Output::kJournal : log::Output::kStderr);
 
   // Absolute, so that ./program paths in it survive the child's chdir("/").
   std::string config_file = std::filesystem::absolute(options.config_file).lexically_normal();

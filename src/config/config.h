@@ -63,6 +63,8 @@ struct ServiceConfig {
 struct Config {
   std::string file;
   std::optional<log::Level> log_level;
+  // kStderr (the journal when stderr is one) or kSyslog; never kJournal.
+  log::Output log_output = log::Output::kStderr;
   std::chrono::milliseconds shutdown_grace{10'000};
   std::vector<ServiceConfig> services;
 };

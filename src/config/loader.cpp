@@ -65,7 +65,7 @@ struct ServiceKey {
 
 const std::vector<std::string_view> kTopLevelKeys = {"log", "defaults", "services",
                                                      "shutdown_grace"};
-const std::vector<std::string_view> kLogKeys = {"level"};
+const std::vector<std::string_view> kLogKeys = {"level", "target"};
 
 class Loader {
  public:
@@ -98,6 +98,7 @@ class Loader {
 
   void ParseTopLevel(const YAML::Node& root, Config& config);
   void ParseLog(const Field& field, Config& config);
+  void ParseLogTarget(const Field& field, Config& config);
   Fields ParseDefaults(const Field& field);
   void ParseServices(const Field& field, const Fields& defaults, Config& config);
   std::optional<ServiceConfig> ParseService(const YAML::Node& entry, const std::string& file,
@@ -219,17 +220,33 @@ void Loader::ParseLog(const Field& field, Config& config) {
     return;
   }
   for (const auto& entry : field.node) {
+    Field value{entry.second, field.file};
+    if (entry.first.Scalar() == "target") {
+      ParseLogTarget(value, config);
+      continue;
+    }
     if (entry.first.Scalar() != "level") {
       ReportUnknownKey(entry.first, *field.file, "under log", kLogKeys);
       continue;
     }
-    Field value{entry.second, field.file};
     auto text = Scalar(value, "log.level");
     if (!text) continue;
     config.log_level = log::ParseLevel(*text);
     if (!config.log_level) {
       Report(value, "log.level must be one of trace, debug, info, warn, error; not '" + *text + "'");
     }
+  }
+}
+
+void Loader::ParseLogTarget(const Field& field, Config& config) {
+  auto text = Scalar(field, "log.target");
+  if (!text) return;
+  if (*text == "stderr") {
+    config.log_output = log::Output::kStderr;
+  } else if (*text == "syslog") {
+    config.log_output = log::Output::kSyslog;
+  } else {
+    Report(field, "log.target must be stderr or syslog; not '" + *text + "'");
   }
 }
 

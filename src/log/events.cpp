@@ -4,6 +4,8 @@
 #include <sys/wait.h>
 
 #include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/sinks/syslog_sink.h>
+#include <syslog.h>
 #include <spdlog/spdlog.h>
 
 #include "log/logfmt.h"
@@ -23,7 +25,25 @@ spdlog::level::level_enum ToSpdlog(Level level) {
   return spdlog::level::info;
 }
 
+Output output = Output::kStderr;
+
+Level FromSpdlog(spdlog::level::level_enum level) {
+  switch (level) {
+    case spdlog::level::trace: return Level::kTrace;
+    case spdlog::level::debug: return Level::kDebug;
+    case spdlog::level::info: return Level::kInfo;
+    case spdlog::level::warn: return Level::kWarn;
+    default: return Level::kError;
+  }
+}
+
 void Emit(spdlog::level::level_enum level, const Line& line) {
+  if (output == Output::kJournal) {
+    // critical is <2>; the rest map through Level.
+    std::string_view prefix = level == spdlog::level::critical ? "<2>" : PriorityPrefix(FromSpdlog(level));
+    spdlog::log(level, "{}{}", prefix, line.Text());
+    return;
+  }
   spdlog::log(level, "{}", line.Text());
 }
 
@@ -44,12 +64,31 @@ std::optional<Level> ParseLevel(std::string_view name) {
   return std::nullopt;
 }
 
-void Setup(Level level) {
-  // Unbuffered stderr, one write per line: lines from a crash are not lost.
-  auto logger = spdlog::stderr_logger_st("yinetd");
-  logger->set_pattern("ts=%Y-%m-%dT%H:%M:%S.%e%z level=%l %v");
+void Setup(Level level, Output to) {
+  output = to;
+  std::shared_ptr<spdlog::logger> logger;
+  if (to == Output::kSyslog) {
+    logger = std::make_shared<spdlog::logger>(
+        "yinetd", std::make_shared<spdlog::sinks::syslog_sink_st>("yinetd", LOG_PID, LOG_DAEMON, true));
+    logger->set_pattern("%v");  // syslog stamps and ranks each line itself
+  } else {
+    // Unbuffered stderr, one write per line: lines from a crash are not lost.
+    logger = std::make_shared<spdlog::logger>("yinetd", std::make_shared<spdlog::sinks::stderr_sink_st>());
+    logger->set_pattern(to == Output::kJournal ? "%v" : "ts=%Y-%m-%dT%H:%M:%S.%e%z level=%l %v");
+  }
   spdlog::set_default_logger(logger);
   SetLevel(level);
+}
+
+std::string_view PriorityPrefix(Level level) {
+  switch (level) {
+    case Level::kTrace:
+    case Level::kDebug: return "<7>";
+    case Level::kInfo: return "<6>";
+    case Level::kWarn: return "<4>";
+    case Level::kError: return "<3>";
+  }
+  return "<6>";
 }
 
 void SetLevel(Level level) { spdlog::set_level(ToSpdlog(level)); }
@@ -61,6 +100,18 @@ void Start(std::string_view version, std::string_view config_file, size_t servic
 
 void Listen(std::string_view service, std::string_view addr) {
   Emit(spdlog::level::info, ServiceLine("listen", service).Add("addr", addr));
+}
+
+void Adopt(std::string_view service, std::string_view addr, int fd, std::string_view name) {
+  Emit(spdlog::level::info,
+       ServiceLine("adopt", service).Add("addr", addr).Add("fd", fd).Add("fdname", name));
+}
+
+void UnmatchedSocket(int fd, std::string_view name, std::string_view addr, std::string_view reason) {
+  Line line("unmatched_socket");
+  line.Add("fd", fd).Add("fdname", name);
+  if (!addr.empty()) line.Add("addr", addr);
+  Emit(spdlog::level::err, line.Add("reason", reason));
 }
 
 void Accept(std::string_view service, pid_t pid, std::string_view peer) {

@@ -19,12 +19,24 @@ enum class Level { kTrace, kDebug, kInfo, kWarn, kError };
 // Parses trace|debug|info|warn|error.
 std::optional<Level> ParseLevel(std::string_view name);
 
-// Sends log lines to stderr, each prefixed with a timestamp and level.
-void Setup(Level level);
+// Where lines go. kStderr: each prefixed with a timestamp and level.
+// kJournal: stderr is the journal, which stamps lines itself, so each line
+// starts with its syslog priority ("<6>") instead (sd-daemon(3)).
+// kSyslog: syslog(3), ident "yinetd", facility daemon.
+enum class Output { kStderr, kJournal, kSyslog };
+
+void Setup(Level level, Output output = Output::kStderr);
 void SetLevel(Level level);
+// The syslog priority prefix for a level: "<3>" for error.
+std::string_view PriorityPrefix(Level level);
 
 void Start(std::string_view version, std::string_view config_file, size_t services);
 void Listen(std::string_view service, std::string_view addr);
+// A socket passed by systemd (fd `fd`, FileDescriptorName `name`) serves
+// `addr` of `service` instead of one yinetd binds.
+void Adopt(std::string_view service, std::string_view addr, int fd, std::string_view name);
+// A passed socket that no service takes; it is closed.
+void UnmatchedSocket(int fd, std::string_view name, std::string_view addr, std::string_view reason);
 void Accept(std::string_view service, pid_t pid, std::string_view peer);
 // `wait_status` is what waitpid returned; `reason` is empty unless yinetd
 // itself caused the exit (for example "shutdown").

@@ -11,6 +11,7 @@
 #include "log/events.h"
 #include "net/listener.h"
 #include "spawn/child_env.h"
+#include "systemd/notify.h"
 #include "sys/sys_error.h"
 
 namespace yinetd::supervisor {
@@ -54,26 +55,44 @@ Supervisor::Supervisor(config::Config config, spawn::Spawner& spawner)
   if (!devnull_) throw SysError("open /dev/null", errno);
 }
 
+void Supervisor::Adopt(size_t service, size_t address, UniqueFd fd, std::string fd_name) {
+  adopted_[{service, address}] = Passed{std::move(fd), std::move(fd_name)};
+}
+
 void Supervisor::Bind() {
-  for (auto& service_config : config_.services) {
-    auto service = std::make_shared<Service>(service_config);
-    for (const net::Address& address : service->config.listen) {
+  for (size_t s = 0; s < config_.services.size(); ++s) {
+    auto service = std::make_shared<Service>(config_.services[s]);
+    for (size_t a = 0; a < service->config.listen.size(); ++a) {
+      const net::Address& address = service->config.listen[a];
       Listener listener;
       listener.service = service;
       listener.address = address;
       listener.addr_text = address.ToString();
-      try {
-        listener.fd = net::OpenListener(address, net::ListenOptions{});
-      } catch (const SysError& e) {
-        throw SysError("service " + service->config.name + ": " + e.Call(), e.Errno());
+      auto passed = adopted_.find({s, a});
+      if (passed != adopted_.end()) {
+        listener.fd = std::move(passed->second.fd);
+        listener.adopted = true;
+        log::Adopt(service->config.name, listener.addr_text, listener.fd.Get(), passed->second.name);
+      } else {
+        try {
+          listener.fd = net::OpenListener(address, net::ListenOptions{});
+        } catch (const SysError& e) {
+          throw SysError("service " + service->config.name + ": " + e.Call(), e.Errno());
+        }
+        log::Listen(service->config.name, listener.addr_text);
       }
       listener.fixed_local = address.family == net::Address::Family::kIPv4 ||
                              address.family == net::Address::Family::kIPv6;
       if (listener.fixed_local) listener.local = net::LocalEndpoint(listener.fd.Get());
-      log::Listen(service->config.name, listener.addr_text);
       listeners_.push_back(std::move(listener));
     }
   }
+  adopted_.clear();
+}
+
+std::string Supervisor::Status() const {
+  if (stopping_) return "stopping, " + std::to_string(children_.Size()) + " running";
+  return systemd::StatusText(config_.services.size(), children_.Size());
 }
 
 int Supervisor::Run(SignalPipe& signals) {
@@ -287,10 +306,13 @@ void Supervisor::BeginShutdown() {
   if (stopping_) return;
   stopping_ = true;
   for (const Listener& listener : listeners_) {
-    if (listener.address.family == net::Address::Family::kUnix) unlink(listener.address.path.c_str());
+    if (listener.address.family == net::Address::Family::kUnix && !listener.adopted) {
+      unlink(listener.address.path.c_str());
+    }
   }
   listeners_.clear();
   log::Shutdown(children_.Size(), config_.shutdown_grace.count());
+  systemd::NotifyStopping(Status());
   SignalChildren(SIGTERM, "shutdown");
   kill_deadline_ = Clock::now() + config_.shutdown_grace;
 }

@@ -11,6 +11,7 @@
 #include <poll.h>
 
 #include <chrono>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -30,6 +31,7 @@ struct Listener {
   net::Address address;
   std::string addr_text;
   UniqueFd fd;
+  bool adopted = false;      // passed by systemd, which owns its unix socket file
   bool fixed_local = false;  // bound to one address: no getsockname needed
   net::Endpoint local;       // valid when fixed_local
   Clock::time_point paused_until{};
@@ -44,8 +46,17 @@ class Supervisor {
 
   Supervisor(config::Config config, spawn::Spawner& spawner);
 
-  // Binds every listener; a failure is fatal at startup (throws SysError).
+  // Serves services[service].listen[address] on `fd`, an already bound and
+  // listening socket (socket activation), instead of binding it in Bind().
+  // `fd_name` is its FileDescriptorName=, for the log.
+  void Adopt(size_t service, size_t address, UniqueFd fd, std::string fd_name);
+
+  // Binds every listener not adopted; a failure is fatal at startup
+  // (throws SysError).
   void Bind();
+
+  // The one-line summary for systemd's STATUS=.
+  std::string Status() const;
 
   // Serves until SIGTERM or SIGINT, then shuts down; returns the exit code.
   int Run(SignalPipe& signals);
@@ -79,6 +90,11 @@ class Supervisor {
 
   config::Config config_;
   spawn::Spawner& spawner_;
+  struct Passed {
+    UniqueFd fd;
+    std::string name;
+  };
+  std::map<std::pair<size_t, size_t>, Passed> adopted_;  // until Bind()
   std::vector<Listener> listeners_;
   ChildTable children_;
   UniqueFd devnull_;

@@ -269,3 +269,20 @@ TEST_CASE("NearestWord suggests only close words") {
 
 }  // namespace
 }  // namespace yinetd::config
+
+namespace yinetd::config {
+namespace {
+
+TEST_CASE("log.target is stderr by default, or syslog") {
+  CHECK(Load(kMinimal).config->log_output == log::Output::kStderr);
+  LoadResult result = Load(std::string("log: {target: syslog}\n") + kMinimal);
+  REQUIRE(result.config);
+  CHECK(result.config->log_output == log::Output::kSyslog);
+  CHECK(Load(std::string("log: {target: stderr}\n") + kMinimal).config->log_output ==
+        log::Output::kStderr);
+  CHECK(OnlyProblem(std::string("log: {target: journal}\n") + kMinimal).message ==
+        "log.target must be stderr or syslog; not 'journal'");
+}
+
+}  // namespace
+}  // namespace yinetd::config

@@ -9,6 +9,7 @@
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -109,11 +110,22 @@ Yinetd::Yinetd(const std::string& config_yaml, StartOptions options) {
   REQUIRE(pipe2(fds, O_CLOEXEC) == 0);
   UniqueFd read_end(fds[0]), write_end(fds[1]);
   std::string binary = Env("YINETD_BINARY");
-  std::vector<std::string> args{binary, "-c", ConfigPath()};
+  std::vector<std::string> args = options.wrapper;
+  args.insert(args.end(), {binary, "-c", ConfigPath()});
   args.insert(args.end(), options.extra_args.begin(), options.extra_args.end());
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
+  std::vector<std::string> env_strings = options.env;
+  if (options.journal_stream) {
+    struct stat st;
+    REQUIRE(fstat(write_end.Get(), &st) == 0);
+    env_strings.push_back("JOURNAL_STREAM=" + std::to_string(st.st_dev) + ":" + std::to_string(st.st_ino));
+  }
+  for (char** e = environ; *e != nullptr; ++e) env_strings.emplace_back(*e);
+  std::vector<char*> envp;
+  for (auto& e : env_strings) envp.push_back(e.data());
+  envp.push_back(nullptr);
   pid_ = fork();
   REQUIRE(pid_ >= 0);
   if (pid_ == 0) {
@@ -121,7 +133,7 @@ Yinetd::Yinetd(const std::string& config_yaml, StartOptions options) {
     int devnull = open("/dev/null", O_RDWR);
     dup2(devnull, 0);
     dup2(devnull, 1);
-    execv(argv[0], argv.data());
+    execvpe(argv[0], argv.data(), envp.data());
     _exit(127);
   }
   write_end.Reset();

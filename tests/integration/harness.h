@@ -32,6 +32,9 @@ LogFields ParseLogfmt(std::string_view line);
 struct StartOptions {
   std::vector<std::string> extra_args;
   bool wait_for_start = true;
+  std::vector<std::string> env;      // NAME=VALUE added to yinetd's environment
+  std::vector<std::string> wrapper;  // a command that execs yinetd, found on PATH
+  bool journal_stream = false;       // JOURNAL_STREAM names the log pipe
 };
 
 // Start without waiting for event=start: for runs expected to fail.
