@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 packages=(
   g++ meson ninja-build pkg-config cmake
   libyaml-cpp-dev libspdlog-dev libcli11-dev doctest-dev
-  libsystemd-dev systemd
+  libsystemd-dev systemd scdoc man-db dpkg-dev debhelper git
 )
 
 missing=()
