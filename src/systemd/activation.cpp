@@ -117,7 +117,8 @@ std::vector<std::optional<Placement>> PlaceSockets(const std::vector<config::Ser
   std::vector<std::optional<Placement>> placements(sockets.size());
   Taken taken = NoneTaken(services);
   for (size_t i = 0; i < sockets.size(); ++i) {
-    if (sockets[i].bound) placements[i] = PlaceByName(services, sockets[i], taken);
+    // "unknown" is what sd_listen_fds_with_names reports for no name.
+    if (sockets[i].bound && sockets[i].name != "unknown") placements[i] = PlaceByName(services, sockets[i], taken);
   }
   for (size_t i = 0; i < sockets.size(); ++i) {
     if (sockets[i].bound && !placements[i]) placements[i] = PlaceByAddress(services, sockets[i], taken);

@@ -34,6 +34,12 @@ TEST_CASE("a socket with no service at its address or name is left unplaced") {
   CHECK(!placed[1]);
 }
 
+TEST_CASE("an unnamed socket (\"unknown\") never matches a service called unknown by name") {
+  std::vector<config::ServiceConfig> services = {Service("unknown", {"127.0.0.1:1"})};
+  CHECK(!PlaceSockets(services, {Bound("127.0.0.1:2")})[0]);
+  CHECK(PlaceSockets(services, {Bound("127.0.0.1:1")})[0] == Placement{0, 0});
+}
+
 TEST_CASE("a socket that is not listening is never placed, even by name") {
   std::vector<config::ServiceConfig> services = {Service("a", {"127.0.0.1:1"})};
   auto placed = PlaceSockets(services, {SocketInfo{"a", std::nullopt}});
