@@ -74,7 +74,7 @@ int Serve(config::Config config, std::optional<log::Level> cli_level) {
                        socket.name);
     }
     supervisor.Bind();
-    log::Start(kVersion, file, services);
+    log::Start(kVersion, file, services, supervisor.MaxChildren());
     systemd::NotifyReady(supervisor.Status());
     return supervisor.Run(signals);
   } catch (const SysError& e) {

@@ -30,7 +30,8 @@ void SetLevel(Level level);
 // The syslog priority prefix for a level: "<3>" for error.
 std::string_view PriorityPrefix(Level level);
 
-void Start(std::string_view version, std::string_view config_file, size_t services);
+void Start(std::string_view version, std::string_view config_file, size_t services,
+           int max_children);
 void Listen(std::string_view service, std::string_view addr);
 // A socket passed by systemd (fd `fd`, FileDescriptorName `name`) serves
 // `addr` of `service` instead of one yinetd binds.
@@ -42,6 +43,12 @@ void Accept(std::string_view service, pid_t pid, std::string_view peer);
 // itself caused the exit (for example "shutdown").
 void Exit(std::string_view service, pid_t pid, std::string_view peer, int wait_status,
           int64_t duration_ms, std::string_view reason);
+// A connection closed without starting its program; `reason` is
+// denied, max_children, max_connections, max_per_source, max_rate or
+// max_rate_per_source.
+void Refuse(std::string_view service, std::string_view peer, std::string_view reason);
+// How many refusals RefusalLog kept out of the log in the last window.
+void RefusalsSuppressed(std::string_view service, std::string_view reason, long count);
 void Stderr(std::string_view service, pid_t pid, std::string_view line);
 // The child could not start `program`: `step` (exec, setuid, ...) failed.
 void ExecFailed(std::string_view service, pid_t pid, std::string_view program,
