@@ -356,6 +356,22 @@ int CountZombieChildren(pid_t parent) {
   return zombies;
 }
 
+int CountProcessesOf(uid_t uid) {
+  int count = 0;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
+    std::ifstream status(entry.path() / "status");
+    for (std::string line; std::getline(status, line);) {
+      if (line.rfind("Uid:", 0) != 0) continue;
+      std::istringstream fields(line.substr(4));
+      uid_t real = 0;
+      fields >> real;
+      count += real == uid ? 1 : 0;
+      break;
+    }
+  }
+  return count;
+}
+
 int CountOpenFds(pid_t pid) {
   int count = 0;
   std::error_code ec;

@@ -115,6 +115,8 @@ std::string Exchange(uint16_t port, std::string_view request = "", const std::st
 
 // Processes whose parent is `pid` and that are zombies.
 int CountZombieChildren(pid_t pid);
+// Processes whose real uid is `uid`.
+int CountProcessesOf(uid_t uid);
 // Open descriptors of `pid`.
 int CountOpenFds(pid_t pid);
 // Resident set size of `pid`, in KiB.
