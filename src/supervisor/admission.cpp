@@ -33,6 +33,7 @@ void Supervisor::Refuse(Listener& listener, UniqueFd connection, const net::Endp
   }
   connection.Reset();
   std::string reason_name(ReasonName(reason));
+  metrics_.Refused(service.config.name, reason_name);
   if (refusals_.Record(service.config.name, reason_name, Clock::now())) {
     log::Refuse(service.config.name, peer.ToString(), reason_name);
   }

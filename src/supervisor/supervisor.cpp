@@ -68,7 +68,8 @@ int DefaultMaxChildren() {
 Supervisor::Supervisor(config::Config config, spawn::Spawner& spawner)
     : config_(std::move(config)),
       spawner_(spawner),
-      max_children_(config_.max_children.value_or(DefaultMaxChildren())) {
+      max_children_(config_.max_children.value_or(DefaultMaxChildren())),
+      metrics_(std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count()) {
   devnull_.Reset(open("/dev/null", O_RDWR | O_CLOEXEC));
   if (!devnull_) throw SysError("open /dev/null", errno);
 }
@@ -80,6 +81,7 @@ void Supervisor::Adopt(size_t service, size_t address, UniqueFd fd, std::string 
 void Supervisor::Bind() {
   for (size_t s = 0; s < config_.services.size(); ++s) {
     auto service = std::make_shared<Service>(config_.services[s]);
+    metrics_.AddService(service->config.name);
     for (size_t a = 0; a < service->config.listen.size(); ++a) {
       const net::Address& address = service->config.listen[a];
       Listener listener;
@@ -225,6 +227,8 @@ void Supervisor::LogExit(ChildRecord& record, int wait_status) {
   ForwardOutput(*record.service, record.pid, record.output);
   log::Exit(record.service->config.name, record.pid, record.peer, wait_status,
             MillisSince(record.started), record.kill_reason);
+  metrics_.Exited(record.service->config.name, WIFSIGNALED(wait_status),
+                  std::chrono::duration<double>(Clock::now() - record.started).count());
   if (!record.output.AtEof()) {
     children_.AddOrphan(OrphanOutput{record.service, record.pid, std::move(record.output)});
   }
@@ -331,6 +335,7 @@ bool Supervisor::StartChild(Listener& listener, UniqueFd connection, const net::
   }
   std::string peer_text = peer.ToString();
   log::Accept(service.config.name, pid, peer_text);
+  metrics_.Accepted(service.config.name);
   ChildRecord record{listener.service, pid, std::move(peer_text), Clock::now(),
                      OutputReader(std::move(pipe.read_end)), "", source, std::nullopt, std::nullopt};
   StartTimeout(record);

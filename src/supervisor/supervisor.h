@@ -20,6 +20,7 @@
 #include "net/address.h"
 #include "spawn/spawner.h"
 #include "supervisor/child_table.h"
+#include "supervisor/metrics.h"
 #include "supervisor/limits.h"
 #include "supervisor/refusal_log.h"
 #include "supervisor/service.h"
@@ -63,6 +64,10 @@ class Supervisor {
   // The bound on all children together: the config's max_children, or one
   // derived from RLIMIT_NOFILE and RLIMIT_NPROC.
   int MaxChildren() const { return max_children_; }
+
+  // Counters of accepts, refusals, exits and reloads. The reload code
+  // records each reload with GetMetrics().Reloaded(success).
+  Metrics& GetMetrics() { return metrics_; }
 
   // Serves until SIGTERM or SIGINT, then shuts down; returns the exit code.
   int Run(SignalPipe& signals);
@@ -120,6 +125,7 @@ class Supervisor {
   std::vector<PollTarget> poll_targets_;
   int max_children_;
   RefusalLog refusals_;
+  Metrics metrics_;
   bool stopping_ = false;
   bool killed_ = false;
   Clock::time_point kill_deadline_{};
