@@ -84,6 +84,8 @@ struct ServiceConfig {
 
 struct Config {
   std::string file;
+  std::vector<std::string> files;  // the main file, then every included one
+  bool watch = false;              // reload when one of `files` changes
   std::optional<log::Level> log_level;
   std::chrono::milliseconds shutdown_grace{10'000};
   std::optional<int> max_children;  // all services together; unset: derived from rlimits

@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <charconv>
 #include <cmath>
+#include <deque>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -64,8 +65,8 @@ struct ServiceKey {
   bool allowed_in_defaults;
 };
 
-const std::vector<std::string_view> kTopLevelKeys = {"log", "defaults", "services",
-                                                     "shutdown_grace", "max_children"};
+const std::vector<std::string_view> kTopLevelKeys = {"log", "defaults", "services", "shutdown_grace",
+                                                     "max_children", "include", "watch"};
 const std::vector<std::string_view> kLogKeys = {"level"};
 
 class Loader {
@@ -113,6 +114,9 @@ class Loader {
   std::vector<net::Cidr> CidrList(const Field& field, std::string_view key);
 
   void ParseTopLevel(const YAML::Node& root, Config& config);
+  void ParseIncludes(const Field& field, const Fields& defaults, Config& config);
+  void ParseIncludedFile(const std::string& path, const Fields& defaults, Config& config);
+  const std::string& KeepName(std::string file) { return files_.emplace_back(std::move(file)); }
   void ParseLog(const Field& field, Config& config);
   Fields ParseDefaults(const Field& field);
   void ParseServices(const Field& field, const Fields& defaults, Config& config);
@@ -125,6 +129,7 @@ class Loader {
 
   Host& host_;
   std::string main_file_;
+  std::deque<std::string> files_;  // included file names; Field points into it
   std::vector<Problem> problems_;
 };
 
@@ -248,6 +253,7 @@ std::vector<net::Cidr> Loader::CidrList(const Field& field, std::string_view key
 LoadResult Loader::Load(const YAML::Node& root) {
   Config config;
   config.file = main_file_;
+  config.files.push_back(main_file_);
   if (!root.IsMap()) {
     Report(root, main_file_, "the file must be a map with a 'services:' list, not " + Describe(root));
   } else {
@@ -281,13 +287,79 @@ void Loader::ParseTopLevel(const YAML::Node& root, Config& config) {
       if (auto seconds = Seconds(value, key)) {
         config.shutdown_grace = std::chrono::milliseconds(std::llround(*seconds * 1000));
       }
+    } else if (key == "watch") {
+      auto flag = Scalar(value, key);
+      if (flag && (*flag == "true" || *flag == "false")) {
+        config.watch = *flag == "true";
+      } else if (flag) {
+        Report(value, "watch must be true or false, not '" + *flag + "'");
+      }
     } else if (key == "max_children") {
       if (auto n = Integer(value, key, 1, 1'000'000)) config.max_children = static_cast<int>(*n);
-    } else if (key != "defaults") {
+    } else if (key != "defaults" && key != "include") {
       ReportUnknownKey(entry.first, main_file_, "at the top level", kTopLevelKeys);
     }
   }
-  if (!root["services"]) Report(root, main_file_, "missing 'services:': add a list of services");
+  // Included services come after the main file's, file by file in order.
+  if (root["include"]) ParseIncludes(Field{root["include"], &main_file_}, defaults, config);
+  if (!root["services"] && !root["include"]) {
+    Report(root, main_file_, "missing 'services:': add a list of services");
+  }
+}
+
+void Loader::ParseIncludes(const Field& field, const Fields& defaults, Config& config) {
+  std::vector<YAML::Node> patterns;
+  if (field.node.IsSequence()) {
+    for (const auto& item : field.node) patterns.push_back(item);
+  } else {
+    patterns.push_back(field.node);
+  }
+  for (const auto& item : patterns) {
+    Field pattern_field{item, field.file};
+    auto pattern = Scalar(pattern_field, "include");
+    if (!pattern) continue;
+    std::string full = pattern->empty() || (*pattern)[0] != '/' ? DirectoryOf(main_file_) + "/" + *pattern : *pattern;
+    std::vector<std::string> matches = host_.Glob(full);
+    bool wildcard = pattern->find_first_of("*?[") != std::string::npos;
+    if (matches.empty() && !wildcard) {
+      Report(pattern_field, "include " + full + ": no such file; fix the path or use a glob like conf.d/*.yaml");
+    }
+    for (const std::string& path : matches) {
+      if (std::find(config.files.begin(), config.files.end(), path) != config.files.end()) continue;
+      ParseIncludedFile(path, defaults, config);
+    }
+  }
+}
+
+void Loader::ParseIncludedFile(const std::string& path, const Fields& defaults, Config& config) {
+  const std::string& file = KeepName(path);
+  config.files.push_back(file);
+  std::string error;
+  std::optional<std::string> text = host_.ReadFile(file, error);
+  if (!text) {
+    problems_.push_back({Location{file, 0, 0}, "cannot read the included file: " + error});
+    return;
+  }
+  YAML::Node root;
+  try {
+    root = YAML::Load(*text);
+  } catch (const YAML::Exception& e) {
+    problems_.push_back({Location{file, e.mark.line + 1, e.mark.column + 1}, "YAML syntax error: " + e.msg});
+    return;
+  }
+  if (root.IsNull()) return;  // an empty file adds nothing
+  if (!root.IsMap()) {
+    Report(root, file, "an included file must be a map with a 'services:' list, not " + Describe(root));
+    return;
+  }
+  for (const auto& entry : root) {
+    const std::string& key = entry.first.Scalar();
+    if (key == "services") {
+      ParseServices(Field{entry.second, &file}, defaults, config);
+    } else {
+      Report(entry.first, file, "only 'services:' may appear in an included file; '" + key + "' belongs in " + main_file_);
+    }
+  }
 }
 
 void Loader::ParseLog(const Field& field, Config& config) {
@@ -671,15 +743,12 @@ LoadResult LoadConfigText(const std::string& text, const std::string& file_name,
 }
 
 LoadResult LoadConfigFile(const std::string& path, Host& host) {
-  std::ifstream in(path);
-  if (!in) {
-    int err = errno;
-    return LoadResult{std::nullopt,
-                      {Problem{Location{path, 0, 0}, "cannot read the config file: " + ErrnoText(err)}}};
+  std::string error;
+  std::optional<std::string> text = host.ReadFile(path, error);
+  if (!text) {
+    return LoadResult{std::nullopt, {Problem{Location{path, 0, 0}, "cannot read the config file: " + error}}};
   }
-  std::stringstream text;
-  text << in.rdbuf();
-  return LoadConfigText(text.str(), path, host);
+  return LoadConfigText(*text, path, host);
 }
 
 }  // namespace yinetd::config

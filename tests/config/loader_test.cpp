@@ -351,3 +351,62 @@ TEST_CASE("bad limit values are explained") {
 
 }  // namespace
 }  // namespace yinetd::config
+
+namespace yinetd::config {
+namespace {
+
+TEST_CASE("include: services from conf.d files load in sorted order, with the main file's defaults") {
+  FakeHost host;
+  host.files["/etc/yinetd/yinetd.yaml"] = "include: conf.d/*.yaml\nwatch: true\ndefaults: {stderr: null}\n"
+                                          "services:\n  - {name: main, listen: 7000, program: /bin/cat}\n";
+  host.files["/etc/yinetd/conf.d/b.yaml"] = "services:\n  - {name: b, listen: 7002, program: /bin/cat}\n";
+  host.files["/etc/yinetd/conf.d/a.yaml"] = "services:\n  - {name: a, listen: 7001, program: /bin/cat}\n";
+  host.files["/etc/yinetd/conf.d/empty.yaml"] = "";
+  host.files["/etc/yinetd/conf.d/notes.txt"] = "not yaml: [";
+  LoadResult result = LoadConfigFile("/etc/yinetd/yinetd.yaml", host);
+  REQUIRE_MESSAGE(result.problems.empty(), (result.problems.empty() ? "" : result.problems[0].ToString()));
+  const Config& config = *result.config;
+  REQUIRE(config.services.size() == 3);
+  CHECK(config.services[0].name == "main");
+  CHECK(config.services[1].name == "a");
+  CHECK(config.services[2].name == "b");
+  CHECK(config.services[1].stderr_mode == StderrMode::kNull);
+  CHECK(config.services[1].where.file == "/etc/yinetd/conf.d/a.yaml");
+  CHECK(config.watch);
+  CHECK(config.files == std::vector<std::string>{"/etc/yinetd/yinetd.yaml", "/etc/yinetd/conf.d/a.yaml",
+                                                 "/etc/yinetd/conf.d/b.yaml", "/etc/yinetd/conf.d/empty.yaml"});
+}
+
+TEST_CASE("include: errors name the included file; duplicates name both places") {
+  FakeHost host;
+  host.files["/etc/yinetd/yinetd.yaml"] = "include: [conf.d/*.yaml, extra.yaml]\n"
+                                          "services:\n  - {name: web, listen: 7000, program: /bin/cat}\n";
+  host.files["/etc/yinetd/conf.d/a.yaml"] = "services:\n  - name: web\n    listen: 7001\n    program: /bin/cat\n"
+                                            "  - name: typo\n    lisen: 7003\n";
+  host.files["/etc/yinetd/conf.d/b.yaml"] = "log: {level: debug}\n";
+  LoadResult result = LoadConfigFile("/etc/yinetd/yinetd.yaml", host);
+  std::vector<std::string> texts;
+  for (const auto& p : result.problems) texts.push_back(p.ToString());
+  std::string all;
+  for (const auto& t : texts) all += t + "\n";
+  REQUIRE_MESSAGE(texts.size() == 6, all);
+  CHECK(texts[5].find("/etc/yinetd/yinetd.yaml:1:26: include /etc/yinetd/extra.yaml: no such file") == 0);
+  CHECK(texts[0] == "/etc/yinetd/conf.d/a.yaml:2:5: duplicate service name 'web': it is already used at /etc/yinetd/yinetd.yaml:3:5");
+  CHECK(texts[1] == "/etc/yinetd/conf.d/a.yaml:5:5: service is missing 'listen'");
+  CHECK(texts[3] == "/etc/yinetd/conf.d/a.yaml:6:5: unknown key 'lisen' in a service: did you mean 'listen'?");
+  CHECK(texts[4].find("/etc/yinetd/conf.d/b.yaml:1:1: only 'services:' may appear in an included file") == 0);
+  CHECK(texts[2] == "/etc/yinetd/conf.d/a.yaml:5:5: service is missing 'program'");
+}
+
+TEST_CASE("include of a missing literal file is an error; an empty glob is not") {
+  FakeHost host;
+  host.files["/etc/yinetd/yinetd.yaml"] = "include: [missing.yaml, conf.d/*.yaml]\n"
+                                          "services:\n  - {name: web, listen: 7000, program: /bin/cat}\n";
+  LoadResult result = LoadConfigFile("/etc/yinetd/yinetd.yaml", host);
+  REQUIRE(result.problems.size() == 1);
+  CHECK(result.problems[0].ToString() ==
+        "/etc/yinetd/yinetd.yaml:1:11: include /etc/yinetd/missing.yaml: no such file; fix the path or use a glob like conf.d/*.yaml");
+}
+
+}  // namespace
+}  // namespace yinetd::config
