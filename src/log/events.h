@@ -50,6 +50,14 @@ void Signal(int signo, std::string_view action);
 void Shutdown(size_t children, int64_t grace_ms);
 void Kill(std::string_view service, pid_t pid, int signo);
 void Stop(int exit_code);
+// A reload (by `trigger`: SIGHUP or watch) that kept the old config.
+void ReloadError(std::string_view trigger, std::string_view file, int line, std::string_view message);
+// result is ok, or partial when `bind_failures` new addresses could not be bound.
+void ReloadDone(std::string_view result, size_t added, size_t removed, size_t changed, size_t kept,
+                size_t bind_failures);
+// One service's line of the SIGUSR1 snapshot.
+void Status(std::string_view service, size_t listeners, int running, uint64_t accepted,
+            uint64_t refused, uint64_t exited);
 void StartupFailed(std::string_view error);
 void ConfigProblem(std::string_view file, int line, int column, std::string_view message);
 

@@ -25,6 +25,13 @@ struct Service {
   std::vector<char*> argv_ptrs;  // points into argv; NULL-terminated
   int running = 0;
   ServiceGate gate;
+
+  // Since yinetd started; carried over when a reload changes the service.
+  struct Totals {
+    uint64_t accepted = 0;
+    uint64_t refused = 0;
+    uint64_t exited = 0;
+  } totals;
 };
 
 }  // namespace yinetd::supervisor

@@ -73,25 +73,10 @@ Supervisor::Supervisor(config::Config config, spawn::Spawner& spawner)
 }
 
 void Supervisor::Bind() {
-  for (auto& service_config : config_.services) {
-    auto service = std::make_shared<Service>(service_config);
-    for (const net::Address& address : service->config.listen) {
-      Listener listener;
-      listener.service = service;
-      listener.address = address;
-      listener.addr_text = address.ToString();
-      try {
-        listener.fd = net::OpenListener(address, net::ListenOptions{});
-      } catch (const SysError& e) {
-        throw SysError("service " + service->config.name + ": " + e.Call(), e.Errno());
-      }
-      listener.fixed_local = address.family == net::Address::Family::kIPv4 ||
-                             address.family == net::Address::Family::kIPv6;
-      if (listener.fixed_local) listener.local = net::LocalEndpoint(listener.fd.Get());
-      log::Listen(service->config.name, listener.addr_text);
-      listeners_.push_back(std::move(listener));
-    }
-  }
+  for (const auto& service_config : config_.services) services_.push_back(std::make_shared<Service>(service_config));
+  std::vector<Listener> none;
+  OpenListeners(services_, none, true);
+  WatchConfig();
 }
 
 int Supervisor::Run(SignalPipe& signals) {
@@ -120,10 +105,15 @@ int Supervisor::Run(SignalPipe& signals) {
         AcceptBatch(listeners_[poll_targets_[i].index]);
       }
     }
+    if (!stopping_ && poll_fds_.size() > 1 && poll_targets_[1].kind == PollKind::kWatch &&
+        poll_fds_[1].revents != 0) {
+      OnConfigChanged();
+    }
     children_.PruneOrphans();
     EndQuietEpisodes();
     EnforceTimeouts();
     FlushRefusals();
+    RunPendingReload();
   }
   log::Stop(0);
   return 0;
@@ -137,6 +127,7 @@ void Supervisor::BuildPollSet(int signal_fd) {
     poll_targets_.push_back(target);
   };
   add(signal_fd, {PollKind::kSignals, 0, 0});
+  if (watch_.Fd() >= 0) add(watch_.Fd(), {PollKind::kWatch, 0, 0});
   Clock::time_point now = Clock::now();
   for (size_t i = 0; i < listeners_.size(); ++i) {
     const Listener& listener = listeners_[i];
@@ -163,6 +154,7 @@ int Supervisor::PollTimeoutMs() const {
   }
   if (stopping_) consider(kill_deadline_);
   if (auto deadline = NextLimitDeadline()) consider(*deadline);
+  if (reload_at_) consider(*reload_at_);
   if (!next) return -1;
   // Round up so we never wake a millisecond early and spin.
   return static_cast<int>(duration_cast<milliseconds>(*next - now).count()) + 1;
@@ -177,6 +169,14 @@ void Supervisor::HandleSignals(SignalPipe& signals) {
       case SIGINT:
         log::Signal(signo, stopping_ ? "already stopping" : "shutdown");
         BeginShutdown();
+        break;
+      case SIGHUP:
+        log::Signal(signo, "reload");
+        reload_requested_ = true;  // after this pass: poll targets point into listeners_
+        break;
+      case SIGUSR1:
+        log::Signal(signo, "status");
+        LogStatus();
         break;
       default:
         log::Signal(signo, "ignored");
@@ -197,6 +197,7 @@ void Supervisor::ReapChildren() {
     std::optional<ChildRecord> record = children_.Remove(pid);
     if (!record) continue;
     record->service->gate.Release(record->source);
+    record->service->totals.exited++;
     LogExit(*record, status);
   }
 }
@@ -312,6 +313,7 @@ bool Supervisor::StartChild(Listener& listener, UniqueFd connection, const net::
   }
   std::string peer_text = peer.ToString();
   log::Accept(service.config.name, pid, peer_text);
+  service.totals.accepted++;
   ChildRecord record{listener.service, pid, std::move(peer_text), Clock::now(),
                      OutputReader(std::move(pipe.read_end)), "", source, std::nullopt, std::nullopt};
   StartTimeout(record);
@@ -326,6 +328,7 @@ void Supervisor::BeginShutdown() {
     if (listener.address.family == net::Address::Family::kUnix) unlink(listener.address.path.c_str());
   }
   listeners_.clear();
+  watch_.Stop();
   log::Shutdown(children_.Size(), config_.shutdown_grace.count());
   SignalChildren(SIGTERM, "shutdown");
   kill_deadline_ = Clock::now() + config_.shutdown_grace;

@@ -11,14 +11,17 @@
 #include <poll.h>
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "config/config.h"
+#include "config/loader.h"
 #include "net/address.h"
 #include "spawn/spawner.h"
 #include "supervisor/child_table.h"
+#include "supervisor/config_watch.h"
 #include "supervisor/limits.h"
 #include "supervisor/refusal_log.h"
 #include "supervisor/service.h"
@@ -49,6 +52,10 @@ class Supervisor {
   // Binds every listener; a failure is fatal at startup (throws SysError).
   void Bind();
 
+  // Where a reload (SIGHUP, or a change seen with watch: true) gets the new
+  // config from. Without one, SIGHUP is logged and ignored.
+  void SetConfigSource(std::function<config::LoadResult()> source) { config_source_ = std::move(source); }
+
   // The bound on all children together: the config's max_children, or one
   // derived from RLIMIT_NOFILE and RLIMIT_NPROC.
   int MaxChildren() const { return max_children_; }
@@ -57,7 +64,7 @@ class Supervisor {
   int Run(SignalPipe& signals);
 
  private:
-  enum class PollKind { kSignals, kListener, kChild, kOrphan };
+  enum class PollKind { kSignals, kListener, kChild, kOrphan, kWatch };
   struct PollTarget {
     PollKind kind;
     size_t index;  // listener or orphan index
@@ -65,6 +72,18 @@ class Supervisor {
   };
 
   void BuildPollSet(int signal_fd);
+
+  // reload.cpp: SIGHUP and watch: true, and the SIGUSR1 status.
+  // Opens listeners for `services`, reusing any of `old` with the same
+  // address; returns the addresses that failed to bind.
+  std::vector<std::string> OpenListeners(const std::vector<std::shared_ptr<Service>>& services,
+                                         std::vector<Listener>& old, bool fatal);
+  void Reload(std::string_view trigger);
+  void Apply(config::Config next);
+  void WatchConfig();
+  void OnConfigChanged();
+  void RunPendingReload();
+  void LogStatus();
   int PollTimeoutMs() const;
   void HandleSignals(SignalPipe& signals);
   void ReapChildren();
@@ -96,7 +115,12 @@ class Supervisor {
 
   config::Config config_;
   spawn::Spawner& spawner_;
+  std::function<config::LoadResult()> config_source_;
+  std::vector<std::shared_ptr<Service>> services_;
   std::vector<Listener> listeners_;
+  ConfigWatch watch_;
+  std::optional<Clock::time_point> reload_at_;  // debounced watch reload
+  bool reload_requested_ = false;
   ChildTable children_;
   UniqueFd devnull_;
   spawn::ReportPipe spare_pipe_;  // opened before accept; see ReportPipe
