@@ -11,7 +11,7 @@ std::string Problem::ToString() const { return where.ToString() + ": " + message
 bool ServiceConfig::SameSettings(const ServiceConfig& other) const {
   return name == other.name && listen == other.listen && program == other.program &&
          args == other.args && env == other.env && credentials == other.credentials &&
-         stderr_mode == other.stderr_mode;
+         stderr_mode == other.stderr_mode && builtin == other.builtin && process == other.process;
 }
 
 }  // namespace yinetd::config

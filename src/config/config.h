@@ -6,6 +6,7 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <utility>
@@ -47,14 +48,38 @@ struct Credentials {
   bool operator==(const Credentials&) const = default;
 };
 
+// One resource limit, set as both soft and hard limit in the child.
+struct ResourceLimit {
+  std::string name;  // as written: nofile, nproc, as, cpu, core, fsize
+  int resource = 0;  // RLIMIT_*
+  uint64_t value = 0;  // RLIM_INFINITY for `unlimited`
+  bool operator==(const ResourceLimit&) const = default;
+};
+
+// How the program's process is set up between fork and exec
+// (spawn/process_controls.h applies it). Every value is checked at load.
+struct ProcessControls {
+  std::string chroot;                 // "": none
+  std::string chdir = "/";            // inside the chroot, if any
+  std::optional<mode_t> umask;        // unset: inherit yinetd's
+  std::optional<int> nice;            // unset: inherit yinetd's
+  std::vector<ResourceLimit> rlimits;
+  bool no_new_privs = false;
+  std::optional<std::string> argv0;   // unset: the program path
+  bool clear_env = false;             // true: only the service's env
+  bool operator==(const ProcessControls&) const = default;
+};
+
 struct ServiceConfig {
   std::string name;
   std::vector<net::Address> listen;
-  std::string program;  // absolute
+  std::string program;  // absolute; "" for a builtin
+  std::string builtin;  // "": runs `program`
   std::vector<std::string> args;
   std::vector<std::pair<std::string, std::string>> env;
   std::optional<Credentials> credentials;
   StderrMode stderr_mode = StderrMode::kLog;
+  ProcessControls process;
   Location where;  // the service's entry, for messages
 
   bool SameSettings(const ServiceConfig& other) const;

@@ -2,7 +2,10 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <sys/resource.h>
+
 #include <algorithm>
+#include <charconv>
 #include <cerrno>
 #include <cmath>
 #include <filesystem>
@@ -11,6 +14,7 @@
 #include <sstream>
 #include <tuple>
 
+#include "builtin/builtin.h"
 #include "sys/sys_error.h"
 
 namespace yinetd::config {
@@ -82,6 +86,15 @@ class Loader {
   void ParseUser(const Field&, ServiceConfig&) {}   // resolved with `group` in ResolveCredentials
   void ParseGroup(const Field&, ServiceConfig&) {}
   void ParseStderr(const Field& field, ServiceConfig& service);
+  void ParseBuiltin(const Field& field, ServiceConfig& service);
+  void ParseChroot(const Field& field, ServiceConfig& service);
+  void ParseChdir(const Field& field, ServiceConfig& service);
+  void ParseUmask(const Field& field, ServiceConfig& service);
+  void ParseNice(const Field& field, ServiceConfig& service);
+  void ParseRlimits(const Field& field, ServiceConfig& service);
+  void ParseNoNewPrivs(const Field& field, ServiceConfig& service);
+  void ParseArgv0(const Field& field, ServiceConfig& service);
+  void ParseClearEnv(const Field& field, ServiceConfig& service);
 
  private:
   static const std::vector<ServiceKey>& ServiceKeys();
@@ -95,6 +108,8 @@ class Loader {
 
   std::optional<std::string> Scalar(const Field& field, std::string_view key);
   std::optional<double> Seconds(const Field& field, std::string_view key);
+  std::optional<bool> Bool(const Field& field, std::string_view key);
+  std::optional<std::string> AbsolutePath(const Field& field, std::string_view key);
 
   void ParseTopLevel(const YAML::Node& root, Config& config);
   void ParseLog(const Field& field, Config& config);
@@ -105,6 +120,7 @@ class Loader {
   Fields CollectFields(const YAML::Node& entry, const std::string& file, const Fields& defaults);
   void ResolveCredentials(const Fields& fields, ServiceConfig& service);
   void CheckRequired(const Fields& fields, const YAML::Node& entry, const std::string& file);
+  void CheckProgram(const Fields& fields, const ServiceConfig& service);
   void CheckDuplicates(const Config& config);
 
   Host& host_;
@@ -122,6 +138,15 @@ const std::vector<ServiceKey>& Loader::ServiceKeys() {
       {"user", &Loader::ParseUser, true},
       {"group", &Loader::ParseGroup, true},
       {"stderr", &Loader::ParseStderr, true},
+      {"builtin", &Loader::ParseBuiltin, false},
+      {"chroot", &Loader::ParseChroot, true},
+      {"chdir", &Loader::ParseChdir, true},
+      {"umask", &Loader::ParseUmask, true},
+      {"nice", &Loader::ParseNice, true},
+      {"rlimits", &Loader::ParseRlimits, true},
+      {"no_new_privs", &Loader::ParseNoNewPrivs, true},
+      {"argv0", &Loader::ParseArgv0, false},
+      {"clear_env", &Loader::ParseClearEnv, true},
   };
   return keys;
 }
@@ -168,6 +193,27 @@ std::optional<double> Loader::Seconds(const Field& field, std::string_view key) 
     return std::nullopt;
   }
   return value;
+}
+
+std::optional<bool> Loader::Bool(const Field& field, std::string_view key) {
+  auto text = Scalar(field, key);
+  if (!text) return std::nullopt;
+  if (*text == "true") return true;
+  if (*text == "false") return false;
+  Report(field, std::string(key) + " must be true or false, not '" + *text + "'");
+  return std::nullopt;
+}
+
+std::optional<std::string> Loader::AbsolutePath(const Field& field, std::string_view key) {
+  auto text = Scalar(field, key);
+  if (!text) return std::nullopt;
+  if (text->empty() || (*text)[0] != '/') {
+    Report(field, std::string(key) + " must be an absolute path, not '" + *text + "'");
+    return std::nullopt;
+  }
+  std::string path = std::filesystem::path(*text).lexically_normal().string();
+  while (path.size() > 1 && path.back() == '/') path.pop_back();
+  return path;
 }
 
 LoadResult Loader::Load(const YAML::Node& root) {
@@ -301,20 +347,49 @@ std::optional<ServiceConfig> Loader::ParseService(const YAML::Node& entry, const
   CheckRequired(fields, entry, file);
   // env is the one key that merges: the defaults' variables, then the
   // service's, a service's value replacing a default of the same name.
+  // rlimits merge the same way, limit by limit.
   auto default_env = defaults.find("env");
   if (default_env != defaults.end() && entry["env"]) ParseEnv(default_env->second, service);
+  auto default_rlimits = defaults.find("rlimits");
+  if (default_rlimits != defaults.end() && entry["rlimits"]) ParseRlimits(default_rlimits->second, service);
   for (const auto& [name, field] : fields) (this->*FindServiceKey(name)->parse)(field, service);
   ResolveCredentials(fields, service);
+  CheckProgram(fields, service);
   // Returned even with problems, so that duplicates are still found; the
   // whole config is refused anyway.
   return service;
 }
 
 void Loader::CheckRequired(const Fields& fields, const YAML::Node& entry, const std::string& file) {
-  for (std::string_view key : {"name", "listen", "program"}) {
+  for (std::string_view key : {"name", "listen"}) {
     if (fields.count(std::string(key)) == 0) {
       Report(entry, file, "service is missing '" + std::string(key) + "'");
     }
+  }
+  bool program = fields.count("program") != 0, builtin = fields.count("builtin") != 0;
+  if (!program && !builtin) {
+    Report(entry, file, "service is missing 'program' (or 'builtin' for a built-in service)");
+  } else if (program && builtin) {
+    Report(fields.at("builtin").node, file,
+           "a service has either 'program' or 'builtin', not both: remove one");
+  }
+}
+
+// Checked after every key is read: with a chroot, the program is a path
+// inside it.
+void Loader::CheckProgram(const Fields& fields, const ServiceConfig& service) {
+  if (service.program.empty()) return;
+  const Field& field = fields.at("program");
+  const std::string& root = service.process.chroot;
+  if (!root.empty() && field.node.Scalar()[0] != '/') {
+    Report(field, "with chroot, program must be an absolute path inside " + root + ", not '" +
+                      field.node.Scalar() + "'");
+    return;
+  }
+  std::string path = root.empty() || root == "/" ? service.program : root + service.program;
+  std::string why = host_.WhyNotExecutable(path);
+  if (!why.empty()) {
+    Report(field, "program " + path + " cannot be run: " + why + "; check the path and its permissions");
   }
 }
 
@@ -360,12 +435,7 @@ void Loader::ParseProgram(const Field& field, ServiceConfig& service) {
                       path + "), or ./" + path + " for a path relative to this file");
     return;
   }
-  std::string why = host_.WhyNotExecutable(path);
-  if (!why.empty()) {
-    Report(field, "program " + path + " cannot be run: " + why + "; check the path and its permissions");
-    return;
-  }
-  service.program = path;
+  service.program = path;  // checked, inside any chroot, by CheckProgram
 }
 
 void Loader::ParseArgs(const Field& field, ServiceConfig& service) {
@@ -417,6 +487,130 @@ void Loader::ParseStderr(const Field& field, ServiceConfig& service) {
   } else {
     Report(field, "stderr must be log, socket or null; not '" + *mode + "'");
   }
+}
+
+void Loader::ParseBuiltin(const Field& field, ServiceConfig& service) {
+  auto name = Scalar(field, "builtin");
+  if (!name) return;
+  if (builtin::Find(*name) == nullptr) {
+    std::string known;
+    for (std::string_view each : builtin::Names()) known += (known.empty() ? "" : ", ") + std::string(each);
+    Report(field, "unknown builtin '" + *name + "': the builtins are " + known);
+    return;
+  }
+  service.builtin = *name;
+}
+
+void Loader::ParseChroot(const Field& field, ServiceConfig& service) {
+  if (auto path = AbsolutePath(field, "chroot")) service.process.chroot = *path;
+}
+
+void Loader::ParseChdir(const Field& field, ServiceConfig& service) {
+  if (auto path = AbsolutePath(field, "chdir")) service.process.chdir = *path;
+}
+
+void Loader::ParseUmask(const Field& field, ServiceConfig& service) {
+  auto text = Scalar(field, "umask");
+  if (!text) return;
+  std::string_view digits = *text;
+  if (digits.substr(0, 2) == "0o") digits.remove_prefix(2);
+  unsigned value = 0;
+  auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), value, 8);
+  if (digits.empty() || ec != std::errc() || end != digits.data() + digits.size() || value > 0777) {
+    Report(field, "umask must be octal, like 022 or 0077, not '" + *text + "'");
+    return;
+  }
+  service.process.umask = static_cast<mode_t>(value);
+}
+
+void Loader::ParseNice(const Field& field, ServiceConfig& service) {
+  auto text = Scalar(field, "nice");
+  if (!text) return;
+  int value = 0;
+  auto [end, ec] = std::from_chars(text->data(), text->data() + text->size(), value);
+  if (text->empty() || ec != std::errc() || end != text->data() + text->size() || value < -20 ||
+      value > 19) {
+    Report(field, "nice must be a whole number from -20 (most favoured) to 19, not '" + *text + "'");
+    return;
+  }
+  service.process.nice = value;
+}
+
+namespace {
+
+struct LimitName {
+  std::string_view name;
+  int resource;
+};
+
+constexpr LimitName kLimitNames[] = {
+    {"nofile", RLIMIT_NOFILE}, {"nproc", RLIMIT_NPROC}, {"as", RLIMIT_AS},
+    {"cpu", RLIMIT_CPU},       {"core", RLIMIT_CORE},   {"fsize", RLIMIT_FSIZE},
+};
+
+// "1024", "64M", "unlimited": a number with an optional binary suffix.
+std::optional<uint64_t> ParseLimitValue(std::string_view text) {
+  if (text == "unlimited") return static_cast<uint64_t>(RLIM_INFINITY);
+  uint64_t multiplier = 1;
+  if (!text.empty()) {
+    switch (text.back()) {
+      case 'K': multiplier = 1ULL << 10; break;
+      case 'M': multiplier = 1ULL << 20; break;
+      case 'G': multiplier = 1ULL << 30; break;
+      case 'T': multiplier = 1ULL << 40; break;
+    }
+    if (multiplier != 1) text.remove_suffix(1);
+  }
+  uint64_t value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (text.empty() || ec != std::errc() || end != text.data() + text.size()) return std::nullopt;
+  if (value > (static_cast<uint64_t>(RLIM_INFINITY) - 1) / multiplier) return std::nullopt;
+  return value * multiplier;
+}
+
+}  // namespace
+
+void Loader::ParseRlimits(const Field& field, ServiceConfig& service) {
+  if (!field.node.IsMap()) {
+    Report(field, "rlimits must be a map like {nofile: 1024, core: 0}, not " + Describe(field.node));
+    return;
+  }
+  std::vector<std::string_view> names;
+  for (const LimitName& limit : kLimitNames) names.push_back(limit.name);
+  for (const auto& item : field.node) {
+    const std::string& name = item.first.Scalar();
+    auto known = std::find_if(std::begin(kLimitNames), std::end(kLimitNames),
+                              [&](const LimitName& limit) { return limit.name == name; });
+    if (known == std::end(kLimitNames)) {
+      ReportUnknownKey(item.first, *field.file, "under rlimits (nofile, nproc, as, cpu, core, fsize)", names);
+      continue;
+    }
+    auto text = Scalar(Field{item.second, field.file}, "rlimits." + name);
+    if (!text) continue;
+    auto value = ParseLimitValue(*text);
+    if (!value) {
+      Report(item.second, *field.file, "rlimits." + name +
+             " must be a number (optionally with K, M, G or T) or unlimited, not '" + *text + "'");
+      continue;
+    }
+    auto& limits = service.process.rlimits;
+    limits.erase(std::remove_if(limits.begin(), limits.end(),
+                                [&](const ResourceLimit& limit) { return limit.name == name; }),
+                 limits.end());
+    limits.push_back(ResourceLimit{name, known->resource, *value});
+  }
+}
+
+void Loader::ParseNoNewPrivs(const Field& field, ServiceConfig& service) {
+  if (auto value = Bool(field, "no_new_privs")) service.process.no_new_privs = *value;
+}
+
+void Loader::ParseArgv0(const Field& field, ServiceConfig& service) {
+  if (auto value = Scalar(field, "argv0")) service.process.argv0 = *value;
+}
+
+void Loader::ParseClearEnv(const Field& field, ServiceConfig& service) {
+  if (auto value = Bool(field, "clear_env")) service.process.clear_env = *value;
 }
 
 void Loader::ResolveCredentials(const Fields& fields, ServiceConfig& service) {

@@ -17,7 +17,7 @@ void Set(std::vector<std::string>& env, const std::string& name, const std::stri
 }  // namespace
 
 std::vector<std::string> BuildArgv(const config::ServiceConfig& service) {
-  std::vector<std::string> argv{service.program};
+  std::vector<std::string> argv{service.process.argv0.value_or(service.program)};
   argv.insert(argv.end(), service.args.begin(), service.args.end());
   return argv;
 }
@@ -25,6 +25,10 @@ std::vector<std::string> BuildArgv(const config::ServiceConfig& service) {
 std::vector<std::string> BuildEnv(const config::ServiceConfig& service, const Connection& connection) {
   std::vector<std::string> env;
   env.reserve(10 + service.env.size());
+  if (service.process.clear_env) {
+    for (const auto& [name, value] : service.env) Set(env, name, value);
+    return env;
+  }
   if (connection.peer.is_unix) {
     Set(env, "PROTO", "UNIX");
   } else {

@@ -19,13 +19,14 @@ struct Connection {
   net::Endpoint local;
 };
 
-// argv: the program path, then `args`.
+// argv: `argv0` (default: the program path), then `args`.
 std::vector<std::string> BuildArgv(const config::ServiceConfig& service);
 
 // PROTO and the UCSPI-TCP names (TCPREMOTEIP, TCPREMOTEPORT, TCPLOCALIP,
 // TCPLOCALPORT), systemd's REMOTE_ADDR and REMOTE_PORT, YINETD_SERVICE,
 // PATH, then the service's `env:`. A later entry replaces an earlier one of
-// the same name, so `env:` can override PATH.
+// the same name, so `env:` can override PATH. With `clear_env`, only the
+// service's `env:`.
 std::vector<std::string> BuildEnv(const config::ServiceConfig& service, const Connection& connection);
 
 // A NULL-terminated array of pointers into `strings`, for execve. Valid

@@ -5,7 +5,10 @@
 namespace yinetd::supervisor {
 
 Service::Service(config::ServiceConfig service_config)
-    : config(std::move(service_config)), argv(spawn::BuildArgv(config)) {
+    : config(std::move(service_config)),
+      argv(spawn::BuildArgv(config)),
+      builtin(builtin::Find(config.builtin)),
+      program_text(config.builtin.empty() ? config.program : "builtin:" + config.builtin) {
   argv_ptrs = spawn::ToExecArray(argv);
 }
 

@@ -188,7 +188,7 @@ void Supervisor::LogExit(ChildRecord& record, int wait_status) {
 void Supervisor::ForwardOutput(Service& service, pid_t pid, OutputReader& output) {
   for (const std::string& line : output.Read()) {
     if (auto failure = spawn::ParseStartFailure(line)) {
-      log::ExecFailed(service.config.name, pid, service.config.program, failure->step, failure->err);
+      log::ExecFailed(service.config.name, pid, service.program_text, failure->step, failure->err);
     } else {
       log::Stderr(service.config.name, pid, line);
     }
@@ -265,7 +265,9 @@ bool Supervisor::StartChild(Listener& listener, UniqueFd connection, const net::
                         connection.Get(),
                         service.config.stderr_mode,
                         devnull_.Get(),
-                        service.config.credentials ? &*service.config.credentials : nullptr};
+                        service.config.credentials ? &*service.config.credentials : nullptr,
+                        &service.config.process,
+                        service.builtin};
   spawn::ReportPipe pipe = std::move(spare_pipe_);
   pid_t pid = -1;
   spawn::SysResult spawned = spawner_.Spawn(spec, pipe, pid);

@@ -1,6 +1,7 @@
 #include "config/loader.h"
 
 #include <doctest/doctest.h>
+#include <sys/resource.h>
 
 #include "config/fake_host.h"
 
@@ -166,7 +167,7 @@ TEST_CASE("a service without program or listen is reported at its entry") {
   REQUIRE(result.problems.size() == 2);
   CHECK(result.problems[0].where.ToString() == "/etc/yinetd/test.yaml:2:5");
   CHECK(result.problems[0].message == "service is missing 'listen'");
-  CHECK(result.problems[1].message == "service is missing 'program'");
+  CHECK(result.problems[1].message == "service is missing 'program' (or 'builtin' for a built-in service)");
 }
 
 TEST_CASE("program must be absolute and executable") {
@@ -259,6 +260,99 @@ TEST_CASE("an unreadable file is one problem at line 0") {
   REQUIRE(result.problems.size() == 1);
   CHECK(result.problems[0].ToString() ==
         "/nonexistent/yinetd.yaml:0:0: cannot read the config file: No such file or directory");
+}
+
+TEST_CASE("process controls are read, and defaults apply to every service") {
+  FakeHost host;
+  host.executables.insert("/srv/jail/bin/sh");
+  LoadResult result = Load(R"(defaults:
+  umask: 027
+  nice: 5
+  rlimits: {nofile: 256, core: 0}
+  no_new_privs: true
+services:
+  - name: jailed
+    listen: 7001
+    program: /bin/sh
+    chroot: /srv/jail/
+    chdir: /tmp
+    argv0: jailed-sh
+    clear_env: true
+    rlimits: {core: unlimited, as: 64M}
+  - name: plain
+    listen: 7002
+    program: /bin/cat
+    nice: -3
+    umask: 0o077
+)", host);
+  REQUIRE_MESSAGE(result.problems.empty(), (result.problems.empty() ? "" : result.problems[0].ToString()));
+  const ProcessControls& jailed = result.config->services[0].process;
+  CHECK(jailed.chroot == "/srv/jail");
+  CHECK(jailed.chdir == "/tmp");
+  CHECK(jailed.umask == 027);
+  CHECK(jailed.nice == 5);
+  CHECK(jailed.no_new_privs);
+  CHECK(jailed.argv0 == "jailed-sh");
+  CHECK(jailed.clear_env);
+  // Merged limit by limit: the service's core replaces the default's.
+  REQUIRE(jailed.rlimits.size() == 3);
+  CHECK(jailed.rlimits[0] == ResourceLimit{"nofile", RLIMIT_NOFILE, 256});
+  CHECK(jailed.rlimits[1] == ResourceLimit{"core", RLIMIT_CORE, RLIM_INFINITY});
+  CHECK(jailed.rlimits[2] == ResourceLimit{"as", RLIMIT_AS, 64ULL << 20});
+  const ProcessControls& plain = result.config->services[1].process;
+  CHECK(plain.chroot.empty());
+  CHECK(plain.chdir == "/");
+  CHECK(plain.umask == 077);
+  CHECK(plain.nice == -3);
+  CHECK_FALSE(plain.argv0.has_value());
+  CHECK_FALSE(plain.clear_env);
+  CHECK(plain.rlimits.size() == 2);
+}
+
+TEST_CASE("bad process controls are explained") {
+  auto message_for = [](const std::string& extra) {
+    return OnlyProblem(std::string(kMinimal) + "    " + extra + "\n").message;
+  };
+  CHECK(message_for("umask: 0999") == "umask must be octal, like 022 or 0077, not '0999'");
+  CHECK(message_for("umask: 01777") == "umask must be octal, like 022 or 0077, not '01777'");
+  CHECK(message_for("nice: 20") == "nice must be a whole number from -20 (most favoured) to 19, not '20'");
+  CHECK(message_for("nice: high") == "nice must be a whole number from -20 (most favoured) to 19, not 'high'");
+  CHECK(message_for("chdir: tmp") == "chdir must be an absolute path, not 'tmp'");
+  CHECK(message_for("chroot: jail") == "chroot must be an absolute path, not 'jail'");
+  CHECK(message_for("no_new_privs: yes") == "no_new_privs must be true or false, not 'yes'");
+  CHECK(message_for("rlimits: 5") == "rlimits must be a map like {nofile: 1024, core: 0}, not '5'");
+  CHECK(message_for("rlimits: {nofiles: 5}") ==
+        "unknown key 'nofiles' under rlimits (nofile, nproc, as, cpu, core, fsize): did you mean 'nofile'?");
+  CHECK(message_for("rlimits: {as: lots}") ==
+        "rlimits.as must be a number (optionally with K, M, G or T) or unlimited, not 'lots'");
+  CHECK(message_for("rlimits: {as: 99999999999T}").find("rlimits.as must be a number") == 0);
+  CHECK(message_for("argv0: [a]") == "argv0 must be a single value, not a list");
+}
+
+TEST_CASE("with chroot, the program is checked inside it") {
+  Problem missing = OnlyProblem(std::string(kMinimal) + "    chroot: /srv/jail\n");
+  CHECK(missing.message ==
+        "program /srv/jail/bin/cat cannot be run: No such file or directory; check the path and its permissions");
+  CHECK(missing.where.line == 4);
+  FakeHost host;
+  host.executables.insert("/etc/yinetd/hello.sh");
+  Problem relative = OnlyProblem(R"(services:
+  - {name: a, listen: 7, program: ./hello.sh, chroot: /srv/jail}
+)", host);
+  CHECK(relative.message == "with chroot, program must be an absolute path inside /srv/jail, not './hello.sh'");
+}
+
+TEST_CASE("builtin replaces program; exactly one of them") {
+  LoadResult result = Load("services:\n  - {name: echo, listen: 7, builtin: echo}\n");
+  REQUIRE(result.config);
+  CHECK(result.config->services[0].builtin == "echo");
+  CHECK(result.config->services[0].program.empty());
+  CHECK(OnlyProblem("services:\n  - {name: e, listen: 7, builtin: echo, program: /bin/cat}\n").message ==
+        "a service has either 'program' or 'builtin', not both: remove one");
+  CHECK(OnlyProblem("services:\n  - {name: e, listen: 7, builtin: ping}\n").message ==
+        "unknown builtin 'ping': the builtins are echo, discard, chargen, daytime, time");
+  CHECK(OnlyProblem("defaults: {builtin: echo}\n" + std::string(kMinimal)).message ==
+        "'builtin' belongs to each service and cannot be set under defaults");
 }
 
 TEST_CASE("NearestWord suggests only close words") {

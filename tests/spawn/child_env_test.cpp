@@ -23,6 +23,20 @@ TEST_CASE("argv is the program path then args") {
   CHECK(BuildArgv(Service()) == std::vector<std::string>{"/bin/cat", "-u", "two words"});
 }
 
+TEST_CASE("argv0 replaces argv[0] only") {
+  config::ServiceConfig service = Service();
+  service.process.argv0 = "kitty";
+  CHECK(BuildArgv(service) == std::vector<std::string>{"kitty", "-u", "two words"});
+}
+
+TEST_CASE("clear_env leaves only the service's env") {
+  config::ServiceConfig service = Service();
+  service.process.clear_env = true;
+  CHECK(BuildEnv(service, TcpConnection()).empty());
+  service.env = {{"A", "1"}, {"PATH", "/bin"}};
+  CHECK(BuildEnv(service, TcpConnection()) == std::vector<std::string>{"A=1", "PATH=/bin"});
+}
+
 TEST_CASE("a TCP connection gets the UCSPI-TCP and systemd names") {
   std::vector<std::string> env = BuildEnv(Service(), TcpConnection());
   CHECK(env == std::vector<std::string>{
