@@ -1,0 +1,198 @@
+// End to end: process controls and built-in services (issue 5). Each case
+// starts the real yinetd on loopback ports and observes the result from
+// inside the program, or from the wire.
+#include <arpa/inet.h>
+#include <doctest/doctest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "builtin/builtin.h"
+#include "integration/harness.h"
+
+namespace yinetd::testing {
+namespace {
+
+std::string Shell(const std::string& name, uint16_t port, const std::string& script,
+                  const std::string& extra = "") {
+  return "  - name: " + name + "\n    listen: 127.0.0.1:" + std::to_string(port) +
+         "\n    program: /bin/sh\n    args: [\"-c\", '" + script + "']\n" + extra;
+}
+
+std::string Builtin(const std::string& name, uint16_t port) {
+  return "  - {name: " + name + ", listen: \"127.0.0.1:" + std::to_string(port) + "\", builtin: " + name +
+         "}\n";
+}
+
+// The value column of /proc/self/limits for `label`, as the program saw it:
+// "Max open files            100                  100                  files".
+std::pair<std::string, std::string> Limit(const std::string& limits, const std::string& label) {
+  std::istringstream lines(limits);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.rfind(label, 0) != 0) continue;
+    std::istringstream values(line.substr(26));
+    std::string soft, hard;
+    values >> soft >> hard;
+    return {soft, hard};
+  }
+  return {"", ""};
+}
+
+TEST_CASE("chdir, umask, nice and no_new_privs are observed from inside the program") {
+  uint16_t port = FreePort();
+  Yinetd yinetd("services:\n" +
+                Shell("controls", port, "pwd; umask; nice; grep NoNewPrivs /proc/self/status",
+                      "    chdir: /tmp\n    umask: \"0027\"\n    nice: 5\n    no_new_privs: true\n"));
+  CHECK(Exchange(port) == "/tmp\n0027\n5\nNoNewPrivs:\t1\n");
+}
+
+TEST_CASE("without controls the program starts in / with yinetd's umask and nice") {
+  uint16_t port = FreePort();
+  Yinetd yinetd("services:\n" + Shell("plain", port, "pwd; nice; grep NoNewPrivs /proc/self/status"));
+  CHECK(Exchange(port) == "/\n0\nNoNewPrivs:\t0\n");
+}
+
+TEST_CASE("every rlimit reaches the program as soft and hard limit; defaults merge") {
+  uint16_t port = FreePort();
+  Yinetd yinetd("defaults:\n  rlimits: {nofile: 100, core: 0, cpu: 60}\nservices:\n" +
+                Shell("limits", port, "cat /proc/self/limits",
+                      "    rlimits: {nproc: 500, as: 1G, fsize: 64K, cpu: unlimited}\n"));
+  std::string limits = Exchange(port);
+  using Pair = std::pair<std::string, std::string>;
+  CHECK(Limit(limits, "Max open files") == Pair{"100", "100"});
+  CHECK(Limit(limits, "Max core file size") == Pair{"0", "0"});
+  CHECK(Limit(limits, "Max cpu time") == Pair{"unlimited", "unlimited"});
+  CHECK(Limit(limits, "Max processes") == Pair{"500", "500"});
+  CHECK(Limit(limits, "Max address space") == Pair{"1073741824", "1073741824"});
+  CHECK(Limit(limits, "Max file size") == Pair{"65536", "65536"});
+}
+
+TEST_CASE("argv0 names the process; clear_env leaves only env") {
+  uint16_t named = FreePort(), cleared = FreePort();
+  Yinetd yinetd(
+      "services:\n" +
+      Shell("named", named, "tr \"\\\\0\" \" \" < /proc/$$/cmdline", "    argv0: little-shell\n") +
+      "  - name: cleared\n    listen: 127.0.0.1:" + std::to_string(cleared) +
+      "\n    program: /usr/bin/env\n    clear_env: true\n    env: {ONLY: this}\n");
+  CHECK(Exchange(named).rfind("little-shell -c ", 0) == 0);
+  CHECK(Exchange(cleared) == "ONLY=this\n");
+}
+
+TEST_CASE("a failing control is an exec_error naming the step") {
+  uint16_t port = FreePort();
+  Yinetd yinetd("services:\n" + Shell("lost", port, "pwd", "    chdir: /nonexistent/dir\n"));
+  CHECK(Exchange(port) == "");
+  CHECK(yinetd.WaitForLog({"event=exec_error", "service=lost", "step=chdir"}));
+  CHECK(yinetd.WaitForLog({"event=exit", "service=lost", "status=127"}));
+}
+
+// Copies `binary` and the libraries ldd lists for it into `root`, at the
+// same paths, so that it runs inside a chroot at `root`.
+void CopyWithLibraries(const std::string& binary, const std::string& root) {
+  namespace fs = std::filesystem;
+  std::vector<std::string> files{binary};
+  FILE* ldd = popen(("ldd " + binary).c_str(), "r");
+  REQUIRE(ldd != nullptr);
+  char line[512];
+  while (fgets(line, sizeof line, ldd)) {
+    for (char* word = std::strtok(line, " \t\n"); word; word = std::strtok(nullptr, " \t\n")) {
+      if (word[0] == '/') files.push_back(word);
+    }
+  }
+  pclose(ldd);
+  for (const std::string& file : files) {
+    fs::create_directories(fs::path(root + file).parent_path());
+    fs::copy_file(fs::canonical(file), root + file, fs::copy_options::overwrite_existing);
+    fs::permissions(root + file, fs::perms::all);
+  }
+}
+
+TEST_CASE("chroot: the program runs inside it, as the configured user") {
+  if (geteuid() != 0) {
+    MESSAGE("skipped: chroot needs root");
+    return;
+  }
+  uint16_t port = FreePort();
+  char tmpl[] = "/tmp/yinetd-jail-XXXXXX";
+  REQUIRE(mkdtemp(tmpl) != nullptr);
+  std::string root = tmpl;
+  CopyWithLibraries("/bin/sh", root);
+  std::filesystem::permissions(root, std::filesystem::perms::all);
+  std::filesystem::create_directory(root + "/home");
+  std::ofstream(root + "/home/marker") << "inside\n";
+  std::ofstream(root + "/home/secret") << "root only\n";
+  std::filesystem::permissions(root + "/home/secret", std::filesystem::perms::owner_read);
+  {
+    Yinetd yinetd("services:\n" +
+                  Shell("jailed", port, "read x < /home/marker; echo \"$x $(pwd)\"; cd /tmp 2>/dev/null || echo no-tmp; "
+                        "(read y < /home/secret) 2>/dev/null || echo denied",
+                        "    chroot: " + root + "\n    chdir: /home\n    user: nobody\n"));
+    // No /tmp inside the jail, and the root-only file is closed to nobody.
+    CHECK_MESSAGE(Exchange(port) == "inside /home\nno-tmp\ndenied\n", yinetd.Log());
+  }
+  std::filesystem::remove_all(root);
+}
+
+TEST_CASE("--check refuses a chroot without the program inside it") {
+  auto [code, out] = RunCheck("services:\n  - {name: j, listen: 7000, program: /bin/cat, chroot: $DIR}\n");
+  CHECK(code == 1);
+  CHECK(out.find("program $DIR/bin/cat cannot be run: No such file or directory") != std::string::npos);
+}
+
+TEST_CASE("each builtin answers over TCP per its RFC, logged like a program") {
+  uint16_t echo = FreePort(), discard = FreePort(), chargen = FreePort(), daytime = FreePort(),
+           time_port = FreePort();
+  Yinetd yinetd("services:\n" + Builtin("echo", echo) + Builtin("discard", discard) +
+                Builtin("chargen", chargen) + Builtin("daytime", daytime) + Builtin("time", time_port));
+  CHECK(Exchange(echo, "hello\r\nagain\r\n") == "hello\r\nagain\r\n");
+  CHECK(Exchange(discard, "into the void\n") == "");
+  {
+    UniqueFd fd = ConnectTcp("127.0.0.1", chargen);
+    std::string lines;
+    char buf[4096];
+    while (lines.size() < 74 * 100) {
+      ssize_t n = read(fd.Get(), buf, sizeof buf);
+      REQUIRE(n > 0);
+      lines.append(buf, n);
+    }
+    char expected[74];
+    for (size_t i = 0; i < 100; ++i) {
+      builtin::ChargenLine(i, expected);
+      REQUIRE(lines.substr(i * 74, 74) == std::string(expected, 74));
+    }
+  }
+  int64_t before = ::time(nullptr);
+  std::string text = Exchange(daytime);
+  char expected[32];
+  std::string now(expected, builtin::FormatDaytime(before, expected));
+  std::string next(expected, builtin::FormatDaytime(before + 1, expected));
+  CHECK((text == now || text == next));
+  std::string four = Exchange(time_port);
+  REQUIRE(four.size() == 4);
+  uint32_t value;
+  std::memcpy(&value, four.data(), 4);
+  CHECK(ntohl(value) - builtin::Rfc868Time(before) <= 1);
+  CHECK(yinetd.WaitForLog({"event=exit", "service=chargen"}));
+  for (const char* name : {"echo", "discard", "daytime", "time"}) {
+    CHECK(yinetd.WaitForLog({"event=accept", std::string("service=") + name}));
+    CHECK(yinetd.WaitForLog({"event=exit", std::string("service=") + name, "status=0"}));
+  }
+}
+
+TEST_CASE("a builtin obeys the service's process controls") {
+  uint16_t port = FreePort();
+  Yinetd yinetd("services:\n  - {name: e, listen: \"127.0.0.1:" + std::to_string(port) +
+                "\", builtin: echo, chdir: /nonexistent}\n");
+  CHECK(Exchange(port, "x") == "");
+  CHECK(yinetd.WaitForLog({"event=exec_error", "service=e", "program=builtin:echo", "step=chdir"}));
+}
+
+}  // namespace
+}  // namespace yinetd::testing
