@@ -11,7 +11,8 @@ std::string Problem::ToString() const { return where.ToString() + ": " + message
 bool ServiceConfig::SameSettings(const ServiceConfig& other) const {
   return name == other.name && listen == other.listen && program == other.program &&
          args == other.args && env == other.env && credentials == other.credentials &&
-         stderr_mode == other.stderr_mode && builtin == other.builtin && process == other.process;
+         stderr_mode == other.stderr_mode && builtin == other.builtin && process == other.process &&
+         protocol == other.protocol && mode == other.mode;
 }
 
 }  // namespace yinetd::config

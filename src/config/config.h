@@ -37,6 +37,14 @@ struct Problem {
 
 enum class StderrMode { kLog, kSocket, kNull };
 
+enum class Protocol { kTcp, kUdp };
+
+// inetd's modes. nowait: one program per connection, yinetd accepts.
+// wait: one program at a time gets the listening socket itself (accepting,
+// or reading datagrams, on its own); yinetd polls the socket again once it
+// has exited.
+enum class Mode { kNowait, kWait };
+
 // Whom the program runs as: resolved once at load, because getpwnam and
 // initgroups are not async-signal-safe and must not run in the child.
 struct Credentials {
@@ -75,6 +83,8 @@ struct ServiceConfig {
   std::vector<net::Address> listen;
   std::string program;  // absolute; "" for a builtin
   std::string builtin;  // "": runs `program`
+  Protocol protocol = Protocol::kTcp;
+  Mode mode = Mode::kNowait;  // kWait for UDP
   std::vector<std::string> args;
   std::vector<std::pair<std::string, std::string>> env;
   std::optional<Credentials> credentials;

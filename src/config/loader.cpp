@@ -95,6 +95,8 @@ class Loader {
   void ParseNoNewPrivs(const Field& field, ServiceConfig& service);
   void ParseArgv0(const Field& field, ServiceConfig& service);
   void ParseClearEnv(const Field& field, ServiceConfig& service);
+  void ParseProtocol(const Field& field, ServiceConfig& service);
+  void ParseMode(const Field& field, ServiceConfig& service);
 
  private:
   static const std::vector<ServiceKey>& ServiceKeys();
@@ -121,6 +123,7 @@ class Loader {
   void ResolveCredentials(const Fields& fields, ServiceConfig& service);
   void CheckRequired(const Fields& fields, const YAML::Node& entry, const std::string& file);
   void CheckProgram(const Fields& fields, const ServiceConfig& service);
+  void CheckMode(const Fields& fields, ServiceConfig& service);
   void CheckDuplicates(const Config& config);
 
   Host& host_;
@@ -147,6 +150,8 @@ const std::vector<ServiceKey>& Loader::ServiceKeys() {
       {"no_new_privs", &Loader::ParseNoNewPrivs, true},
       {"argv0", &Loader::ParseArgv0, false},
       {"clear_env", &Loader::ParseClearEnv, true},
+      {"protocol", &Loader::ParseProtocol, false},
+      {"mode", &Loader::ParseMode, false},
   };
   return keys;
 }
@@ -355,6 +360,7 @@ std::optional<ServiceConfig> Loader::ParseService(const YAML::Node& entry, const
   for (const auto& [name, field] : fields) (this->*FindServiceKey(name)->parse)(field, service);
   ResolveCredentials(fields, service);
   CheckProgram(fields, service);
+  CheckMode(fields, service);
   // Returned even with problems, so that duplicates are still found; the
   // whole config is refused anyway.
   return service;
@@ -613,6 +619,56 @@ void Loader::ParseClearEnv(const Field& field, ServiceConfig& service) {
   if (auto value = Bool(field, "clear_env")) service.process.clear_env = *value;
 }
 
+void Loader::ParseProtocol(const Field& field, ServiceConfig& service) {
+  auto text = Scalar(field, "protocol");
+  if (!text) return;
+  if (*text == "tcp") {
+    service.protocol = Protocol::kTcp;
+  } else if (*text == "udp") {
+    service.protocol = Protocol::kUdp;
+  } else {
+    Report(field, "protocol must be tcp or udp, not '" + *text + "'");
+  }
+}
+
+void Loader::ParseMode(const Field& field, ServiceConfig& service) {
+  auto text = Scalar(field, "mode");
+  if (!text) return;
+  if (*text == "nowait") {
+    service.mode = Mode::kNowait;
+  } else if (*text == "wait") {
+    service.mode = Mode::kWait;
+  } else {
+    Report(field, "mode must be nowait or wait, not '" + *text + "'");
+  }
+}
+
+// The combinations inetd's semantics allow; checked once every key is read.
+void Loader::CheckMode(const Fields& fields, ServiceConfig& service) {
+  auto mode = fields.find("mode");
+  const Field& where = mode != fields.end() ? mode->second : fields.begin()->second;
+  if (service.protocol == Protocol::kUdp) {
+    if (mode != fields.end() && service.mode == Mode::kNowait) {
+      Report(where, "protocol udp needs mode wait: datagrams have no connection to hand to one "
+                    "program each; remove 'mode' or write 'mode: wait'");
+    }
+    service.mode = Mode::kWait;
+    for (const net::Address& address : service.listen) {
+      if (!address.IsInet()) {
+        Report(fields.at("protocol"), "protocol udp needs IP addresses, not " + address.ToString());
+      }
+    }
+  }
+  if (service.mode != Mode::kWait) return;
+  if (service.protocol == Protocol::kTcp && !service.builtin.empty()) {
+    Report(where, "builtin " + service.builtin + " over TCP runs in mode nowait: remove 'mode: wait'");
+  }
+  if (service.stderr_mode == StderrMode::kSocket) {
+    Report(fields.at("stderr"), "stderr: socket needs a connection, and in mode wait the program gets "
+                                "the listening socket: use log or null");
+  }
+}
+
 void Loader::ResolveCredentials(const Fields& fields, ServiceConfig& service) {
   auto user_field = fields.find("user");
   auto group_field = fields.find("group");
@@ -671,7 +727,7 @@ void Loader::CheckDuplicates(const Config& config) {
     }
     for (const net::Address& address : service.listen) {
       for (const auto& [other, owner] : addresses) {
-        if (!Overlaps(address, other)) continue;
+        if (owner->protocol != service.protocol || !Overlaps(address, other)) continue;
         problems_.push_back({service.where, "listen address " + address.ToString() +
                                                 " is already used by service '" + owner->name +
                                                 "' at " + owner->where.ToString()});

@@ -15,8 +15,12 @@ namespace {
 constexpr int kOn = 1;
 constexpr int kOff = 0;
 
-UniqueFd NewSocket(int family, const Address& address) {
-  UniqueFd fd(socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+int SocketType(const ListenOptions& options) {
+  return options.type | SOCK_CLOEXEC | (options.nonblocking ? SOCK_NONBLOCK : 0);
+}
+
+UniqueFd NewSocket(int family, const Address& address, const ListenOptions& options) {
+  UniqueFd fd(socket(family, SocketType(options), 0));
   if (!fd) throw SysError("socket for " + address.ToString(), errno);
   return fd;
 }
@@ -49,13 +53,13 @@ void RemoveStaleUnixSocket(const Address& address, const SockAddr& sa) {
   }
 }
 
-UniqueFd BindInet(const Address& address) {
+UniqueFd BindInet(const Address& address, const ListenOptions& options) {
   bool want_v6 = address.family != Address::Family::kIPv4;
   SockAddr sa = ToSockAddr(address, true);
-  UniqueFd fd(socket(want_v6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  UniqueFd fd(socket(want_v6 ? AF_INET6 : AF_INET, SocketType(options), 0));
   if (!fd && address.family == Address::Family::kAny && errno == EAFNOSUPPORT) {
     sa = ToSockAddr(address, false);  // a kernel without IPv6
-    fd = NewSocket(AF_INET, address);
+    fd = NewSocket(AF_INET, address, options);
   } else if (!fd) {
     throw SysError("socket for " + address.ToString(), errno);
   }
@@ -68,10 +72,10 @@ UniqueFd BindInet(const Address& address) {
   return fd;
 }
 
-UniqueFd BindUnix(const Address& address) {
+UniqueFd BindUnix(const Address& address, const ListenOptions& options) {
   SockAddr sa = ToSockAddr(address);
   RemoveStaleUnixSocket(address, sa);
-  UniqueFd fd = NewSocket(AF_UNIX, address);
+  UniqueFd fd = NewSocket(AF_UNIX, address, options);
   if (bind(fd.Get(), sa.Get(), sa.length) != 0) throw SysError("bind " + address.ToString(), errno);
   return fd;
 }
@@ -79,7 +83,8 @@ UniqueFd BindUnix(const Address& address) {
 }  // namespace
 
 UniqueFd OpenListener(const Address& address, const ListenOptions& options) {
-  UniqueFd fd = address.IsInet() ? BindInet(address) : BindUnix(address);
+  UniqueFd fd = address.IsInet() ? BindInet(address, options) : BindUnix(address, options);
+  if (options.type != SOCK_STREAM) return fd;
   if (listen(fd.Get(), options.backlog) != 0) throw SysError("listen " + address.ToString(), errno);
   return fd;
 }

@@ -14,6 +14,15 @@ void Set(std::vector<std::string>& env, const std::string& name, const std::stri
   env.push_back(name + "=" + value);
 }
 
+// YINETD_SERVICE, PATH and the service's `env:` (only `env:` with clear_env).
+void AddServiceVariables(const config::ServiceConfig& service, std::vector<std::string>& env) {
+  if (!service.process.clear_env) {
+    Set(env, "YINETD_SERVICE", service.name);
+    Set(env, "PATH", kDefaultPath);
+  }
+  for (const auto& [name, value] : service.env) Set(env, name, value);
+}
+
 }  // namespace
 
 std::vector<std::string> BuildArgv(const config::ServiceConfig& service) {
@@ -26,7 +35,7 @@ std::vector<std::string> BuildEnv(const config::ServiceConfig& service, const Co
   std::vector<std::string> env;
   env.reserve(10 + service.env.size());
   if (service.process.clear_env) {
-    for (const auto& [name, value] : service.env) Set(env, name, value);
+    AddServiceVariables(service, env);
     return env;
   }
   if (connection.peer.is_unix) {
@@ -40,9 +49,16 @@ std::vector<std::string> BuildEnv(const config::ServiceConfig& service, const Co
     Set(env, "REMOTE_ADDR", connection.peer.ip);
     Set(env, "REMOTE_PORT", std::to_string(connection.peer.port));
   }
-  Set(env, "YINETD_SERVICE", service.name);
-  Set(env, "PATH", kDefaultPath);
-  for (const auto& [name, value] : service.env) Set(env, name, value);
+  AddServiceVariables(service, env);
+  return env;
+}
+
+std::vector<std::string> BuildWaitEnv(const config::ServiceConfig& service) {
+  std::vector<std::string> env;
+  if (!service.process.clear_env) {
+    Set(env, "PROTO", service.protocol == config::Protocol::kUdp ? "UDP" : "TCP");
+  }
+  AddServiceVariables(service, env);
   return env;
 }
 

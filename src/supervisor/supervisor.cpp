@@ -46,6 +46,13 @@ bool IsExhaustionError(int err) {
   return err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM;
 }
 
+net::ListenOptions ListenOptionsFor(const config::ServiceConfig& service) {
+  net::ListenOptions options;
+  options.type = service.protocol == config::Protocol::kUdp ? SOCK_DGRAM : SOCK_STREAM;
+  options.nonblocking = service.mode == config::Mode::kNowait;
+  return options;
+}
+
 }  // namespace
 
 Supervisor::Supervisor(config::Config config, spawn::Spawner& spawner)
@@ -63,7 +70,7 @@ void Supervisor::Bind() {
       listener.address = address;
       listener.addr_text = address.ToString();
       try {
-        listener.fd = net::OpenListener(address, net::ListenOptions{});
+        listener.fd = net::OpenListener(address, ListenOptionsFor(service->config));
       } catch (const SysError& e) {
         throw SysError("service " + service->config.name + ": " + e.Call(), e.Errno());
       }
@@ -119,7 +126,7 @@ void Supervisor::BuildPollSet(int signal_fd) {
   add(signal_fd, {PollKind::kSignals, 0, 0});
   Clock::time_point now = Clock::now();
   for (size_t i = 0; i < listeners_.size(); ++i) {
-    if (listeners_[i].paused_until <= now) add(listeners_[i].fd.Get(), {PollKind::kListener, i, 0});
+    if (listeners_[i].paused_until <= now && !listeners_[i].wait_child) add(listeners_[i].fd.Get(), {PollKind::kListener, i, 0});
   }
   for (auto& [pid, child] : children_.Children()) {
     if (!child.output.AtEof()) add(child.output.Fd(), {PollKind::kChild, 0, pid});
@@ -172,6 +179,13 @@ void Supervisor::ReapChildren() {
     }
     std::optional<ChildRecord> record = children_.Remove(pid);
     if (record) LogExit(*record, status);
+    ResumeWaitListener(pid);
+  }
+}
+
+void Supervisor::ResumeWaitListener(pid_t pid) {
+  for (Listener& listener : listeners_) {
+    if (listener.wait_child == pid) listener.wait_child.reset();
   }
 }
 
@@ -196,6 +210,10 @@ void Supervisor::ForwardOutput(Service& service, pid_t pid, OutputReader& output
 }
 
 void Supervisor::AcceptBatch(Listener& listener) {
+  if (listener.service->config.mode == config::Mode::kWait) {
+    StartWaitChild(listener);
+    return;
+  }
   for (int i = 0; i < kAcceptBatch; ++i) {
     if (!AcceptOne(listener)) return;
   }
@@ -257,12 +275,34 @@ void Supervisor::EndQuietEpisodes() {
 bool Supervisor::StartChild(Listener& listener, UniqueFd connection, const net::Endpoint& peer) {
   Service& service = *listener.service;
   spawn::Connection ends{peer, listener.fixed_local ? listener.local : net::LocalEndpoint(connection.Get())};
-  std::vector<std::string> env = spawn::BuildEnv(service.config, ends);
+  std::optional<pid_t> pid =
+      SpawnChild(listener, connection.Get(), spawn::BuildEnv(service.config, ends), peer.ToString());
+  connection.Reset();  // the parent's copy: the child has its own
+  return pid.has_value();
+}
+
+void Supervisor::StartWaitChild(Listener& listener) {
+  if (!spare_pipe_.read_end) {
+    spawn::SysResult opened = spawn::OpenReportPipe(spare_pipe_);
+    if (!opened.Ok()) {
+      spare_pipe_ = spawn::ReportPipe{};
+      OnServeError(listener, opened.call, opened.err);
+      return;
+    }
+  }
+  // No peer: the program meets its clients itself.
+  listener.wait_child =
+      SpawnChild(listener, listener.fd.Get(), spawn::BuildWaitEnv(listener.service->config), "");
+}
+
+std::optional<pid_t> Supervisor::SpawnChild(Listener& listener, int fd, std::vector<std::string> env,
+                                            std::string peer_text) {
+  Service& service = *listener.service;
   std::vector<char*> envp = spawn::ToExecArray(env);
   spawn::ChildSpec spec{service.config.program.c_str(),
                         service.argv_ptrs.data(),
                         envp.data(),
-                        connection.Get(),
+                        fd,
                         service.config.stderr_mode,
                         devnull_.Get(),
                         service.config.credentials ? &*service.config.credentials : nullptr,
@@ -271,18 +311,16 @@ bool Supervisor::StartChild(Listener& listener, UniqueFd connection, const net::
   spawn::ReportPipe pipe = std::move(spare_pipe_);
   pid_t pid = -1;
   spawn::SysResult spawned = spawner_.Spawn(spec, pipe, pid);
-  connection.Reset();  // the parent's copy: the child has its own
   if (!spawned.Ok()) {
     // fork refused (EAGAIN, ENOMEM): this client is closed, and the
     // listener rests before the next.
     OnServeError(listener, spawned.call, spawned.err);
-    return false;
+    return std::nullopt;
   }
-  std::string peer_text = peer.ToString();
   log::Accept(service.config.name, pid, peer_text);
   children_.Add(ChildRecord{listener.service, pid, std::move(peer_text), Clock::now(),
                             OutputReader(std::move(pipe.read_end)), ""});
-  return true;
+  return pid;
 }
 
 void Supervisor::BeginShutdown() {

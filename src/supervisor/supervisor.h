@@ -12,6 +12,7 @@
 
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -35,6 +36,7 @@ struct Listener {
   Clock::time_point paused_until{};
   bool exhausted = false;    // in an EMFILE/ENFILE episode (logged once)
   Clock::time_point last_exhausted{};
+  std::optional<pid_t> wait_child;  // mode wait: the program holding the socket
 };
 
 class Supervisor {
@@ -73,6 +75,14 @@ class Supervisor {
   void EndQuietEpisodes();
   // False when the child could not be started (the listener is paused).
   bool StartChild(Listener& listener, UniqueFd connection, const net::Endpoint& peer);
+  // Mode wait: hands the listening socket to one program and stops polling
+  // it until that program is reaped.
+  void StartWaitChild(Listener& listener);
+  // Forks the service's program (or builtin) on `fd` with `env`; logs and
+  // records it. nullopt when it could not start (the listener is paused).
+  std::optional<pid_t> SpawnChild(Listener& listener, int fd, std::vector<std::string> env,
+                                  std::string peer_text);
+  void ResumeWaitListener(pid_t pid);
   void BeginShutdown();
   void SignalChildren(int signo, const char* reason);
   bool ShutdownComplete();

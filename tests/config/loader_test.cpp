@@ -355,6 +355,31 @@ TEST_CASE("builtin replaces program; exactly one of them") {
         "'builtin' belongs to each service and cannot be set under defaults");
 }
 
+TEST_CASE("protocol and mode: udp is wait, tcp is nowait unless told") {
+  LoadResult result = Load(R"(services:
+  - {name: t, listen: 7000, program: /bin/cat}
+  - {name: u, listen: 7000, program: /bin/cat, protocol: udp}
+  - {name: w, listen: 7001, program: /bin/cat, mode: wait}
+  - {name: v, listen: 7002, program: /bin/cat, protocol: udp, mode: wait}
+)");
+  REQUIRE_MESSAGE(result.problems.empty(), (result.problems.empty() ? "" : result.problems[0].ToString()));
+  const auto& services = result.config->services;
+  CHECK(services[0].protocol == Protocol::kTcp);
+  CHECK(services[0].mode == Mode::kNowait);
+  CHECK(services[1].protocol == Protocol::kUdp);
+  CHECK(services[1].mode == Mode::kWait);
+  CHECK(services[2].mode == Mode::kWait);
+  CHECK(services[3].mode == Mode::kWait);
+  CHECK(OnlyProblem("services:\n  - {name: a, listen: 7, program: /bin/cat, mode: sometimes}\n").message ==
+        "mode must be nowait or wait, not 'sometimes'");
+  CHECK(OnlyProblem("services:\n  - {name: a, listen: 7, program: /bin/cat, protocol: udp, mode: nowait}\n")
+            .message.find("protocol udp needs mode wait") == 0);
+  CHECK(OnlyProblem("services:\n  - {name: a, listen: 7, program: /bin/cat}\n"
+                    "  - {name: b, listen: 7, program: /bin/cat, protocol: udp}\n"
+                    "  - {name: c, listen: 7, program: /bin/cat, protocol: udp}\n")
+            .message.find("listen address 7 is already used by service 'b'") == 0);
+}
+
 TEST_CASE("NearestWord suggests only close words") {
   CHECK(NearestWord("lisen", {"listen", "program"}) == "listen");
   CHECK(NearestWord("progarm", {"listen", "program"}) == "program");

@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <doctest/doctest.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -192,6 +193,118 @@ TEST_CASE("a builtin obeys the service's process controls") {
                 "\", builtin: echo, chdir: /nonexistent}\n");
   CHECK(Exchange(port, "x") == "");
   CHECK(yinetd.WaitForLog({"event=exec_error", "service=e", "program=builtin:echo", "step=chdir"}));
+}
+
+// Sends `datagram` to 127.0.0.1:`port` from a fresh socket and returns the
+// first reply, or "<none>" after `timeout`.
+std::string UdpExchange(uint16_t port, const std::string& datagram, Duration timeout = 5s) {
+  UniqueFd fd(socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  REQUIRE(fd);
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_port = htons(port);
+  to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(sendto(fd.Get(), datagram.data(), datagram.size(), 0, reinterpret_cast<sockaddr*>(&to),
+                 sizeof to) == static_cast<ssize_t>(datagram.size()));
+  pollfd p{fd.Get(), POLLIN, 0};
+  if (poll(&p, 1, static_cast<int>(timeout.count())) != 1) return "<none>";
+  char buf[2048];
+  ssize_t n = recv(fd.Get(), buf, sizeof buf, 0);
+  return n < 0 ? "<none>" : std::string(buf, n);
+}
+
+std::string PidIn(const std::string& reply) {
+  size_t start = reply.find("pid=") + 4;
+  return reply.substr(start, reply.find(' ', start) - start);
+}
+
+TEST_CASE("a UDP program answers a datagram, and the next one after it exits starts a new process") {
+  uint16_t port = FreePort();
+  Yinetd yinetd("services:\n  - name: udp\n    listen: 127.0.0.1:" + std::to_string(port) +
+                "\n    protocol: udp\n    program: " + Helper("udp_answer") + "\n");
+  std::string first = UdpExchange(port, "one");
+  REQUIRE(first.find(" proto=UDP got=one") != std::string::npos);
+  CHECK(yinetd.WaitForLog({"event=exit", "service=udp", "pid=" + PidIn(first) + " ", "status=0"}));
+  std::string second = UdpExchange(port, "two");
+  REQUIRE(second.find(" proto=UDP got=two") != std::string::npos);
+  CHECK(PidIn(second) != PidIn(first));
+  CHECK(yinetd.WaitForLog({"event=exit", "service=udp", "pid=" + PidIn(second) + " ", "status=0"}));
+  CHECK(yinetd.Events("accept").size() == 2);
+}
+
+TEST_CASE("a TCP wait program accepts three clients itself; yinetd starts it once") {
+  uint16_t port = FreePort();
+  Yinetd yinetd("services:\n  - name: acceptor\n    listen: 127.0.0.1:" + std::to_string(port) +
+                "\n    mode: wait\n    program: " + Helper("wait_acceptor") + "\n");
+  std::vector<std::string> replies;
+  for (int i = 0; i < 3; ++i) replies.push_back(Exchange(port));
+  REQUIRE(replies[0].rfind("pid=", 0) == 0);
+  std::string pid = PidIn(replies[0]);
+  CHECK(replies[0] == "pid=" + pid + " n=1\n");
+  CHECK(replies[1] == "pid=" + pid + " n=2\n");
+  CHECK(replies[2] == "pid=" + pid + " n=3\n");
+  CHECK(yinetd.WaitForLog({"event=exit", "service=acceptor", "pid=" + pid + " ", "status=0"}));
+  CHECK(yinetd.Events("accept").size() == 1);
+  // Polled again once it exited: the next client gets a new process.
+  std::string fourth = Exchange(port);
+  CHECK(fourth.find(" n=1\n") != std::string::npos);
+  CHECK(PidIn(fourth) != pid);
+}
+
+TEST_CASE("each builtin answers over UDP per its RFC") {
+  uint16_t echo = FreePort(), discard = FreePort(), chargen = FreePort(), daytime = FreePort(),
+           time_port = FreePort();
+  auto udp = [](const std::string& name, uint16_t port) {
+    return "  - {name: " + name + ", listen: \"127.0.0.1:" + std::to_string(port) + "\", builtin: " + name +
+           ", protocol: udp}\n";
+  };
+  Yinetd yinetd("services:\n" + udp("echo", echo) + udp("discard", discard) + udp("chargen", chargen) +
+                udp("daytime", daytime) + udp("time", time_port));
+  CHECK(UdpExchange(echo, "ping") == "ping");
+  CHECK(UdpExchange(echo, "again") == "again");
+  CHECK(UdpExchange(discard, "void", 500ms) == "<none>");
+  std::string lines = UdpExchange(chargen, "");
+  REQUIRE(lines.size() == 6 * 74);
+  char expected[74];
+  builtin::ChargenLine(5, expected);
+  CHECK(lines.substr(5 * 74) == std::string(expected, 74));
+  int64_t before = ::time(nullptr);
+  std::string text = UdpExchange(daytime, "");
+  char now[32], next[32];
+  CHECK((text == std::string(now, builtin::FormatDaytime(before, now)) ||
+         text == std::string(next, builtin::FormatDaytime(before + 1, next))));
+  std::string four = UdpExchange(time_port, "");
+  REQUIRE(four.size() == 4);
+  uint32_t value;
+  std::memcpy(&value, four.data(), 4);
+  CHECK(ntohl(value) - builtin::Rfc868Time(before) <= 1);
+  CHECK(yinetd.WaitForLog({"event=exit", "service=discard", "status=0"}));
+}
+
+TEST_CASE("a UDP and a TCP service share a port number") {
+  uint16_t port = FreePort();
+  std::string listen = "\"127.0.0.1:" + std::to_string(port) + "\"";
+  Yinetd yinetd("services:\n  - {name: t, listen: " + listen + ", builtin: echo}\n" +
+                "  - {name: u, listen: " + listen + ", builtin: echo, protocol: udp}\n");
+  CHECK(Exchange(port, "tcp") == "tcp");
+  CHECK(UdpExchange(port, "udp") == "udp");
+}
+
+TEST_CASE("--check refuses invalid protocol and mode combinations") {
+  auto [code, out] = RunCheck(
+      "services:\n"
+      "  - {name: a, listen: 7000, protocol: udp, mode: nowait, program: /bin/cat}\n"
+      "  - {name: b, listen: 7001, mode: wait, builtin: echo}\n"
+      "  - {name: c, listen: 'unix:/tmp/x.sock', protocol: udp, program: /bin/cat}\n"
+      "  - {name: d, listen: 7002, protocol: sctp, program: /bin/cat}\n"
+      "  - {name: e, listen: 7003, mode: wait, stderr: socket, program: /bin/cat}\n");
+  CHECK(code == 1);
+  CHECK(out.find(":2:50: error: protocol udp needs mode wait") != std::string::npos);
+  CHECK(out.find(":3:35: error: builtin echo over TCP runs in mode nowait") != std::string::npos);
+  CHECK(out.find("error: protocol udp needs IP addresses, not unix:/tmp/x.sock") != std::string::npos);
+  CHECK(out.find("error: protocol must be tcp or udp, not 'sctp'") != std::string::npos);
+  CHECK(out.find("error: stderr: socket needs a connection") != std::string::npos);
+  CHECK(out.find("5 problem(s) found") != std::string::npos);
 }
 
 }  // namespace

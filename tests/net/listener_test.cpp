@@ -25,6 +25,21 @@ TEST_CASE("a listener is non-blocking and close-on-exec") {
   CHECK(local.port != 0);
 }
 
+TEST_CASE("a datagram listener is bound and not listening; wait mode is blocking") {
+  ListenOptions options;
+  options.type = SOCK_DGRAM;
+  options.nonblocking = false;
+  UniqueFd fd = OpenListener(AnyLoopbackPort(), options);
+  REQUIRE(fd);
+  int type = 0;
+  socklen_t length = sizeof type;
+  getsockopt(fd.Get(), SOL_SOCKET, SO_TYPE, &type, &length);
+  CHECK(type == SOCK_DGRAM);
+  CHECK((fcntl(fd.Get(), F_GETFL) & O_NONBLOCK) == 0);
+  CHECK((fcntl(fd.Get(), F_GETFD) & FD_CLOEXEC) != 0);
+  CHECK(LocalEndpoint(fd.Get()).port != 0);
+}
+
 TEST_CASE("binding a taken port names the address and the errno") {
   UniqueFd first = OpenListener(AnyLoopbackPort(), ListenOptions{});
   std::string taken = "127.0.0.1:" + std::to_string(LocalEndpoint(first.Get()).port);

@@ -37,6 +37,18 @@ TEST_CASE("clear_env leaves only the service's env") {
   CHECK(BuildEnv(service, TcpConnection()) == std::vector<std::string>{"A=1", "PATH=/bin"});
 }
 
+TEST_CASE("wait mode has no peer: PROTO names the protocol") {
+  config::ServiceConfig service = Service();
+  service.protocol = config::Protocol::kUdp;
+  service.env = {{"A", "1"}};
+  CHECK(BuildWaitEnv(service) == std::vector<std::string>{"PROTO=UDP", "YINETD_SERVICE=echo",
+                                                          std::string("PATH=") + kDefaultPath, "A=1"});
+  service.protocol = config::Protocol::kTcp;
+  CHECK(BuildWaitEnv(service)[0] == "PROTO=TCP");
+  service.process.clear_env = true;
+  CHECK(BuildWaitEnv(service) == std::vector<std::string>{"A=1"});
+}
+
 TEST_CASE("a TCP connection gets the UCSPI-TCP and systemd names") {
   std::vector<std::string> env = BuildEnv(Service(), TcpConnection());
   CHECK(env == std::vector<std::string>{
