@@ -12,7 +12,7 @@ bool ServiceConfig::SameSettings(const ServiceConfig& other) const {
   return name == other.name && listen == other.listen && program == other.program &&
          args == other.args && env == other.env && credentials == other.credentials &&
          stderr_mode == other.stderr_mode && builtin == other.builtin && process == other.process &&
-         protocol == other.protocol && mode == other.mode;
+         protocol == other.protocol && mode == other.mode && socket == other.socket;
 }
 
 }  // namespace yinetd::config

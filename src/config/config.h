@@ -78,6 +78,21 @@ struct ProcessControls {
   bool operator==(const ProcessControls&) const = default;
 };
 
+// Options of the service's listening sockets.
+struct SocketOptions {
+  int backlog = 1024;             // clamped to net.core.somaxconn at bind
+  bool ipv6_only = false;         // a bare port: IPv6 only, not dual stack
+  bool keepalive = false;         // SO_KEEPALIVE
+  bool nodelay = false;           // TCP_NODELAY
+  bool reuseport = false;         // SO_REUSEPORT
+  bool freebind = false;          // IP_FREEBIND: bind an address not (yet) configured
+  std::string bind_interface;     // SO_BINDTODEVICE; "": any
+  std::optional<mode_t> unix_mode;  // socket_mode, for unix: sockets
+  std::optional<uid_t> unix_owner;  // socket_owner
+  std::optional<gid_t> unix_group;  // socket_group
+  bool operator==(const SocketOptions&) const = default;
+};
+
 struct ServiceConfig {
   std::string name;
   std::vector<net::Address> listen;
@@ -90,6 +105,7 @@ struct ServiceConfig {
   std::optional<Credentials> credentials;
   StderrMode stderr_mode = StderrMode::kLog;
   ProcessControls process;
+  SocketOptions socket;
   Location where;  // the service's entry, for messages
 
   bool SameSettings(const ServiceConfig& other) const;

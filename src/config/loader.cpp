@@ -97,6 +97,16 @@ class Loader {
   void ParseClearEnv(const Field& field, ServiceConfig& service);
   void ParseProtocol(const Field& field, ServiceConfig& service);
   void ParseMode(const Field& field, ServiceConfig& service);
+  void ParseBacklog(const Field& field, ServiceConfig& service);
+  void ParseIpv6Only(const Field& field, ServiceConfig& service);
+  void ParseKeepalive(const Field& field, ServiceConfig& service);
+  void ParseNodelay(const Field& field, ServiceConfig& service);
+  void ParseReuseport(const Field& field, ServiceConfig& service);
+  void ParseFreebind(const Field& field, ServiceConfig& service);
+  void ParseBindInterface(const Field& field, ServiceConfig& service);
+  void ParseSocketMode(const Field& field, ServiceConfig& service);
+  void ParseSocketOwner(const Field& field, ServiceConfig& service);
+  void ParseSocketGroup(const Field& field, ServiceConfig& service);
 
  private:
   static const std::vector<ServiceKey>& ServiceKeys();
@@ -112,6 +122,7 @@ class Loader {
   std::optional<double> Seconds(const Field& field, std::string_view key);
   std::optional<bool> Bool(const Field& field, std::string_view key);
   std::optional<std::string> AbsolutePath(const Field& field, std::string_view key);
+  std::optional<mode_t> Octal(const Field& field, std::string_view key, std::string_view example);
 
   void ParseTopLevel(const YAML::Node& root, Config& config);
   void ParseLog(const Field& field, Config& config);
@@ -152,6 +163,16 @@ const std::vector<ServiceKey>& Loader::ServiceKeys() {
       {"clear_env", &Loader::ParseClearEnv, true},
       {"protocol", &Loader::ParseProtocol, false},
       {"mode", &Loader::ParseMode, false},
+      {"backlog", &Loader::ParseBacklog, true},
+      {"ipv6_only", &Loader::ParseIpv6Only, true},
+      {"keepalive", &Loader::ParseKeepalive, true},
+      {"nodelay", &Loader::ParseNodelay, true},
+      {"reuseport", &Loader::ParseReuseport, true},
+      {"freebind", &Loader::ParseFreebind, true},
+      {"bind_interface", &Loader::ParseBindInterface, true},
+      {"socket_mode", &Loader::ParseSocketMode, true},
+      {"socket_owner", &Loader::ParseSocketOwner, true},
+      {"socket_group", &Loader::ParseSocketGroup, true},
   };
   return keys;
 }
@@ -515,18 +536,22 @@ void Loader::ParseChdir(const Field& field, ServiceConfig& service) {
   if (auto path = AbsolutePath(field, "chdir")) service.process.chdir = *path;
 }
 
-void Loader::ParseUmask(const Field& field, ServiceConfig& service) {
-  auto text = Scalar(field, "umask");
-  if (!text) return;
+std::optional<mode_t> Loader::Octal(const Field& field, std::string_view key, std::string_view example) {
+  auto text = Scalar(field, key);
+  if (!text) return std::nullopt;
   std::string_view digits = *text;
   if (digits.substr(0, 2) == "0o") digits.remove_prefix(2);
   unsigned value = 0;
   auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), value, 8);
   if (digits.empty() || ec != std::errc() || end != digits.data() + digits.size() || value > 0777) {
-    Report(field, "umask must be octal, like 022 or 0077, not '" + *text + "'");
-    return;
+    Report(field, std::string(key) + " must be octal, like " + std::string(example) + ", not '" + *text + "'");
+    return std::nullopt;
   }
-  service.process.umask = static_cast<mode_t>(value);
+  return static_cast<mode_t>(value);
+}
+
+void Loader::ParseUmask(const Field& field, ServiceConfig& service) {
+  if (auto value = Octal(field, "umask", "022 or 0077")) service.process.umask = *value;
 }
 
 void Loader::ParseNice(const Field& field, ServiceConfig& service) {
@@ -669,6 +694,76 @@ void Loader::CheckMode(const Fields& fields, ServiceConfig& service) {
   }
 }
 
+void Loader::ParseBacklog(const Field& field, ServiceConfig& service) {
+  auto text = Scalar(field, "backlog");
+  if (!text) return;
+  int value = 0;
+  auto [end, ec] = std::from_chars(text->data(), text->data() + text->size(), value);
+  if (text->empty() || ec != std::errc() || end != text->data() + text->size() || value < 1) {
+    Report(field, "backlog must be a whole number of at least 1, not '" + *text + "'");
+    return;
+  }
+  service.socket.backlog = value;
+}
+
+void Loader::ParseIpv6Only(const Field& field, ServiceConfig& service) {
+  if (auto value = Bool(field, "ipv6_only")) service.socket.ipv6_only = *value;
+}
+
+void Loader::ParseKeepalive(const Field& field, ServiceConfig& service) {
+  if (auto value = Bool(field, "keepalive")) service.socket.keepalive = *value;
+}
+
+void Loader::ParseNodelay(const Field& field, ServiceConfig& service) {
+  if (auto value = Bool(field, "nodelay")) service.socket.nodelay = *value;
+}
+
+void Loader::ParseReuseport(const Field& field, ServiceConfig& service) {
+  if (auto value = Bool(field, "reuseport")) service.socket.reuseport = *value;
+}
+
+void Loader::ParseFreebind(const Field& field, ServiceConfig& service) {
+  if (auto value = Bool(field, "freebind")) service.socket.freebind = *value;
+}
+
+void Loader::ParseBindInterface(const Field& field, ServiceConfig& service) {
+  auto name = Scalar(field, "bind_interface");
+  if (!name) return;
+  // IFNAMSIZ is 16, the terminating NUL included.
+  if (name->empty() || name->size() > 15 || name->find('/') != std::string::npos) {
+    Report(field, "bind_interface must be an interface name like eth0 (at most 15 characters), not '" +
+                      *name + "'");
+    return;
+  }
+  service.socket.bind_interface = *name;
+}
+
+void Loader::ParseSocketMode(const Field& field, ServiceConfig& service) {
+  if (auto value = Octal(field, "socket_mode", "0660")) service.socket.unix_mode = *value;
+}
+
+void Loader::ParseSocketOwner(const Field& field, ServiceConfig& service) {
+  auto name = Scalar(field, "socket_owner");
+  if (!name) return;
+  auto user = host_.LookupUser(*name);
+  if (!user) {
+    Report(field, "unknown user '" + *name + "' for socket_owner: create it or name an existing user");
+    return;
+  }
+  service.socket.unix_owner = user->uid;
+}
+
+void Loader::ParseSocketGroup(const Field& field, ServiceConfig& service) {
+  auto name = Scalar(field, "socket_group");
+  if (!name) return;
+  auto gid = host_.LookupGroup(*name);
+  if (!gid) {
+    Report(field, "unknown group '" + *name + "' for socket_group: create it or name an existing group");
+    return;
+  }
+  service.socket.unix_group = *gid;
+}
+
 void Loader::ResolveCredentials(const Fields& fields, ServiceConfig& service) {
   auto user_field = fields.find("user");
   auto group_field = fields.find("group");
@@ -710,10 +805,20 @@ void Loader::ResolveCredentials(const Fields& fields, ServiceConfig& service) {
   service.credentials = std::move(credentials);
 }
 
-bool Overlaps(const net::Address& a, const net::Address& b) {
+// Whether the address (a bare port with `ipv6_only` counts as IPv6 only)
+// takes connections to `family`.
+bool Covers(const net::Address& address, bool ipv6_only, net::Address::Family family) {
+  using Family = net::Address::Family;
+  if (address.family != Family::kAny) return address.family == family || family == Family::kAny;
+  return !ipv6_only || family != Family::kIPv4;
+}
+
+bool Overlaps(const net::Address& a, const ServiceConfig& a_service, const net::Address& b,
+              const ServiceConfig& b_service) {
   if (a == b) return true;
   if (!a.IsInet() || !b.IsInet() || a.port != b.port) return false;
-  return a.family == net::Address::Family::kAny || b.family == net::Address::Family::kAny;
+  if (a.family != net::Address::Family::kAny && b.family != net::Address::Family::kAny) return false;
+  return Covers(a, a_service.socket.ipv6_only, b.family) && Covers(b, b_service.socket.ipv6_only, a.family);
 }
 
 void Loader::CheckDuplicates(const Config& config) {
@@ -727,7 +832,7 @@ void Loader::CheckDuplicates(const Config& config) {
     }
     for (const net::Address& address : service.listen) {
       for (const auto& [other, owner] : addresses) {
-        if (owner->protocol != service.protocol || !Overlaps(address, other)) continue;
+        if (owner->protocol != service.protocol || !Overlaps(address, service, other, *owner)) continue;
         problems_.push_back({service.where, "listen address " + address.ToString() +
                                                 " is already used by service '" + owner->name +
                                                 "' at " + owner->where.ToString()});

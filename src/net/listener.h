@@ -6,6 +6,10 @@
 #pragma once
 
 #include <sys/socket.h>
+#include <sys/types.h>
+
+#include <optional>
+#include <string>
 
 #include "net/address.h"
 #include "sys/unique_fd.h"
@@ -18,6 +22,16 @@ struct ListenOptions {
   // False for wait mode: the program gets the socket itself and expects
   // blocking calls; yinetd then only polls it, never reads or accepts.
   bool nonblocking = true;
+  bool ipv6_only = false;      // a bare port: one IPv6-only socket, no IPv4
+  bool keepalive = false;      // SO_KEEPALIVE, inherited by accepted sockets
+  bool nodelay = false;        // TCP_NODELAY, inherited by accepted sockets
+  bool reuseport = false;      // SO_REUSEPORT
+  bool freebind = false;       // IP_FREEBIND
+  std::string bind_interface;  // SO_BINDTODEVICE; "": any
+  // unix: sockets only, applied to the socket file after bind.
+  std::optional<mode_t> unix_mode;
+  std::optional<uid_t> unix_owner;
+  std::optional<gid_t> unix_group;
 };
 
 // Binds and (for streams) listens on `address`. A bare port gets one IPv6 socket that also
@@ -25,6 +39,13 @@ struct ListenOptions {
 // A unix socket file left by a dead process is replaced; one that still
 // answers is an error. Throws SysError naming the call and the address.
 UniqueFd OpenListener(const Address& address, const ListenOptions& options);
+
+// net.core.somaxconn, the most the kernel queues whatever `backlog` says;
+// nullopt if it cannot be read.
+std::optional<int> SomaxConn();
+
+// The peer of a unix stream connection; nullopt for other sockets.
+std::optional<PeerCredentials> PeerCredentialsOf(int fd);
 
 // The local end of an accepted connection (getsockname).
 Endpoint LocalEndpoint(int fd);

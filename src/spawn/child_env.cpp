@@ -40,6 +40,11 @@ std::vector<std::string> BuildEnv(const config::ServiceConfig& service, const Co
   }
   if (connection.peer.is_unix) {
     Set(env, "PROTO", "UNIX");
+    if (const auto& peer = connection.credentials) {
+      Set(env, "UNIXREMOTEUID", std::to_string(peer->uid));
+      Set(env, "UNIXREMOTEGID", std::to_string(peer->gid));
+      Set(env, "UNIXREMOTEPID", std::to_string(peer->pid));
+    }
   } else {
     Set(env, "PROTO", "TCP");
     Set(env, "TCPREMOTEIP", connection.peer.ip);

@@ -2,6 +2,7 @@
 // syscalls, so it is tested exhaustively and built before fork.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -17,12 +18,14 @@ inline constexpr const char* kDefaultPath = "/usr/local/sbin:/usr/local/bin:/usr
 struct Connection {
   net::Endpoint peer;
   net::Endpoint local;
+  std::optional<net::PeerCredentials> credentials = std::nullopt;  // unix peers only
 };
 
 // argv: `argv0` (default: the program path), then `args`.
 std::vector<std::string> BuildArgv(const config::ServiceConfig& service);
 
-// PROTO and the UCSPI-TCP names (TCPREMOTEIP, TCPREMOTEPORT, TCPLOCALIP,
+// PROTO; for unix peers the UCSPI-UNIX names (UNIXREMOTEUID, UNIXREMOTEGID,
+// UNIXREMOTEPID) when the kernel gave them; for TCP the UCSPI-TCP names (TCPREMOTEIP, TCPREMOTEPORT, TCPLOCALIP,
 // TCPLOCALPORT), systemd's REMOTE_ADDR and REMOTE_PORT, YINETD_SERVICE,
 // PATH, then the service's `env:`. A later entry replaces an earlier one of
 // the same name, so `env:` can override PATH. With `clear_env`, only the

@@ -47,10 +47,29 @@ bool IsExhaustionError(int err) {
 }
 
 net::ListenOptions ListenOptionsFor(const config::ServiceConfig& service) {
+  const config::SocketOptions& socket = service.socket;
   net::ListenOptions options;
+  options.backlog = socket.backlog;
   options.type = service.protocol == config::Protocol::kUdp ? SOCK_DGRAM : SOCK_STREAM;
   options.nonblocking = service.mode == config::Mode::kNowait;
+  options.ipv6_only = socket.ipv6_only;
+  options.keepalive = socket.keepalive;
+  options.nodelay = socket.nodelay;
+  options.reuseport = socket.reuseport;
+  options.freebind = socket.freebind;
+  options.bind_interface = socket.bind_interface;
+  options.unix_mode = socket.unix_mode;
+  options.unix_owner = socket.unix_owner;
+  options.unix_group = socket.unix_group;
   return options;
+}
+
+// The kernel silently caps a backlog at somaxconn; say so once at bind.
+void WarnIfBacklogClamped(const config::ServiceConfig& service, const std::string& addr) {
+  std::optional<int> max = net::SomaxConn();
+  if (service.protocol == config::Protocol::kTcp && max && service.socket.backlog > *max) {
+    log::BacklogClamped(service.name, addr, service.socket.backlog, *max);
+  }
 }
 
 }  // namespace
@@ -77,6 +96,7 @@ void Supervisor::Bind() {
       listener.fixed_local = address.family == net::Address::Family::kIPv4 ||
                              address.family == net::Address::Family::kIPv6;
       if (listener.fixed_local) listener.local = net::LocalEndpoint(listener.fd.Get());
+      WarnIfBacklogClamped(service->config, listener.addr_text);
       log::Listen(service->config.name, listener.addr_text);
       listeners_.push_back(std::move(listener));
     }
@@ -275,6 +295,7 @@ void Supervisor::EndQuietEpisodes() {
 bool Supervisor::StartChild(Listener& listener, UniqueFd connection, const net::Endpoint& peer) {
   Service& service = *listener.service;
   spawn::Connection ends{peer, listener.fixed_local ? listener.local : net::LocalEndpoint(connection.Get())};
+  if (peer.is_unix) ends.credentials = net::PeerCredentialsOf(connection.Get());
   std::optional<pid_t> pid =
       SpawnChild(listener, connection.Get(), spawn::BuildEnv(service.config, ends), peer.ToString());
   connection.Reset();  // the parent's copy: the child has its own

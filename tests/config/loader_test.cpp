@@ -380,6 +380,63 @@ TEST_CASE("protocol and mode: udp is wait, tcp is nowait unless told") {
             .message.find("listen address 7 is already used by service 'b'") == 0);
 }
 
+TEST_CASE("socket options are read, owners resolved at load") {
+  LoadResult result = Load(R"(defaults: {keepalive: true, backlog: 64}
+services:
+  - name: sock
+    listen: [7000, unix:/run/s.sock]
+    program: /bin/cat
+    ipv6_only: true
+    nodelay: true
+    reuseport: true
+    freebind: true
+    bind_interface: lo
+    socket_mode: "0660"
+    socket_owner: nobody
+    socket_group: staff
+  - {name: v4, listen: "127.0.0.1:7000", program: /bin/cat}
+)");
+  REQUIRE_MESSAGE(result.problems.empty(), (result.problems.empty() ? "" : result.problems[0].ToString()));
+  const SocketOptions& socket = result.config->services[0].socket;
+  CHECK(socket.backlog == 64);
+  CHECK(socket.ipv6_only);
+  CHECK(socket.keepalive);
+  CHECK(socket.nodelay);
+  CHECK(socket.reuseport);
+  CHECK(socket.freebind);
+  CHECK(socket.bind_interface == "lo");
+  CHECK(socket.unix_mode == 0660);
+  CHECK(socket.unix_owner == 65534u);
+  CHECK(socket.unix_group == 50u);
+  const SocketOptions& plain = result.config->services[1].socket;
+  CHECK(plain.keepalive);
+  CHECK_FALSE(plain.nodelay);
+  CHECK(plain.backlog == 64);
+  CHECK_FALSE(plain.unix_mode.has_value());
+}
+
+TEST_CASE("bad socket options are explained; ipv6_only frees the IPv4 half of a port") {
+  auto message_for = [](const std::string& extra) {
+    return OnlyProblem(std::string(kMinimal) + "    " + extra + "\n").message;
+  };
+  CHECK(message_for("backlog: 0") == "backlog must be a whole number of at least 1, not '0'");
+  CHECK(message_for("nodelay: 1") == "nodelay must be true or false, not '1'");
+  CHECK(message_for("socket_mode: 888") == "socket_mode must be octal, like 0660, not '888'");
+  CHECK(message_for("socket_owner: ghost") ==
+        "unknown user 'ghost' for socket_owner: create it or name an existing user");
+  CHECK(message_for("socket_group: ghosts") ==
+        "unknown group 'ghosts' for socket_group: create it or name an existing group");
+  CHECK(message_for("bind_interface: averyveryverylongname").find("bind_interface must be an interface name") == 0);
+  CHECK(OnlyProblem("services:\n  - {name: a, listen: 7000, program: /bin/cat}\n"
+                    "  - {name: b, listen: \"127.0.0.1:7000\", program: /bin/cat}\n")
+            .message.find("already used by service 'a'") != std::string::npos);
+  CHECK(Load("services:\n  - {name: a, listen: 7000, program: /bin/cat, ipv6_only: true}\n"
+             "  - {name: b, listen: \"127.0.0.1:7000\", program: /bin/cat}\n").problems.empty());
+  CHECK(OnlyProblem("services:\n  - {name: a, listen: 7000, program: /bin/cat, ipv6_only: true}\n"
+                    "  - {name: b, listen: \"[::1]:7000\", program: /bin/cat}\n")
+            .message.find("already used by service 'a'") != std::string::npos);
+}
+
 TEST_CASE("NearestWord suggests only close words") {
   CHECK(NearestWord("lisen", {"listen", "program"}) == "listen");
   CHECK(NearestWord("progarm", {"listen", "program"}) == "program");

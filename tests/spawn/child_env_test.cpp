@@ -37,6 +37,16 @@ TEST_CASE("clear_env leaves only the service's env") {
   CHECK(BuildEnv(service, TcpConnection()) == std::vector<std::string>{"A=1", "PATH=/bin"});
 }
 
+TEST_CASE("a unix peer's credentials get the UCSPI-UNIX names") {
+  Connection unix_peer{net::Endpoint{"", 0, true}, net::Endpoint{"/run/x.sock", 0, true},
+                       net::PeerCredentials{1234, 1000, 100}};
+  std::vector<std::string> env = BuildEnv(Service(), unix_peer);
+  CHECK(std::vector<std::string>(env.begin(), env.begin() + 4) ==
+        std::vector<std::string>{"PROTO=UNIX", "UNIXREMOTEUID=1000", "UNIXREMOTEGID=100", "UNIXREMOTEPID=1234"});
+  unix_peer.credentials.reset();
+  CHECK(BuildEnv(Service(), unix_peer)[1] == "YINETD_SERVICE=echo");
+}
+
 TEST_CASE("wait mode has no peer: PROTO names the protocol") {
   config::ServiceConfig service = Service();
   service.protocol = config::Protocol::kUdp;
