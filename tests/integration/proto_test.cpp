@@ -5,7 +5,9 @@
 #include <doctest/doctest.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <signal.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -305,6 +307,74 @@ TEST_CASE("--check refuses invalid protocol and mode combinations") {
   CHECK(out.find("error: protocol must be tcp or udp, not 'sctp'") != std::string::npos);
   CHECK(out.find("error: stderr: socket needs a connection") != std::string::npos);
   CHECK(out.find("5 problem(s) found") != std::string::npos);
+}
+
+TEST_CASE("a unix socket service gets the peer's uid, gid and pid, with socket_mode") {
+  std::string sock = "$DIR/peer.sock";
+  Yinetd yinetd("services:\n  - name: peer\n    listen: unix:" + sock + "\n    socket_mode: \"0600\"\n" +
+                "    program: /bin/sh\n    args: [\"-c\", 'echo $PROTO $UNIXREMOTEUID $UNIXREMOTEGID $UNIXREMOTEPID']\n");
+  std::string path = yinetd.Dir() + "/peer.sock";
+  struct stat st;
+  REQUIRE(stat(path.c_str(), &st) == 0);
+  CHECK((st.st_mode & 0777) == 0600);
+  UniqueFd fd = ConnectUnix(path);
+  CHECK(ReadUntilEof(fd.Get()) == "UNIX " + std::to_string(geteuid()) + " " + std::to_string(getegid()) +
+                                       " " + std::to_string(getpid()) + "\n");
+}
+
+TEST_CASE("a stale unix socket file is replaced at startup") {
+  std::string dir;
+  {
+    Yinetd first("services:\n  - {name: s, listen: \"unix:/tmp/yinetd-stale-" + std::to_string(getpid()) +
+                 ".sock\", builtin: echo}\n");
+    first.Signal(SIGKILL);  // dies without removing its socket file
+    first.WaitExit();
+  }
+  std::string path = "/tmp/yinetd-stale-" + std::to_string(getpid()) + ".sock";
+  struct stat st;
+  REQUIRE(stat(path.c_str(), &st) == 0);  // left behind
+  Yinetd second("services:\n  - {name: s, listen: \"unix:" + path + "\", builtin: echo}\n");
+  UniqueFd fd = ConnectUnix(path);
+  SendAll(fd.Get(), "fresh");
+  shutdown(fd.Get(), SHUT_WR);
+  CHECK(ReadUntilEof(fd.Get()) == "fresh");
+  second.Signal(SIGTERM);
+  CHECK(second.WaitExit().has_value());
+  CHECK(stat(path.c_str(), &st) != 0);  // removed at shutdown
+}
+
+bool HaveIpv6Loopback() {
+  UniqueFd probe(socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  sockaddr_in6 loopback{};
+  loopback.sin6_family = AF_INET6;
+  loopback.sin6_addr = in6addr_loopback;
+  return probe && bind(probe.Get(), reinterpret_cast<sockaddr*>(&loopback), sizeof loopback) == 0;
+}
+
+TEST_CASE("[::1] serves IPv6 clients; ipv6_only leaves the IPv4 port to another service") {
+  if (!HaveIpv6Loopback()) {
+    MESSAGE("skipped: no ::1 on this machine");
+    return;
+  }
+  uint16_t port = FreePort(), only6 = FreePort();
+  Yinetd yinetd("services:\n  - name: six\n    listen: \"[::1]:" + std::to_string(port) +
+                "\"\n    program: /bin/sh\n    args: [\"-c\", 'echo $TCPREMOTEIP $TCPLOCALIP']\n" +
+                "  - name: only6\n    listen: " + std::to_string(only6) +
+                "\n    ipv6_only: true\n    program: /bin/sh\n    args: [\"-c\", 'echo six']\n" +
+                "  - {name: four, listen: \"127.0.0.1:" + std::to_string(only6) + "\", builtin: daytime}\n");
+  CHECK(Exchange(port, "", "::1") == "::1 ::1\n");
+  CHECK(Exchange(only6, "", "::1") == "six\n");
+  CHECK(Exchange(only6, "", "127.0.0.1").size() == 26);  // daytime, from the IPv4 service
+}
+
+TEST_CASE("socket options are applied: a backlog above somaxconn is clamped with a warning") {
+  uint16_t port = FreePort();
+  Yinetd yinetd("services:\n  - name: opts\n    listen: 127.0.0.1:" + std::to_string(port) +
+                "\n    backlog: 100000000\n    keepalive: true\n    nodelay: true\n    reuseport: true\n"
+                "    freebind: true\n    bind_interface: lo\n    builtin: echo\n");
+  CHECK(yinetd.WaitForLog({"level=warning", "event=backlog_clamped", "service=opts", "backlog=100000000",
+                           "somaxconn="}));
+  CHECK(Exchange(port, "still serves") == "still serves");
 }
 
 }  // namespace
