@@ -21,6 +21,9 @@ namespace {
 // NUL keeps it apart from anything a program would print.
 constexpr std::string_view kRecordPrefix{"\0yinetd-start-failed:", 21};
 
+// Built before main, so that the child never runs a static initializer.
+const config::ProcessControls kDefaultControls;
+
 // Child side: async-signal-safe calls only from here to the end of the
 // anonymous namespace.
 
@@ -73,8 +76,7 @@ void DropPrivileges(const config::Credentials& credentials, int report_fd) {
 // Process controls, privileges, then the rest, in the order
 // process_controls.h explains.
 void SetUpProcess(const ChildSpec& spec, int report_fd) {
-  static const config::ProcessControls kDefaults;
-  const config::ProcessControls& controls = spec.controls != nullptr ? *spec.controls : kDefaults;
+  const config::ProcessControls& controls = spec.controls != nullptr ? *spec.controls : kDefaultControls;
   StepError error = ApplyPrivilegedControls(controls);
   if (!error.Ok()) FailStart(report_fd, error.step, error.err);
   if (spec.credentials != nullptr) DropPrivileges(*spec.credentials, report_fd);

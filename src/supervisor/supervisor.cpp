@@ -199,13 +199,18 @@ void Supervisor::ReapChildren() {
     }
     std::optional<ChildRecord> record = children_.Remove(pid);
     if (record) LogExit(*record, status);
-    ResumeWaitListener(pid);
+    ResumeWaitListener(pid, status);
   }
 }
 
-void Supervisor::ResumeWaitListener(pid_t pid) {
+void Supervisor::ResumeWaitListener(pid_t pid, int wait_status) {
   for (Listener& listener : listeners_) {
-    if (listener.wait_child == pid) listener.wait_child.reset();
+    if (listener.wait_child != pid) continue;
+    listener.wait_child.reset();
+    // A program that fails leaves its datagram or client queued, and the
+    // socket would be ready again at once: rest rather than fork in a loop.
+    bool failed = !WIFEXITED(wait_status) || WEXITSTATUS(wait_status) != 0;
+    if (failed) listener.paused_until = Clock::now() + kServeErrorPause;
   }
 }
 

@@ -82,7 +82,8 @@ class Supervisor {
   // records it. nullopt when it could not start (the listener is paused).
   std::optional<pid_t> SpawnChild(Listener& listener, int fd, std::vector<std::string> env,
                                   std::string peer_text);
-  void ResumeWaitListener(pid_t pid);
+  // Polls a wait-mode listener again once its program (`pid`) is reaped.
+  void ResumeWaitListener(pid_t pid, int wait_status);
   void BeginShutdown();
   void SignalChildren(int signo, const char* reason);
   bool ShutdownComplete();

@@ -234,6 +234,19 @@ TEST_CASE("a UDP program answers a datagram, and the next one after it exits sta
   CHECK(yinetd.Events("accept").size() == 2);
 }
 
+TEST_CASE("a failing UDP program is restarted at a resting pace, not in a loop") {
+  uint16_t port = FreePort();
+  Yinetd yinetd("services:\n  - {name: fails, listen: \"127.0.0.1:" + std::to_string(port) +
+                "\", protocol: udp, program: /bin/false}\n");
+  CHECK(UdpExchange(port, "never read", 1s) == "<none>");
+  REQUIRE(yinetd.WaitForLog({"event=exit", "service=fails", "status=1"}));
+  // The datagram stays queued and each try fails; without the 250 ms rest
+  // this second would see hundreds of forks.
+  size_t accepts = yinetd.Events("accept").size();
+  CHECK(accepts >= 1);
+  CHECK(accepts <= 12);
+}
+
 TEST_CASE("a TCP wait program accepts three clients itself; yinetd starts it once") {
   uint16_t port = FreePort();
   Yinetd yinetd("services:\n  - name: acceptor\n    listen: 127.0.0.1:" + std::to_string(port) +
