@@ -23,7 +23,8 @@ std::optional<Level> ParseLevel(std::string_view name);
 void Setup(Level level);
 void SetLevel(Level level);
 
-void Start(std::string_view version, std::string_view config_file, size_t services);
+void Start(std::string_view version, std::string_view config_file, size_t services,
+           int max_children);
 void Listen(std::string_view service, std::string_view addr);
 void Accept(std::string_view service, pid_t pid, std::string_view peer);
 // A service's backlog is above net.core.somaxconn: the kernel uses `used`.
@@ -32,6 +33,12 @@ void BacklogClamped(std::string_view service, std::string_view addr, int request
 // itself caused the exit (for example "shutdown").
 void Exit(std::string_view service, pid_t pid, std::string_view peer, int wait_status,
           int64_t duration_ms, std::string_view reason);
+// A connection closed without starting its program; `reason` is
+// denied, max_children, max_connections, max_per_source, max_rate or
+// max_rate_per_source.
+void Refuse(std::string_view service, std::string_view peer, std::string_view reason);
+// How many refusals RefusalLog kept out of the log in the last window.
+void RefusalsSuppressed(std::string_view service, std::string_view reason, long count);
 void Stderr(std::string_view service, pid_t pid, std::string_view line);
 // The child could not start `program`: `step` (exec, setuid, ...) failed.
 void ExecFailed(std::string_view service, pid_t pid, std::string_view program,

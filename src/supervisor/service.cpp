@@ -8,7 +8,8 @@ Service::Service(config::ServiceConfig service_config)
     : config(std::move(service_config)),
       argv(spawn::BuildArgv(config)),
       builtin(builtin::Find(config.builtin)),
-      program_text(config.builtin.empty() ? config.program : "builtin:" + config.builtin) {
+      program_text(config.builtin.empty() ? config.program : "builtin:" + config.builtin),
+      gate(config.limits) {
   argv_ptrs = spawn::ToExecArray(argv);
 }
 

@@ -12,6 +12,7 @@
 
 #include "builtin/builtin.h"
 #include "config/config.h"
+#include "supervisor/limits.h"
 
 namespace yinetd::supervisor {
 
@@ -26,6 +27,7 @@ struct Service {
   const builtin::Builtin* builtin;  // nullptr: runs config.program
   std::string program_text;         // the program, or "builtin:NAME", for logs
   int running = 0;
+  ServiceGate gate;
 };
 
 }  // namespace yinetd::supervisor
