@@ -150,7 +150,7 @@ class Loader {
   void ResolveCredentials(const Fields& fields, ServiceConfig& service);
   void CheckRequired(const Fields& fields, const YAML::Node& entry, const std::string& file);
   void CheckProgram(const Fields& fields, const ServiceConfig& service);
-  void CheckMode(const Fields& fields, ServiceConfig& service);
+  void CheckMode(const Fields& fields, const YAML::Node& entry, ServiceConfig& service);
   void CheckDuplicates(const Config& config);
 
   Host& host_;
@@ -458,7 +458,7 @@ std::optional<ServiceConfig> Loader::ParseService(const YAML::Node& entry, const
   for (const auto& [name, field] : fields) (this->*FindServiceKey(name)->parse)(field, service);
   ResolveCredentials(fields, service);
   CheckProgram(fields, service);
-  CheckMode(fields, service);
+  CheckMode(fields, entry, service);
   // Returned even with problems, so that duplicates are still found; the
   // whole config is refused anyway.
   return service;
@@ -746,7 +746,7 @@ void Loader::ParseMode(const Field& field, ServiceConfig& service) {
 }
 
 // The combinations inetd's semantics allow; checked once every key is read.
-void Loader::CheckMode(const Fields& fields, ServiceConfig& service) {
+void Loader::CheckMode(const Fields& fields, const YAML::Node& entry, ServiceConfig& service) {
   auto mode = fields.find("mode");
   const Field& where = mode != fields.end() ? mode->second : fields.begin()->second;
   if (service.protocol == Protocol::kUdp) {
@@ -768,6 +768,16 @@ void Loader::CheckMode(const Fields& fields, ServiceConfig& service) {
   if (service.stderr_mode == StderrMode::kSocket) {
     Report(fields.at("stderr"), "stderr: socket needs a connection, and in mode wait the program gets "
                                 "the listening socket: use log or null");
+  }
+  // yinetd never sees a wait service's clients, so it cannot filter or count
+  // them. Written in the service, that is an error rather than a silent
+  // no-op; inherited from defaults, it is meant for the other services.
+  for (const char* key : {"allow", "deny", "max_connections", "max_per_source", "max_rate",
+                          "max_rate_per_source", "overflow", "refuse_message"}) {
+    if (entry[key]) {
+      Report(fields.at(key), std::string(key) + " does not apply in mode wait: the program meets its "
+                             "clients itself, yinetd never sees them");
+    }
   }
 }
 

@@ -437,6 +437,15 @@ TEST_CASE("bad socket options are explained; ipv6_only frees the IPv4 half of a 
             .message.find("already used by service 'a'") != std::string::npos);
 }
 
+TEST_CASE("per-client limits and access lists are refused in mode wait, unless inherited") {
+  CHECK(OnlyProblem("services:\n  - {name: u, listen: 7, program: /bin/cat, protocol: udp, allow: [127.0.0.1]}\n")
+            .message == "allow does not apply in mode wait: the program meets its clients itself, yinetd never sees them");
+  CHECK(OnlyProblem("services:\n  - {name: w, listen: 7, program: /bin/cat, mode: wait, max_connections: 3}\n")
+            .message.find("max_connections does not apply in mode wait") == 0);
+  CHECK(Load("defaults: {deny: [10.0.0.0/8], max_connections: 50}\n"
+             "services:\n  - {name: u, listen: 7, program: /bin/cat, protocol: udp}\n").problems.empty());
+}
+
 TEST_CASE("NearestWord suggests only close words") {
   CHECK(NearestWord("lisen", {"listen", "program"}) == "listen");
   CHECK(NearestWord("progarm", {"listen", "program"}) == "program");
