@@ -266,6 +266,17 @@ TEST_CASE("a TCP wait program accepts three clients itself; yinetd starts it onc
   CHECK(PidIn(fourth) != pid);
 }
 
+TEST_CASE("timeout ends a wait program too, and the socket is polled again") {
+  uint16_t port = FreePort();
+  Yinetd yinetd("services:\n  - {name: slow, listen: \"127.0.0.1:" + std::to_string(port) +
+                "\", protocol: udp, program: /bin/sleep, args: [\"30\"], timeout: 0.3}\n");
+  CHECK(UdpExchange(port, "wake", 100ms) == "<none>");
+  CHECK(yinetd.WaitForLog({"event=exit", "service=slow", "signal=SIGTERM", "reason=timeout"}));
+  // The datagram was never read: polled again (after the failure's rest),
+  // the socket starts another program.
+  CHECK(yinetd.WaitForLog({"event=accept", "service=slow"}, 2));
+}
+
 TEST_CASE("each builtin answers over UDP per its RFC") {
   uint16_t echo = FreePort(), discard = FreePort(), chargen = FreePort(), daytime = FreePort(),
            time_port = FreePort();
