@@ -2,7 +2,8 @@
 # Shared set-up for scripts/run.sh and scripts/test.sh: installs what is
 # missing from Debian's packages, then configures and builds.
 #   scripts/setup.sh            the normal build, in build/
-#   scripts/setup.sh --asan     also the sanitizer build, in build-asan/
+#   scripts/setup.sh --all      also the sanitizer build (build-asan/) and the
+#                               libFuzzer targets, built with clang (build-fuzz/)
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -11,6 +12,7 @@ cd "$(dirname "$0")/.."
 packages=(
   g++ meson ninja-build pkg-config cmake
   libyaml-cpp-dev libspdlog-dev libcli11-dev doctest-dev
+  clang libclang-rt-14-dev
 )
 
 missing=()
@@ -28,16 +30,20 @@ if ((${#missing[@]} > 0)); then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
+# configure DIR [meson options]; then build TARGETS (default: all).
 configure() {
   local dir=$1
   shift
   if [[ ! -f $dir/build.ninja ]]; then
     meson setup "$dir" "$@" >/dev/null
   fi
-  ninja -C "$dir" >/dev/null
 }
 
 configure build
-if [[ ${1:-} == --asan ]]; then
+ninja -C build >/dev/null
+if [[ ${1:-} == --all ]]; then
   configure build-asan -Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debug
+  ninja -C build-asan >/dev/null
+  CC=clang CXX=clang++ configure build-fuzz -Dfuzz=true -Db_sanitize=address,undefined -Db_lundef=false
+  ninja -C build-fuzz tests/fuzz/config_fuzzer tests/fuzz/address_fuzzer >/dev/null
 fi

@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <thread>
 
 #include "integration/harness.h"
@@ -237,7 +238,11 @@ TEST_CASE("after 1,000 connections from many sources, fds and memory are back to
   REQUIRE(yinetd.WaitForLog({"event=exit"}, 1100, 60s));
   std::this_thread::sleep_for(1200ms);  // rate buckets refill and are dropped
   CHECK(CountOpenFds(yinetd.Pid()) == idle_fds);
-  CHECK(RssKb(yinetd.Pid()) <= idle_rss + 1024);
+  // ASan keeps freed memory in quarantine (resident) by design, so the
+  // tight bound is checked by the plain build.
+  const char* sanitized = std::getenv("YINETD_SANITIZED");
+  long slack_kb = sanitized != nullptr && std::string(sanitized) == "1" ? 16384 : 1024;
+  CHECK(RssKb(yinetd.Pid()) <= idle_rss + slack_kb);
   CHECK(CountZombieChildren(yinetd.Pid()) == 0);
 }
 
