@@ -71,6 +71,13 @@ void Accept(std::string_view service, pid_t pid, std::string_view peer) {
   Emit(spdlog::level::info, ServiceLine("accept", service).Add("pid", pid).Add("peer", peer));
 }
 
+void BacklogClamped(std::string_view service, std::string_view addr, int requested, int used) {
+  Emit(spdlog::level::warn, ServiceLine("backlog_clamped", service)
+                                .Add("addr", addr)
+                                .Add("backlog", requested)
+                                .Add("somaxconn", used));
+}
+
 void Exit(std::string_view service, pid_t pid, std::string_view peer, int wait_status,
           int64_t duration_ms, std::string_view reason) {
   Line line = ServiceLine("exit", service);

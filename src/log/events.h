@@ -27,6 +27,8 @@ void Start(std::string_view version, std::string_view config_file, size_t servic
            int max_children);
 void Listen(std::string_view service, std::string_view addr);
 void Accept(std::string_view service, pid_t pid, std::string_view peer);
+// A service's backlog is above net.core.somaxconn: the kernel uses `used`.
+void BacklogClamped(std::string_view service, std::string_view addr, int requested, int used);
 // `wait_status` is what waitpid returned; `reason` is empty unless yinetd
 // itself caused the exit (for example "shutdown").
 void Exit(std::string_view service, pid_t pid, std::string_view peer, int wait_status,

@@ -21,6 +21,41 @@ namespace {
 // Edits come in bursts (an editor writes, renames, touches): wait for quiet.
 constexpr std::chrono::milliseconds kWatchDebounce{300};
 
+net::ListenOptions ListenOptionsFor(const config::ServiceConfig& service) {
+  const config::SocketOptions& socket = service.socket;
+  net::ListenOptions options;
+  options.backlog = socket.backlog;
+  options.type = service.protocol == config::Protocol::kUdp ? SOCK_DGRAM : SOCK_STREAM;
+  options.nonblocking = service.mode == config::Mode::kNowait;
+  options.ipv6_only = socket.ipv6_only;
+  options.keepalive = socket.keepalive;
+  options.nodelay = socket.nodelay;
+  options.reuseport = socket.reuseport;
+  options.freebind = socket.freebind;
+  options.bind_interface = socket.bind_interface;
+  options.unix_mode = socket.unix_mode;
+  options.unix_owner = socket.unix_owner;
+  options.unix_group = socket.unix_group;
+  return options;
+}
+
+// The kernel silently caps a backlog at somaxconn; say so once at bind.
+void WarnIfBacklogClamped(const config::ServiceConfig& service, const std::string& addr) {
+  std::optional<int> max = net::SomaxConn();
+  if (service.protocol == config::Protocol::kTcp && max && service.socket.backlog > *max) {
+    log::BacklogClamped(service.name, addr, service.socket.backlog, *max);
+  }
+}
+
+// An open listener can serve `service` on `address` as it is: same address,
+// protocol, mode and socket options. Otherwise it must be bound anew.
+bool Reusable(const Listener& listener, const Service& service, const net::Address& address) {
+  const config::ServiceConfig& had = listener.service->config;
+  const config::ServiceConfig& wants = service.config;
+  return listener.fd.Valid() && listener.address == address && had.protocol == wants.protocol &&
+         had.mode == wants.mode && had.socket == wants.socket;
+}
+
 }  // namespace
 
 std::vector<std::string> Supervisor::OpenListeners(const std::vector<std::shared_ptr<Service>>& services,
@@ -33,20 +68,24 @@ std::vector<std::string> Supervisor::OpenListeners(const std::vector<std::shared
       listener.service = service;
       listener.address = address;
       listener.addr_text = address.ToString();
-      auto reusable = std::find_if(old.begin(), old.end(), [&](const Listener& l) {
+      auto same_address = std::find_if(old.begin(), old.end(), [&](const Listener& l) {
         return l.fd.Valid() && l.address == address;
       });
-      if (reusable != old.end()) {
-        listener.fd = std::move(reusable->fd);
+      if (same_address != old.end() && Reusable(*same_address, *service, address)) {
+        listener.fd = std::move(same_address->fd);
+        listener.wait_child = same_address->wait_child;  // still holding the socket
       } else {
+        // New socket options or protocol: the old socket must go first.
+        if (same_address != old.end()) same_address->fd.Reset();
         try {
-          listener.fd = net::OpenListener(address, net::ListenOptions{});
+          listener.fd = net::OpenListener(address, ListenOptionsFor(service->config));
         } catch (const SysError& e) {
           if (fatal) throw SysError("service " + service->config.name + ": " + e.Call(), e.Errno());
           log::SyscallFailed(service->config.name, e.Call(), "", e.Errno());
           failed.push_back(listener.addr_text);
           continue;
         }
+        WarnIfBacklogClamped(service->config, listener.addr_text);
         log::Listen(service->config.name, listener.addr_text);
       }
       listener.fixed_local = address.family == net::Address::Family::kIPv4 ||

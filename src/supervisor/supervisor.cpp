@@ -131,7 +131,7 @@ void Supervisor::BuildPollSet(int signal_fd) {
   Clock::time_point now = Clock::now();
   for (size_t i = 0; i < listeners_.size(); ++i) {
     const Listener& listener = listeners_[i];
-    if (listener.paused_until <= now && !ShouldQueue(listener)) {
+    if (listener.paused_until <= now && !listener.wait_child && !ShouldQueue(listener)) {
       add(listener.fd.Get(), {PollKind::kListener, i, 0});
     }
   }
@@ -199,6 +199,18 @@ void Supervisor::ReapChildren() {
     record->service->gate.Release(record->source);
     record->service->totals.exited++;
     LogExit(*record, status);
+    ResumeWaitListener(pid, status);
+  }
+}
+
+void Supervisor::ResumeWaitListener(pid_t pid, int wait_status) {
+  for (Listener& listener : listeners_) {
+    if (listener.wait_child != pid) continue;
+    listener.wait_child.reset();
+    // A program that fails leaves its datagram or client queued, and the
+    // socket would be ready again at once: rest rather than fork in a loop.
+    bool failed = !WIFEXITED(wait_status) || WEXITSTATUS(wait_status) != 0;
+    if (failed) listener.paused_until = Clock::now() + kServeErrorPause;
   }
 }
 
@@ -215,7 +227,7 @@ void Supervisor::LogExit(ChildRecord& record, int wait_status) {
 void Supervisor::ForwardOutput(Service& service, pid_t pid, OutputReader& output) {
   for (const std::string& line : output.Read()) {
     if (auto failure = spawn::ParseStartFailure(line)) {
-      log::ExecFailed(service.config.name, pid, service.config.program, failure->step, failure->err);
+      log::ExecFailed(service.config.name, pid, service.program_text, failure->step, failure->err);
     } else {
       log::Stderr(service.config.name, pid, line);
     }
@@ -223,6 +235,10 @@ void Supervisor::ForwardOutput(Service& service, pid_t pid, OutputReader& output
 }
 
 void Supervisor::AcceptBatch(Listener& listener) {
+  if (listener.service->config.mode == config::Mode::kWait) {
+    StartWaitChild(listener);
+    return;
+  }
   for (int i = 0; i < kAcceptBatch; ++i) {
     if (!AcceptOne(listener)) return;
   }
@@ -291,34 +307,58 @@ bool Supervisor::StartChild(Listener& listener, UniqueFd connection, const net::
                             const SourceKey& source) {
   Service& service = *listener.service;
   spawn::Connection ends{peer, listener.fixed_local ? listener.local : net::LocalEndpoint(connection.Get())};
-  std::vector<std::string> env = spawn::BuildEnv(service.config, ends);
+  if (peer.is_unix) ends.credentials = net::PeerCredentialsOf(connection.Get());
+  std::optional<pid_t> pid =
+      SpawnChild(listener, connection.Get(), spawn::BuildEnv(service.config, ends), peer.ToString(), source);
+  connection.Reset();  // the parent's copy: the child has its own
+  return pid.has_value();
+}
+
+void Supervisor::StartWaitChild(Listener& listener) {
+  if (!spare_pipe_.read_end) {
+    spawn::SysResult opened = spawn::OpenReportPipe(spare_pipe_);
+    if (!opened.Ok()) {
+      spare_pipe_ = spawn::ReportPipe{};
+      OnServeError(listener, opened.call, opened.err);
+      return;
+    }
+  }
+  // No peer: the program meets its clients itself, so there is no source
+  // to admit or count; max_connections and allow/deny do not apply.
+  listener.wait_child = SpawnChild(listener, listener.fd.Get(),
+                                   spawn::BuildWaitEnv(listener.service->config), "", SourceKey{});
+}
+
+std::optional<pid_t> Supervisor::SpawnChild(Listener& listener, int fd, std::vector<std::string> env,
+                                            std::string peer_text, const SourceKey& source) {
+  Service& service = *listener.service;
   std::vector<char*> envp = spawn::ToExecArray(env);
   spawn::ChildSpec spec{service.config.program.c_str(),
                         service.argv_ptrs.data(),
                         envp.data(),
-                        connection.Get(),
+                        fd,
                         service.config.stderr_mode,
                         devnull_.Get(),
-                        service.config.credentials ? &*service.config.credentials : nullptr};
+                        service.config.credentials ? &*service.config.credentials : nullptr,
+                        &service.config.process,
+                        service.builtin};
   spawn::ReportPipe pipe = std::move(spare_pipe_);
   pid_t pid = -1;
   spawn::SysResult spawned = spawner_.Spawn(spec, pipe, pid);
-  connection.Reset();  // the parent's copy: the child has its own
   if (!spawned.Ok()) {
     // fork refused (EAGAIN, ENOMEM): this client is closed, and the
     // listener rests before the next.
     service.gate.Release(source);
     OnServeError(listener, spawned.call, spawned.err);
-    return false;
+    return std::nullopt;
   }
-  std::string peer_text = peer.ToString();
   log::Accept(service.config.name, pid, peer_text);
   service.totals.accepted++;
   ChildRecord record{listener.service, pid, std::move(peer_text), Clock::now(),
                      OutputReader(std::move(pipe.read_end)), "", source, std::nullopt, std::nullopt};
   StartTimeout(record);
   children_.Add(std::move(record));
-  return true;
+  return pid;
 }
 
 void Supervisor::BeginShutdown() {

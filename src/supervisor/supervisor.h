@@ -13,6 +13,7 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -40,6 +41,7 @@ struct Listener {
   Clock::time_point paused_until{};
   bool exhausted = false;    // in an EMFILE/ENFILE episode (logged once)
   Clock::time_point last_exhausted{};
+  std::optional<pid_t> wait_child;  // mode wait: the program holding the socket
 };
 
 class Supervisor {
@@ -96,6 +98,15 @@ class Supervisor {
   // neither retried in a tight loop nor logged on every attempt.
   void OnServeError(Listener& listener, std::string_view call, int err);
   void EndQuietEpisodes();
+  // Mode wait: hands the listening socket to one program and stops polling
+  // it until that program is reaped.
+  void StartWaitChild(Listener& listener);
+  // Forks the service's program (or builtin) on `fd` with `env`; logs and
+  // records it. nullopt when it could not start (the listener is paused).
+  std::optional<pid_t> SpawnChild(Listener& listener, int fd, std::vector<std::string> env,
+                                  std::string peer_text, const SourceKey& source);
+  // Polls a wait-mode listener again once its program (`pid`) is reaped.
+  void ResumeWaitListener(pid_t pid, int wait_status);
   // False when the child could not be started (the listener is paused).
   bool StartChild(Listener& listener, UniqueFd connection, const net::Endpoint& peer,
                   const SourceKey& source);
