@@ -5,6 +5,7 @@
 
 #include <CLI/CLI.hpp>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 
 #include "config/host.h"
@@ -32,8 +33,44 @@ constexpr int kExitStartup = 3;
 struct Options {
   std::string config_file = "/etc/yinetd/yinetd.yaml";
   bool check = false;
+  bool reload = false;
   std::string log_level;
+  std::string pidfile;
 };
+
+// Writes our pid to `path` and removes the file again when destroyed.
+class PidFile {
+ public:
+  explicit PidFile(std::string path) : path_(std::move(path)) {
+    if (path_.empty()) return;
+    std::ofstream out(path_);
+    out << getpid() << "\n";
+    if (!out) throw SysError("write pidfile " + path_, errno);
+  }
+  ~PidFile() {
+    if (!path_.empty()) unlink(path_.c_str());
+  }
+  PidFile(const PidFile&) = delete;
+  PidFile& operator=(const PidFile&) = delete;
+
+ private:
+  std::string path_;
+};
+
+// --reload: SIGHUP to the instance named by the pidfile.
+int SendReload(const std::string& pidfile) {
+  std::ifstream in(pidfile);
+  pid_t pid = 0;
+  if (!(in >> pid) || pid <= 0) {
+    std::cerr << "yinetd: --reload: cannot read a pid from " << pidfile << "\n";
+    return kExitStartup;
+  }
+  if (kill(pid, SIGHUP) != 0) {
+    std::cerr << "yinetd: --reload: kill -HUP " << pid << ": " << ErrnoText(errno) << "\n";
+    return kExitStartup;
+  }
+  return kExitOk;
+}
 
 // With 0, 1 or 2 closed, the first socket we open would take its number,
 // and dup2 onto itself in a child would leave it close-on-exec.
@@ -58,7 +95,7 @@ int Check(const config::LoadResult& result) {
   return kExitOk;
 }
 
-int Serve(config::Config config, std::optional<log::Level> cli_level) {
+int Serve(config::Config config, std::optional<log::Level> cli_level, const std::string& pidfile) {
   log::Level level = cli_level.value_or(config.log_level.value_or(log::Level::kInfo));
   if (config.log_output == log::Output::kSyslog) log::Setup(level, log::Output::kSyslog);
   log::SetLevel(level);
@@ -73,7 +110,12 @@ int Serve(config::Config config, std::optional<log::Level> cli_level) {
       supervisor.Adopt(socket.placement.service, socket.placement.address, std::move(socket.fd),
                        socket.name);
     }
+    supervisor.SetConfigSource([file] {
+      config::SystemHost host;
+      return config::LoadConfigFile(file, host);
+    });
     supervisor.Bind();
+    PidFile pid_file(pidfile);
     log::Start(kVersion, file, services, supervisor.MaxChildren());
     systemd::NotifyReady(supervisor.Status());
     return supervisor.Run(signals);
@@ -90,6 +132,9 @@ int main(int argc, char** argv) {
   CLI::App app{"yinetd: a superserver that runs a program for each connection"};
   app.add_option("-c,--config", options.config_file, "YAML config file")->capture_default_str();
   app.add_flag("--check", options.check, "validate the config, print every problem, start nothing");
+  app.add_option("--pidfile", options.pidfile, "write our pid here (and remove it on exit)");
+  app.add_flag("--reload", options.reload, "send SIGHUP to the yinetd whose pid is in --pidfile, then exit")
+      ->needs(app.get_option("--pidfile"));
   app.add_option("--log-level", options.log_level, "trace, debug, info, warn or error")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
   app.set_version_flag("--version", std::string("yinetd ") + kVersion);
@@ -100,6 +145,7 @@ int main(int argc, char** argv) {
     return app.exit(e) == 0 ? kExitOk : kExitUsage;
   }
 
+  if (options.reload) return SendReload(options.pidfile);
   EnsureStandardFds();
   std::optional<log::Level> cli_level;
   if (!options.log_level.empty()) cli_level = log::ParseLevel(options.log_level);
@@ -116,5 +162,5 @@ int main(int argc, char** argv) {
         problem.where.line, problem.where.column, problem.message);
     return kExitConfig;
   }
-  return Serve(std::move(*result.config), cli_level);
+  return Serve(std::move(*result.config), cli_level, options.pidfile);
 }

@@ -6,6 +6,7 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <utility>
@@ -37,6 +38,14 @@ struct Problem {
 
 enum class StderrMode { kLog, kSocket, kNull };
 
+enum class Protocol { kTcp, kUdp };
+
+// inetd's modes. nowait: one program per connection, yinetd accepts.
+// wait: one program at a time gets the listening socket itself (accepting,
+// or reading datagrams, on its own); yinetd polls the socket again once it
+// has exited.
+enum class Mode { kNowait, kWait };
+
 // Whom the program runs as: resolved once at load, because getpwnam and
 // initgroups are not async-signal-safe and must not run in the child.
 struct Credentials {
@@ -46,6 +55,43 @@ struct Credentials {
   bool set_uid = false;          // false: keep the supervisor's uid
   std::vector<gid_t> groups;     // supplementary groups for setgroups
   bool operator==(const Credentials&) const = default;
+};
+
+// One resource limit, set as both soft and hard limit in the child.
+struct ResourceLimit {
+  std::string name;  // as written: nofile, nproc, as, cpu, core, fsize
+  int resource = 0;  // RLIMIT_*
+  uint64_t value = 0;  // RLIM_INFINITY for `unlimited`
+  bool operator==(const ResourceLimit&) const = default;
+};
+
+// How the program's process is set up between fork and exec
+// (spawn/process_controls.h applies it). Every value is checked at load.
+struct ProcessControls {
+  std::string chroot;                 // "": none
+  std::string chdir = "/";            // inside the chroot, if any
+  std::optional<mode_t> umask;        // unset: inherit yinetd's
+  std::optional<int> nice;            // unset: inherit yinetd's
+  std::vector<ResourceLimit> rlimits;
+  bool no_new_privs = false;
+  std::optional<std::string> argv0;   // unset: the program path
+  bool clear_env = false;             // true: only the service's env
+  bool operator==(const ProcessControls&) const = default;
+};
+
+// Options of the service's listening sockets.
+struct SocketOptions {
+  int backlog = 1024;             // clamped to net.core.somaxconn at bind
+  bool ipv6_only = false;         // a bare port: IPv6 only, not dual stack
+  bool keepalive = false;         // SO_KEEPALIVE
+  bool nodelay = false;           // TCP_NODELAY
+  bool reuseport = false;         // SO_REUSEPORT
+  bool freebind = false;          // IP_FREEBIND: bind an address not (yet) configured
+  std::string bind_interface;     // SO_BINDTODEVICE; "": any
+  std::optional<mode_t> unix_mode;  // socket_mode, for unix: sockets
+  std::optional<uid_t> unix_owner;  // socket_owner
+  std::optional<gid_t> unix_group;  // socket_group
+  bool operator==(const SocketOptions&) const = default;
 };
 
 // What happens to a connection that arrives while its service (or yinetd as
@@ -67,11 +113,16 @@ struct Limits {
 struct ServiceConfig {
   std::string name;
   std::vector<net::Address> listen;
-  std::string program;  // absolute
+  std::string program;  // absolute; "" for a builtin
+  std::string builtin;  // "": runs `program`
+  Protocol protocol = Protocol::kTcp;
+  Mode mode = Mode::kNowait;  // kWait for UDP
   std::vector<std::string> args;
   std::vector<std::pair<std::string, std::string>> env;
   std::optional<Credentials> credentials;
   StderrMode stderr_mode = StderrMode::kLog;
+  ProcessControls process;
+  SocketOptions socket;
   Limits limits;
   net::AccessList access;
   std::string refuse_message;  // written to a refused client; "" for none
@@ -84,6 +135,8 @@ struct ServiceConfig {
 
 struct Config {
   std::string file;
+  std::vector<std::string> files;  // the main file, then every included one
+  bool watch = false;              // reload when one of `files` changes
   std::optional<log::Level> log_level;
   // kStderr (the journal when stderr is one) or kSyslog; never kJournal.
   log::Output log_output = log::Output::kStderr;

@@ -28,6 +28,10 @@ class Host {
   virtual std::string WhyNotExecutable(const std::string& path) = 0;
   // The effective uid yinetd runs as.
   virtual uid_t EffectiveUid() = 0;
+  // The paths matching a glob pattern, sorted; none if nothing matches.
+  virtual std::vector<std::string> Glob(const std::string& pattern) = 0;
+  // A file's contents, or nullopt with `error` saying why not.
+  virtual std::optional<std::string> ReadFile(const std::string& path, std::string& error) = 0;
 };
 
 // The real machine, through libc.
@@ -38,6 +42,8 @@ class SystemHost : public Host {
   std::vector<gid_t> GroupsOf(const std::string& user, gid_t gid) override;
   std::string WhyNotExecutable(const std::string& path) override;
   uid_t EffectiveUid() override;
+  std::vector<std::string> Glob(const std::string& pattern) override;
+  std::optional<std::string> ReadFile(const std::string& path, std::string& error) override;
 };
 
 }  // namespace yinetd::config

@@ -2,16 +2,21 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <sys/resource.h>
+
 #include <algorithm>
+#include <charconv>
 #include <cerrno>
 #include <charconv>
 #include <cmath>
+#include <deque>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <sstream>
 #include <tuple>
 
+#include "builtin/builtin.h"
 #include "sys/sys_error.h"
 
 namespace yinetd::config {
@@ -64,8 +69,8 @@ struct ServiceKey {
   bool allowed_in_defaults;
 };
 
-const std::vector<std::string_view> kTopLevelKeys = {"log", "defaults", "services",
-                                                     "shutdown_grace", "max_children"};
+const std::vector<std::string_view> kTopLevelKeys = {"log", "defaults", "services", "shutdown_grace",
+                                                     "max_children", "include", "watch"};
 const std::vector<std::string_view> kLogKeys = {"level", "target"};
 
 class Loader {
@@ -83,6 +88,27 @@ class Loader {
   void ParseUser(const Field&, ServiceConfig&) {}   // resolved with `group` in ResolveCredentials
   void ParseGroup(const Field&, ServiceConfig&) {}
   void ParseStderr(const Field& field, ServiceConfig& service);
+  void ParseBuiltin(const Field& field, ServiceConfig& service);
+  void ParseChroot(const Field& field, ServiceConfig& service);
+  void ParseChdir(const Field& field, ServiceConfig& service);
+  void ParseUmask(const Field& field, ServiceConfig& service);
+  void ParseNice(const Field& field, ServiceConfig& service);
+  void ParseRlimits(const Field& field, ServiceConfig& service);
+  void ParseNoNewPrivs(const Field& field, ServiceConfig& service);
+  void ParseArgv0(const Field& field, ServiceConfig& service);
+  void ParseClearEnv(const Field& field, ServiceConfig& service);
+  void ParseProtocol(const Field& field, ServiceConfig& service);
+  void ParseMode(const Field& field, ServiceConfig& service);
+  void ParseBacklog(const Field& field, ServiceConfig& service);
+  void ParseIpv6Only(const Field& field, ServiceConfig& service);
+  void ParseKeepalive(const Field& field, ServiceConfig& service);
+  void ParseNodelay(const Field& field, ServiceConfig& service);
+  void ParseReuseport(const Field& field, ServiceConfig& service);
+  void ParseFreebind(const Field& field, ServiceConfig& service);
+  void ParseBindInterface(const Field& field, ServiceConfig& service);
+  void ParseSocketMode(const Field& field, ServiceConfig& service);
+  void ParseSocketOwner(const Field& field, ServiceConfig& service);
+  void ParseSocketGroup(const Field& field, ServiceConfig& service);
   void ParseMaxConnections(const Field& field, ServiceConfig& service);
   void ParseMaxPerSource(const Field& field, ServiceConfig& service);
   void ParseMaxRate(const Field& field, ServiceConfig& service);
@@ -108,11 +134,17 @@ class Loader {
 
   std::optional<std::string> Scalar(const Field& field, std::string_view key);
   std::optional<double> Seconds(const Field& field, std::string_view key);
+  std::optional<bool> Bool(const Field& field, std::string_view key);
+  std::optional<std::string> AbsolutePath(const Field& field, std::string_view key);
+  std::optional<mode_t> Octal(const Field& field, std::string_view key, std::string_view example);
   std::optional<long> Integer(const Field& field, std::string_view key, long min, long max);
   std::optional<double> Rate(const Field& field, std::string_view key);
   std::vector<net::Cidr> CidrList(const Field& field, std::string_view key);
 
   void ParseTopLevel(const YAML::Node& root, Config& config);
+  void ParseIncludes(const Field& field, const Fields& defaults, Config& config);
+  void ParseIncludedFile(const std::string& path, const Fields& defaults, Config& config);
+  const std::string& KeepName(std::string file) { return files_.emplace_back(std::move(file)); }
   void ParseLog(const Field& field, Config& config);
   void ParseLogTarget(const Field& field, Config& config);
   Fields ParseDefaults(const Field& field);
@@ -122,10 +154,13 @@ class Loader {
   Fields CollectFields(const YAML::Node& entry, const std::string& file, const Fields& defaults);
   void ResolveCredentials(const Fields& fields, ServiceConfig& service);
   void CheckRequired(const Fields& fields, const YAML::Node& entry, const std::string& file);
+  void CheckProgram(const Fields& fields, const ServiceConfig& service);
+  void CheckMode(const Fields& fields, const YAML::Node& entry, ServiceConfig& service);
   void CheckDuplicates(const Config& config);
 
   Host& host_;
   std::string main_file_;
+  std::deque<std::string> files_;  // included file names; Field points into it
   std::vector<Problem> problems_;
 };
 
@@ -139,6 +174,27 @@ const std::vector<ServiceKey>& Loader::ServiceKeys() {
       {"user", &Loader::ParseUser, true},
       {"group", &Loader::ParseGroup, true},
       {"stderr", &Loader::ParseStderr, true},
+      {"builtin", &Loader::ParseBuiltin, false},
+      {"chroot", &Loader::ParseChroot, true},
+      {"chdir", &Loader::ParseChdir, true},
+      {"umask", &Loader::ParseUmask, true},
+      {"nice", &Loader::ParseNice, true},
+      {"rlimits", &Loader::ParseRlimits, true},
+      {"no_new_privs", &Loader::ParseNoNewPrivs, true},
+      {"argv0", &Loader::ParseArgv0, false},
+      {"clear_env", &Loader::ParseClearEnv, true},
+      {"protocol", &Loader::ParseProtocol, false},
+      {"mode", &Loader::ParseMode, false},
+      {"backlog", &Loader::ParseBacklog, true},
+      {"ipv6_only", &Loader::ParseIpv6Only, true},
+      {"keepalive", &Loader::ParseKeepalive, true},
+      {"nodelay", &Loader::ParseNodelay, true},
+      {"reuseport", &Loader::ParseReuseport, true},
+      {"freebind", &Loader::ParseFreebind, true},
+      {"bind_interface", &Loader::ParseBindInterface, true},
+      {"socket_mode", &Loader::ParseSocketMode, true},
+      {"socket_owner", &Loader::ParseSocketOwner, true},
+      {"socket_group", &Loader::ParseSocketGroup, true},
       {"max_connections", &Loader::ParseMaxConnections, true},
       {"max_per_source", &Loader::ParseMaxPerSource, true},
       {"max_rate", &Loader::ParseMaxRate, true},
@@ -199,6 +255,27 @@ std::optional<double> Loader::Seconds(const Field& field, std::string_view key) 
   return value;
 }
 
+std::optional<bool> Loader::Bool(const Field& field, std::string_view key) {
+  auto text = Scalar(field, key);
+  if (!text) return std::nullopt;
+  if (*text == "true") return true;
+  if (*text == "false") return false;
+  Report(field, std::string(key) + " must be true or false, not '" + *text + "'");
+  return std::nullopt;
+}
+
+std::optional<std::string> Loader::AbsolutePath(const Field& field, std::string_view key) {
+  auto text = Scalar(field, key);
+  if (!text) return std::nullopt;
+  if (text->empty() || (*text)[0] != '/') {
+    Report(field, std::string(key) + " must be an absolute path, not '" + *text + "'");
+    return std::nullopt;
+  }
+  std::string path = std::filesystem::path(*text).lexically_normal().string();
+  while (path.size() > 1 && path.back() == '/') path.pop_back();
+  return path;
+}
+
 std::optional<long> Loader::Integer(const Field& field, std::string_view key, long min, long max) {
   auto text = Scalar(field, key);
   if (!text) return std::nullopt;
@@ -249,6 +326,7 @@ std::vector<net::Cidr> Loader::CidrList(const Field& field, std::string_view key
 LoadResult Loader::Load(const YAML::Node& root) {
   Config config;
   config.file = main_file_;
+  config.files.push_back(main_file_);
   if (!root.IsMap()) {
     Report(root, main_file_, "the file must be a map with a 'services:' list, not " + Describe(root));
   } else {
@@ -282,13 +360,79 @@ void Loader::ParseTopLevel(const YAML::Node& root, Config& config) {
       if (auto seconds = Seconds(value, key)) {
         config.shutdown_grace = std::chrono::milliseconds(std::llround(*seconds * 1000));
       }
+    } else if (key == "watch") {
+      auto flag = Scalar(value, key);
+      if (flag && (*flag == "true" || *flag == "false")) {
+        config.watch = *flag == "true";
+      } else if (flag) {
+        Report(value, "watch must be true or false, not '" + *flag + "'");
+      }
     } else if (key == "max_children") {
       if (auto n = Integer(value, key, 1, 1'000'000)) config.max_children = static_cast<int>(*n);
-    } else if (key != "defaults") {
+    } else if (key != "defaults" && key != "include") {
       ReportUnknownKey(entry.first, main_file_, "at the top level", kTopLevelKeys);
     }
   }
-  if (!root["services"]) Report(root, main_file_, "missing 'services:': add a list of services");
+  // Included services come after the main file's, file by file in order.
+  if (root["include"]) ParseIncludes(Field{root["include"], &main_file_}, defaults, config);
+  if (!root["services"] && !root["include"]) {
+    Report(root, main_file_, "missing 'services:': add a list of services");
+  }
+}
+
+void Loader::ParseIncludes(const Field& field, const Fields& defaults, Config& config) {
+  std::vector<YAML::Node> patterns;
+  if (field.node.IsSequence()) {
+    for (const auto& item : field.node) patterns.push_back(item);
+  } else {
+    patterns.push_back(field.node);
+  }
+  for (const auto& item : patterns) {
+    Field pattern_field{item, field.file};
+    auto pattern = Scalar(pattern_field, "include");
+    if (!pattern) continue;
+    std::string full = pattern->empty() || (*pattern)[0] != '/' ? DirectoryOf(main_file_) + "/" + *pattern : *pattern;
+    std::vector<std::string> matches = host_.Glob(full);
+    bool wildcard = pattern->find_first_of("*?[") != std::string::npos;
+    if (matches.empty() && !wildcard) {
+      Report(pattern_field, "include " + full + ": no such file; fix the path or use a glob like conf.d/*.yaml");
+    }
+    for (const std::string& path : matches) {
+      if (std::find(config.files.begin(), config.files.end(), path) != config.files.end()) continue;
+      ParseIncludedFile(path, defaults, config);
+    }
+  }
+}
+
+void Loader::ParseIncludedFile(const std::string& path, const Fields& defaults, Config& config) {
+  const std::string& file = KeepName(path);
+  config.files.push_back(file);
+  std::string error;
+  std::optional<std::string> text = host_.ReadFile(file, error);
+  if (!text) {
+    problems_.push_back({Location{file, 0, 0}, "cannot read the included file: " + error});
+    return;
+  }
+  YAML::Node root;
+  try {
+    root = YAML::Load(*text);
+  } catch (const YAML::Exception& e) {
+    problems_.push_back({Location{file, e.mark.line + 1, e.mark.column + 1}, "YAML syntax error: " + e.msg});
+    return;
+  }
+  if (root.IsNull()) return;  // an empty file adds nothing
+  if (!root.IsMap()) {
+    Report(root, file, "an included file must be a map with a 'services:' list, not " + Describe(root));
+    return;
+  }
+  for (const auto& entry : root) {
+    const std::string& key = entry.first.Scalar();
+    if (key == "services") {
+      ParseServices(Field{entry.second, &file}, defaults, config);
+    } else {
+      Report(entry.first, file, "only 'services:' may appear in an included file; '" + key + "' belongs in " + main_file_);
+    }
+  }
 }
 
 void Loader::ParseLog(const Field& field, Config& config) {
@@ -395,20 +539,50 @@ std::optional<ServiceConfig> Loader::ParseService(const YAML::Node& entry, const
   CheckRequired(fields, entry, file);
   // env is the one key that merges: the defaults' variables, then the
   // service's, a service's value replacing a default of the same name.
+  // rlimits merge the same way, limit by limit.
   auto default_env = defaults.find("env");
   if (default_env != defaults.end() && entry["env"]) ParseEnv(default_env->second, service);
+  auto default_rlimits = defaults.find("rlimits");
+  if (default_rlimits != defaults.end() && entry["rlimits"]) ParseRlimits(default_rlimits->second, service);
   for (const auto& [name, field] : fields) (this->*FindServiceKey(name)->parse)(field, service);
   ResolveCredentials(fields, service);
+  CheckProgram(fields, service);
+  CheckMode(fields, entry, service);
   // Returned even with problems, so that duplicates are still found; the
   // whole config is refused anyway.
   return service;
 }
 
 void Loader::CheckRequired(const Fields& fields, const YAML::Node& entry, const std::string& file) {
-  for (std::string_view key : {"name", "listen", "program"}) {
+  for (std::string_view key : {"name", "listen"}) {
     if (fields.count(std::string(key)) == 0) {
       Report(entry, file, "service is missing '" + std::string(key) + "'");
     }
+  }
+  bool program = fields.count("program") != 0, builtin = fields.count("builtin") != 0;
+  if (!program && !builtin) {
+    Report(entry, file, "service is missing 'program' (or 'builtin' for a built-in service)");
+  } else if (program && builtin) {
+    Report(fields.at("builtin").node, file,
+           "a service has either 'program' or 'builtin', not both: remove one");
+  }
+}
+
+// Checked after every key is read: with a chroot, the program is a path
+// inside it.
+void Loader::CheckProgram(const Fields& fields, const ServiceConfig& service) {
+  if (service.program.empty()) return;
+  const Field& field = fields.at("program");
+  const std::string& root = service.process.chroot;
+  if (!root.empty() && field.node.Scalar()[0] != '/') {
+    Report(field, "with chroot, program must be an absolute path inside " + root + ", not '" +
+                      field.node.Scalar() + "'");
+    return;
+  }
+  std::string path = root.empty() || root == "/" ? service.program : root + service.program;
+  std::string why = host_.WhyNotExecutable(path);
+  if (!why.empty()) {
+    Report(field, "program " + path + " cannot be run: " + why + "; check the path and its permissions");
   }
 }
 
@@ -454,12 +628,7 @@ void Loader::ParseProgram(const Field& field, ServiceConfig& service) {
                       path + "), or ./" + path + " for a path relative to this file");
     return;
   }
-  std::string why = host_.WhyNotExecutable(path);
-  if (!why.empty()) {
-    Report(field, "program " + path + " cannot be run: " + why + "; check the path and its permissions");
-    return;
-  }
-  service.program = path;
+  service.program = path;  // checked, inside any chroot, by CheckProgram
 }
 
 void Loader::ParseArgs(const Field& field, ServiceConfig& service) {
@@ -511,6 +680,264 @@ void Loader::ParseStderr(const Field& field, ServiceConfig& service) {
   } else {
     Report(field, "stderr must be log, socket or null; not '" + *mode + "'");
   }
+}
+
+void Loader::ParseBuiltin(const Field& field, ServiceConfig& service) {
+  auto name = Scalar(field, "builtin");
+  if (!name) return;
+  if (builtin::Find(*name) == nullptr) {
+    std::string known;
+    for (std::string_view each : builtin::Names()) known += (known.empty() ? "" : ", ") + std::string(each);
+    Report(field, "unknown builtin '" + *name + "': the builtins are " + known);
+    return;
+  }
+  service.builtin = *name;
+}
+
+void Loader::ParseChroot(const Field& field, ServiceConfig& service) {
+  if (auto path = AbsolutePath(field, "chroot")) service.process.chroot = *path;
+}
+
+void Loader::ParseChdir(const Field& field, ServiceConfig& service) {
+  if (auto path = AbsolutePath(field, "chdir")) service.process.chdir = *path;
+}
+
+std::optional<mode_t> Loader::Octal(const Field& field, std::string_view key, std::string_view example) {
+  auto text = Scalar(field, key);
+  if (!text) return std::nullopt;
+  std::string_view digits = *text;
+  if (digits.substr(0, 2) == "0o") digits.remove_prefix(2);
+  unsigned value = 0;
+  auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), value, 8);
+  if (digits.empty() || ec != std::errc() || end != digits.data() + digits.size() || value > 0777) {
+    Report(field, std::string(key) + " must be octal, like " + std::string(example) + ", not '" + *text + "'");
+    return std::nullopt;
+  }
+  return static_cast<mode_t>(value);
+}
+
+void Loader::ParseUmask(const Field& field, ServiceConfig& service) {
+  if (auto value = Octal(field, "umask", "022 or 0077")) service.process.umask = *value;
+}
+
+void Loader::ParseNice(const Field& field, ServiceConfig& service) {
+  auto text = Scalar(field, "nice");
+  if (!text) return;
+  int value = 0;
+  auto [end, ec] = std::from_chars(text->data(), text->data() + text->size(), value);
+  if (text->empty() || ec != std::errc() || end != text->data() + text->size() || value < -20 ||
+      value > 19) {
+    Report(field, "nice must be a whole number from -20 (most favoured) to 19, not '" + *text + "'");
+    return;
+  }
+  service.process.nice = value;
+}
+
+namespace {
+
+struct LimitName {
+  std::string_view name;
+  int resource;
+};
+
+constexpr LimitName kLimitNames[] = {
+    {"nofile", RLIMIT_NOFILE}, {"nproc", RLIMIT_NPROC}, {"as", RLIMIT_AS},
+    {"cpu", RLIMIT_CPU},       {"core", RLIMIT_CORE},   {"fsize", RLIMIT_FSIZE},
+};
+
+// "1024", "64M", "unlimited": a number with an optional binary suffix.
+std::optional<uint64_t> ParseLimitValue(std::string_view text) {
+  if (text == "unlimited") return static_cast<uint64_t>(RLIM_INFINITY);
+  uint64_t multiplier = 1;
+  if (!text.empty()) {
+    switch (text.back()) {
+      case 'K': multiplier = 1ULL << 10; break;
+      case 'M': multiplier = 1ULL << 20; break;
+      case 'G': multiplier = 1ULL << 30; break;
+      case 'T': multiplier = 1ULL << 40; break;
+    }
+    if (multiplier != 1) text.remove_suffix(1);
+  }
+  uint64_t value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (text.empty() || ec != std::errc() || end != text.data() + text.size()) return std::nullopt;
+  if (value > (static_cast<uint64_t>(RLIM_INFINITY) - 1) / multiplier) return std::nullopt;
+  return value * multiplier;
+}
+
+}  // namespace
+
+void Loader::ParseRlimits(const Field& field, ServiceConfig& service) {
+  if (!field.node.IsMap()) {
+    Report(field, "rlimits must be a map like {nofile: 1024, core: 0}, not " + Describe(field.node));
+    return;
+  }
+  std::vector<std::string_view> names;
+  for (const LimitName& limit : kLimitNames) names.push_back(limit.name);
+  for (const auto& item : field.node) {
+    const std::string& name = item.first.Scalar();
+    auto known = std::find_if(std::begin(kLimitNames), std::end(kLimitNames),
+                              [&](const LimitName& limit) { return limit.name == name; });
+    if (known == std::end(kLimitNames)) {
+      ReportUnknownKey(item.first, *field.file, "under rlimits (nofile, nproc, as, cpu, core, fsize)", names);
+      continue;
+    }
+    auto text = Scalar(Field{item.second, field.file}, "rlimits." + name);
+    if (!text) continue;
+    auto value = ParseLimitValue(*text);
+    if (!value) {
+      Report(item.second, *field.file, "rlimits." + name +
+             " must be a number (optionally with K, M, G or T) or unlimited, not '" + *text + "'");
+      continue;
+    }
+    auto& limits = service.process.rlimits;
+    limits.erase(std::remove_if(limits.begin(), limits.end(),
+                                [&](const ResourceLimit& limit) { return limit.name == name; }),
+                 limits.end());
+    limits.push_back(ResourceLimit{name, known->resource, *value});
+  }
+}
+
+void Loader::ParseNoNewPrivs(const Field& field, ServiceConfig& service) {
+  if (auto value = Bool(field, "no_new_privs")) service.process.no_new_privs = *value;
+}
+
+void Loader::ParseArgv0(const Field& field, ServiceConfig& service) {
+  if (auto value = Scalar(field, "argv0")) service.process.argv0 = *value;
+}
+
+void Loader::ParseClearEnv(const Field& field, ServiceConfig& service) {
+  if (auto value = Bool(field, "clear_env")) service.process.clear_env = *value;
+}
+
+void Loader::ParseProtocol(const Field& field, ServiceConfig& service) {
+  auto text = Scalar(field, "protocol");
+  if (!text) return;
+  if (*text == "tcp") {
+    service.protocol = Protocol::kTcp;
+  } else if (*text == "udp") {
+    service.protocol = Protocol::kUdp;
+  } else {
+    Report(field, "protocol must be tcp or udp, not '" + *text + "'");
+  }
+}
+
+void Loader::ParseMode(const Field& field, ServiceConfig& service) {
+  auto text = Scalar(field, "mode");
+  if (!text) return;
+  if (*text == "nowait") {
+    service.mode = Mode::kNowait;
+  } else if (*text == "wait") {
+    service.mode = Mode::kWait;
+  } else {
+    Report(field, "mode must be nowait or wait, not '" + *text + "'");
+  }
+}
+
+// The combinations inetd's semantics allow; checked once every key is read.
+void Loader::CheckMode(const Fields& fields, const YAML::Node& entry, ServiceConfig& service) {
+  auto mode = fields.find("mode");
+  const Field& where = mode != fields.end() ? mode->second : fields.begin()->second;
+  if (service.protocol == Protocol::kUdp) {
+    if (mode != fields.end() && service.mode == Mode::kNowait) {
+      Report(where, "protocol udp needs mode wait: datagrams have no connection to hand to one "
+                    "program each; remove 'mode' or write 'mode: wait'");
+    }
+    service.mode = Mode::kWait;
+    for (const net::Address& address : service.listen) {
+      if (!address.IsInet()) {
+        Report(fields.at("protocol"), "protocol udp needs IP addresses, not " + address.ToString());
+      }
+    }
+  }
+  if (service.mode != Mode::kWait) return;
+  if (service.protocol == Protocol::kTcp && !service.builtin.empty()) {
+    Report(where, "builtin " + service.builtin + " over TCP runs in mode nowait: remove 'mode: wait'");
+  }
+  if (service.stderr_mode == StderrMode::kSocket) {
+    Report(fields.at("stderr"), "stderr: socket needs a connection, and in mode wait the program gets "
+                                "the listening socket: use log or null");
+  }
+  // yinetd never sees a wait service's clients, so it cannot filter or count
+  // them. Written in the service, that is an error rather than a silent
+  // no-op; inherited from defaults, it is meant for the other services.
+  for (const char* key : {"allow", "deny", "max_connections", "max_per_source", "max_rate",
+                          "max_rate_per_source", "overflow", "refuse_message"}) {
+    if (entry[key]) {
+      Report(fields.at(key), std::string(key) + " does not apply in mode wait: the program meets its "
+                             "clients itself, yinetd never sees them");
+    }
+  }
+}
+
+void Loader::ParseBacklog(const Field& field, ServiceConfig& service) {
+  auto text = Scalar(field, "backlog");
+  if (!text) return;
+  int value = 0;
+  auto [end, ec] = std::from_chars(text->data(), text->data() + text->size(), value);
+  if (text->empty() || ec != std::errc() || end != text->data() + text->size() || value < 1) {
+    Report(field, "backlog must be a whole number of at least 1, not '" + *text + "'");
+    return;
+  }
+  service.socket.backlog = value;
+}
+
+void Loader::ParseIpv6Only(const Field& field, ServiceConfig& service) {
+  if (auto value = Bool(field, "ipv6_only")) service.socket.ipv6_only = *value;
+}
+
+void Loader::ParseKeepalive(const Field& field, ServiceConfig& service) {
+  if (auto value = Bool(field, "keepalive")) service.socket.keepalive = *value;
+}
+
+void Loader::ParseNodelay(const Field& field, ServiceConfig& service) {
+  if (auto value = Bool(field, "nodelay")) service.socket.nodelay = *value;
+}
+
+void Loader::ParseReuseport(const Field& field, ServiceConfig& service) {
+  if (auto value = Bool(field, "reuseport")) service.socket.reuseport = *value;
+}
+
+void Loader::ParseFreebind(const Field& field, ServiceConfig& service) {
+  if (auto value = Bool(field, "freebind")) service.socket.freebind = *value;
+}
+
+void Loader::ParseBindInterface(const Field& field, ServiceConfig& service) {
+  auto name = Scalar(field, "bind_interface");
+  if (!name) return;
+  // IFNAMSIZ is 16, the terminating NUL included.
+  if (name->empty() || name->size() > 15 || name->find('/') != std::string::npos) {
+    Report(field, "bind_interface must be an interface name like eth0 (at most 15 characters), not '" +
+                      *name + "'");
+    return;
+  }
+  service.socket.bind_interface = *name;
+}
+
+void Loader::ParseSocketMode(const Field& field, ServiceConfig& service) {
+  if (auto value = Octal(field, "socket_mode", "0660")) service.socket.unix_mode = *value;
+}
+
+void Loader::ParseSocketOwner(const Field& field, ServiceConfig& service) {
+  auto name = Scalar(field, "socket_owner");
+  if (!name) return;
+  auto user = host_.LookupUser(*name);
+  if (!user) {
+    Report(field, "unknown user '" + *name + "' for socket_owner: create it or name an existing user");
+    return;
+  }
+  service.socket.unix_owner = user->uid;
+}
+
+void Loader::ParseSocketGroup(const Field& field, ServiceConfig& service) {
+  auto name = Scalar(field, "socket_group");
+  if (!name) return;
+  auto gid = host_.LookupGroup(*name);
+  if (!gid) {
+    Report(field, "unknown group '" + *name + "' for socket_group: create it or name an existing group");
+    return;
+  }
+  service.socket.unix_group = *gid;
 }
 
 void Loader::ParseMaxConnections(const Field& field, ServiceConfig& service) {
@@ -618,10 +1045,20 @@ void Loader::ResolveCredentials(const Fields& fields, ServiceConfig& service) {
   service.credentials = std::move(credentials);
 }
 
-bool Overlaps(const net::Address& a, const net::Address& b) {
+// Whether the address (a bare port with `ipv6_only` counts as IPv6 only)
+// takes connections to `family`.
+bool Covers(const net::Address& address, bool ipv6_only, net::Address::Family family) {
+  using Family = net::Address::Family;
+  if (address.family != Family::kAny) return address.family == family || family == Family::kAny;
+  return !ipv6_only || family != Family::kIPv4;
+}
+
+bool Overlaps(const net::Address& a, const ServiceConfig& a_service, const net::Address& b,
+              const ServiceConfig& b_service) {
   if (a == b) return true;
   if (!a.IsInet() || !b.IsInet() || a.port != b.port) return false;
-  return a.family == net::Address::Family::kAny || b.family == net::Address::Family::kAny;
+  if (a.family != net::Address::Family::kAny && b.family != net::Address::Family::kAny) return false;
+  return Covers(a, a_service.socket.ipv6_only, b.family) && Covers(b, b_service.socket.ipv6_only, a.family);
 }
 
 void Loader::CheckDuplicates(const Config& config) {
@@ -635,7 +1072,7 @@ void Loader::CheckDuplicates(const Config& config) {
     }
     for (const net::Address& address : service.listen) {
       for (const auto& [other, owner] : addresses) {
-        if (!Overlaps(address, other)) continue;
+        if (owner->protocol != service.protocol || !Overlaps(address, service, other, *owner)) continue;
         problems_.push_back({service.where, "listen address " + address.ToString() +
                                                 " is already used by service '" + owner->name +
                                                 "' at " + owner->where.ToString()});
@@ -688,15 +1125,12 @@ LoadResult LoadConfigText(const std::string& text, const std::string& file_name,
 }
 
 LoadResult LoadConfigFile(const std::string& path, Host& host) {
-  std::ifstream in(path);
-  if (!in) {
-    int err = errno;
-    return LoadResult{std::nullopt,
-                      {Problem{Location{path, 0, 0}, "cannot read the config file: " + ErrnoText(err)}}};
+  std::string error;
+  std::optional<std::string> text = host.ReadFile(path, error);
+  if (!text) {
+    return LoadResult{std::nullopt, {Problem{Location{path, 0, 0}, "cannot read the config file: " + error}}};
   }
-  std::stringstream text;
-  text << in.rdbuf();
-  return LoadConfigText(text.str(), path, host);
+  return LoadConfigText(*text, path, host);
 }
 
 }  // namespace yinetd::config

@@ -1,9 +1,12 @@
+#include <glob.h>
 #include <grp.h>
 #include <pwd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <fstream>
+#include <sstream>
 
 #include "config/host.h"
 #include "sys/sys_error.h"
@@ -47,5 +50,26 @@ std::string SystemHost::WhyNotExecutable(const std::string& path) {
 }
 
 uid_t SystemHost::EffectiveUid() { return geteuid(); }
+
+std::vector<std::string> SystemHost::Glob(const std::string& pattern) {
+  glob_t matches{};
+  std::vector<std::string> paths;
+  if (glob(pattern.c_str(), GLOB_ERR, nullptr, &matches) == 0) {
+    for (size_t i = 0; i < matches.gl_pathc; ++i) paths.emplace_back(matches.gl_pathv[i]);
+  }
+  globfree(&matches);
+  return paths;  // glob sorts them
+}
+
+std::optional<std::string> SystemHost::ReadFile(const std::string& path, std::string& error) {
+  std::ifstream in(path);
+  if (!in) {
+    error = ErrnoText(errno);
+    return std::nullopt;
+  }
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
 
 }  // namespace yinetd::config

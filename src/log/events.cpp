@@ -122,6 +122,13 @@ void Accept(std::string_view service, pid_t pid, std::string_view peer) {
   Emit(spdlog::level::info, ServiceLine("accept", service).Add("pid", pid).Add("peer", peer));
 }
 
+void BacklogClamped(std::string_view service, std::string_view addr, int requested, int used) {
+  Emit(spdlog::level::warn, ServiceLine("backlog_clamped", service)
+                                .Add("addr", addr)
+                                .Add("backlog", requested)
+                                .Add("somaxconn", used));
+}
+
 void Exit(std::string_view service, pid_t pid, std::string_view peer, int wait_status,
           int64_t duration_ms, std::string_view reason) {
   Line line = ServiceLine("exit", service);
@@ -191,6 +198,33 @@ void Kill(std::string_view service, pid_t pid, int signo) {
 }
 
 void Stop(int exit_code) { Emit(spdlog::level::info, Line("stop").Add("exit_code", exit_code)); }
+
+void ReloadError(std::string_view trigger, std::string_view file, int line, std::string_view message) {
+  Emit(spdlog::level::err, Line("reload")
+                               .Add("result", "error")
+                               .Add("trigger", trigger)
+                               .Add("file", file)
+                               .Add("line", line)
+                               .Add("msg", message));
+}
+
+void ReloadDone(std::string_view result, size_t added, size_t removed, size_t changed, size_t kept,
+                size_t bind_failures) {
+  Line line("reload");
+  line.Add("result", result).Add("added", added).Add("removed", removed).Add("changed", changed).Add("kept", kept);
+  if (bind_failures > 0) line.Add("bind_failures", bind_failures);
+  Emit(bind_failures > 0 ? spdlog::level::warn : spdlog::level::info, line);
+}
+
+void Status(std::string_view service, size_t listeners, int running, uint64_t accepted,
+            uint64_t refused, uint64_t exited) {
+  Emit(spdlog::level::info, ServiceLine("status", service)
+                                .Add("listeners", listeners)
+                                .Add("running", running)
+                                .Add("accepted", accepted)
+                                .Add("refused", refused)
+                                .Add("exited", exited));
+}
 
 void StartupFailed(std::string_view error) {
   Emit(spdlog::level::critical, Line("startup_failed").Add("error", error));

@@ -39,6 +39,8 @@ void Adopt(std::string_view service, std::string_view addr, int fd, std::string_
 // A passed socket that no service takes; it is closed.
 void UnmatchedSocket(int fd, std::string_view name, std::string_view addr, std::string_view reason);
 void Accept(std::string_view service, pid_t pid, std::string_view peer);
+// A service's backlog is above net.core.somaxconn: the kernel uses `used`.
+void BacklogClamped(std::string_view service, std::string_view addr, int requested, int used);
 // `wait_status` is what waitpid returned; `reason` is empty unless yinetd
 // itself caused the exit (for example "shutdown").
 void Exit(std::string_view service, pid_t pid, std::string_view peer, int wait_status,
@@ -62,6 +64,14 @@ void Signal(int signo, std::string_view action);
 void Shutdown(size_t children, int64_t grace_ms);
 void Kill(std::string_view service, pid_t pid, int signo);
 void Stop(int exit_code);
+// A reload (by `trigger`: SIGHUP or watch) that kept the old config.
+void ReloadError(std::string_view trigger, std::string_view file, int line, std::string_view message);
+// result is ok, or partial when `bind_failures` new addresses could not be bound.
+void ReloadDone(std::string_view result, size_t added, size_t removed, size_t changed, size_t kept,
+                size_t bind_failures);
+// One service's line of the SIGUSR1 snapshot.
+void Status(std::string_view service, size_t listeners, int running, uint64_t accepted,
+            uint64_t refused, uint64_t exited);
 void StartupFailed(std::string_view error);
 void ConfigProblem(std::string_view file, int line, int column, std::string_view message);
 

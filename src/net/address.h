@@ -6,6 +6,7 @@
 #pragma once
 
 #include <sys/socket.h>
+#include <sys/types.h>
 
 #include <cstdint>
 #include <string>
@@ -57,5 +58,13 @@ struct Endpoint {
 };
 
 Endpoint ToEndpoint(const sockaddr* addr, socklen_t length);
+
+// The process at the other end of a unix socket, as the kernel saw it when
+// it connected (SO_PEERCRED).
+struct PeerCredentials {
+  pid_t pid = 0;
+  uid_t uid = 0;
+  gid_t gid = 0;
+};
 
 }  // namespace yinetd::net

@@ -1,11 +1,13 @@
 #include "net/listener.h"
 
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 
 #include "sys/sys_error.h"
 
@@ -15,8 +17,12 @@ namespace {
 constexpr int kOn = 1;
 constexpr int kOff = 0;
 
-UniqueFd NewSocket(int family, const Address& address) {
-  UniqueFd fd(socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+int SocketType(const ListenOptions& options) {
+  return options.type | SOCK_CLOEXEC | (options.nonblocking ? SOCK_NONBLOCK : 0);
+}
+
+UniqueFd NewSocket(int family, const Address& address, const ListenOptions& options) {
+  UniqueFd fd(socket(family, SocketType(options), 0));
   if (!fd) throw SysError("socket for " + address.ToString(), errno);
   return fd;
 }
@@ -49,39 +55,86 @@ void RemoveStaleUnixSocket(const Address& address, const SockAddr& sa) {
   }
 }
 
-UniqueFd BindInet(const Address& address) {
+void SetFlag(int fd, int level, int name, bool on, const Address& address, const char* what) {
+  if (on) SetOption(fd, level, name, kOn, address, what);
+}
+
+// The options set before bind: they decide what bind may do.
+void SetInetOptions(int fd, const Address& address, const ListenOptions& options) {
+  SetFlag(fd, SOL_SOCKET, SO_REUSEPORT, options.reuseport, address, "SO_REUSEPORT");
+  SetFlag(fd, SOL_IP, IP_FREEBIND, options.freebind, address, "IP_FREEBIND");
+  SetFlag(fd, SOL_SOCKET, SO_KEEPALIVE, options.keepalive, address, "SO_KEEPALIVE");
+  if (options.type == SOCK_STREAM) {
+    SetFlag(fd, IPPROTO_TCP, TCP_NODELAY, options.nodelay, address, "TCP_NODELAY");
+  }
+  const std::string& device = options.bind_interface;
+  if (!device.empty() &&
+      setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, device.c_str(), static_cast<socklen_t>(device.size())) != 0) {
+    throw SysError("setsockopt SO_BINDTODEVICE " + device + " on " + address.ToString(), errno);
+  }
+}
+
+UniqueFd BindInet(const Address& address, const ListenOptions& options) {
   bool want_v6 = address.family != Address::Family::kIPv4;
   SockAddr sa = ToSockAddr(address, true);
-  UniqueFd fd(socket(want_v6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  UniqueFd fd(socket(want_v6 ? AF_INET6 : AF_INET, SocketType(options), 0));
   if (!fd && address.family == Address::Family::kAny && errno == EAFNOSUPPORT) {
     sa = ToSockAddr(address, false);  // a kernel without IPv6
-    fd = NewSocket(AF_INET, address);
+    fd = NewSocket(AF_INET, address, options);
   } else if (!fd) {
     throw SysError("socket for " + address.ToString(), errno);
   }
   SetOption(fd.Get(), SOL_SOCKET, SO_REUSEADDR, kOn, address, "SO_REUSEADDR");
   if (sa.Family() == AF_INET6) {
-    const int& v6only = address.family == Address::Family::kAny ? kOff : kOn;
-    SetOption(fd.Get(), IPPROTO_IPV6, IPV6_V6ONLY, v6only, address, "IPV6_V6ONLY");
+    bool dual_stack = address.family == Address::Family::kAny && !options.ipv6_only;
+    SetOption(fd.Get(), IPPROTO_IPV6, IPV6_V6ONLY, dual_stack ? kOff : kOn, address, "IPV6_V6ONLY");
   }
+  SetInetOptions(fd.Get(), address, options);
   if (bind(fd.Get(), sa.Get(), sa.length) != 0) throw SysError("bind " + address.ToString(), errno);
   return fd;
 }
 
-UniqueFd BindUnix(const Address& address) {
+UniqueFd BindUnix(const Address& address, const ListenOptions& options) {
   SockAddr sa = ToSockAddr(address);
   RemoveStaleUnixSocket(address, sa);
-  UniqueFd fd = NewSocket(AF_UNIX, address);
+  UniqueFd fd = NewSocket(AF_UNIX, address, options);
   if (bind(fd.Get(), sa.Get(), sa.length) != 0) throw SysError("bind " + address.ToString(), errno);
+  const char* path = address.path.c_str();
+  if (options.unix_mode && chmod(path, *options.unix_mode) != 0) {
+    throw SysError("chmod " + address.ToString(), errno);
+  }
+  if ((options.unix_owner || options.unix_group) &&
+      chown(path, options.unix_owner.value_or(static_cast<uid_t>(-1)),
+            options.unix_group.value_or(static_cast<gid_t>(-1))) != 0) {
+    throw SysError("chown " + address.ToString(), errno);
+  }
   return fd;
 }
 
 }  // namespace
 
 UniqueFd OpenListener(const Address& address, const ListenOptions& options) {
-  UniqueFd fd = address.IsInet() ? BindInet(address) : BindUnix(address);
+  UniqueFd fd = address.IsInet() ? BindInet(address, options) : BindUnix(address, options);
+  if (options.type != SOCK_STREAM) return fd;
   if (listen(fd.Get(), options.backlog) != 0) throw SysError("listen " + address.ToString(), errno);
   return fd;
+}
+
+std::optional<int> SomaxConn() {
+  FILE* file = fopen("/proc/sys/net/core/somaxconn", "re");
+  if (file == nullptr) return std::nullopt;
+  int value = 0;
+  bool read = fscanf(file, "%d", &value) == 1;
+  fclose(file);
+  if (!read) return std::nullopt;
+  return value;
+}
+
+std::optional<PeerCredentials> PeerCredentialsOf(int fd) {
+  ucred credentials{};
+  socklen_t length = sizeof credentials;
+  if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &credentials, &length) != 0) return std::nullopt;
+  return PeerCredentials{credentials.pid, credentials.uid, credentials.gid};
 }
 
 Endpoint LocalEndpoint(int fd) {

@@ -5,6 +5,12 @@
 // s6-tcpserverd), so the supervisor only ever sees ready descriptors.
 #pragma once
 
+#include <sys/socket.h>
+#include <sys/types.h>
+
+#include <optional>
+#include <string>
+
 #include "net/address.h"
 #include "sys/unique_fd.h"
 
@@ -12,13 +18,34 @@ namespace yinetd::net {
 
 struct ListenOptions {
   int backlog = 1024;
+  int type = SOCK_STREAM;  // SOCK_DGRAM: bound, and not listening
+  // False for wait mode: the program gets the socket itself and expects
+  // blocking calls; yinetd then only polls it, never reads or accepts.
+  bool nonblocking = true;
+  bool ipv6_only = false;      // a bare port: one IPv6-only socket, no IPv4
+  bool keepalive = false;      // SO_KEEPALIVE, inherited by accepted sockets
+  bool nodelay = false;        // TCP_NODELAY, inherited by accepted sockets
+  bool reuseport = false;      // SO_REUSEPORT
+  bool freebind = false;       // IP_FREEBIND
+  std::string bind_interface;  // SO_BINDTODEVICE; "": any
+  // unix: sockets only, applied to the socket file after bind.
+  std::optional<mode_t> unix_mode;
+  std::optional<uid_t> unix_owner;
+  std::optional<gid_t> unix_group;
 };
 
-// Binds and listens on `address`. A bare port gets one IPv6 socket that also
+// Binds and (for streams) listens on `address`. A bare port gets one IPv6 socket that also
 // takes IPv4 (IPV6_V6ONLY off), or an IPv4 one where the kernel has no IPv6.
 // A unix socket file left by a dead process is replaced; one that still
 // answers is an error. Throws SysError naming the call and the address.
 UniqueFd OpenListener(const Address& address, const ListenOptions& options);
+
+// net.core.somaxconn, the most the kernel queues whatever `backlog` says;
+// nullopt if it cannot be read.
+std::optional<int> SomaxConn();
+
+// The peer of a unix stream connection; nullopt for other sockets.
+std::optional<PeerCredentials> PeerCredentialsOf(int fd);
 
 // The local end of an accepted connection (getsockname).
 Endpoint LocalEndpoint(int fd);

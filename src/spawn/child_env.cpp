@@ -14,10 +14,19 @@ void Set(std::vector<std::string>& env, const std::string& name, const std::stri
   env.push_back(name + "=" + value);
 }
 
+// YINETD_SERVICE, PATH and the service's `env:` (only `env:` with clear_env).
+void AddServiceVariables(const config::ServiceConfig& service, std::vector<std::string>& env) {
+  if (!service.process.clear_env) {
+    Set(env, "YINETD_SERVICE", service.name);
+    Set(env, "PATH", kDefaultPath);
+  }
+  for (const auto& [name, value] : service.env) Set(env, name, value);
+}
+
 }  // namespace
 
 std::vector<std::string> BuildArgv(const config::ServiceConfig& service) {
-  std::vector<std::string> argv{service.program};
+  std::vector<std::string> argv{service.process.argv0.value_or(service.program)};
   argv.insert(argv.end(), service.args.begin(), service.args.end());
   return argv;
 }
@@ -25,8 +34,17 @@ std::vector<std::string> BuildArgv(const config::ServiceConfig& service) {
 std::vector<std::string> BuildEnv(const config::ServiceConfig& service, const Connection& connection) {
   std::vector<std::string> env;
   env.reserve(10 + service.env.size());
+  if (service.process.clear_env) {
+    AddServiceVariables(service, env);
+    return env;
+  }
   if (connection.peer.is_unix) {
     Set(env, "PROTO", "UNIX");
+    if (const auto& peer = connection.credentials) {
+      Set(env, "UNIXREMOTEUID", std::to_string(peer->uid));
+      Set(env, "UNIXREMOTEGID", std::to_string(peer->gid));
+      Set(env, "UNIXREMOTEPID", std::to_string(peer->pid));
+    }
   } else {
     Set(env, "PROTO", "TCP");
     Set(env, "TCPREMOTEIP", connection.peer.ip);
@@ -36,9 +54,16 @@ std::vector<std::string> BuildEnv(const config::ServiceConfig& service, const Co
     Set(env, "REMOTE_ADDR", connection.peer.ip);
     Set(env, "REMOTE_PORT", std::to_string(connection.peer.port));
   }
-  Set(env, "YINETD_SERVICE", service.name);
-  Set(env, "PATH", kDefaultPath);
-  for (const auto& [name, value] : service.env) Set(env, name, value);
+  AddServiceVariables(service, env);
+  return env;
+}
+
+std::vector<std::string> BuildWaitEnv(const config::ServiceConfig& service) {
+  std::vector<std::string> env;
+  if (!service.process.clear_env) {
+    Set(env, "PROTO", service.protocol == config::Protocol::kUdp ? "UDP" : "TCP");
+  }
+  AddServiceVariables(service, env);
   return env;
 }
 

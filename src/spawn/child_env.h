@@ -2,6 +2,7 @@
 // syscalls, so it is tested exhaustively and built before fork.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -17,16 +18,23 @@ inline constexpr const char* kDefaultPath = "/usr/local/sbin:/usr/local/bin:/usr
 struct Connection {
   net::Endpoint peer;
   net::Endpoint local;
+  std::optional<net::PeerCredentials> credentials = std::nullopt;  // unix peers only
 };
 
-// argv: the program path, then `args`.
+// argv: `argv0` (default: the program path), then `args`.
 std::vector<std::string> BuildArgv(const config::ServiceConfig& service);
 
-// PROTO and the UCSPI-TCP names (TCPREMOTEIP, TCPREMOTEPORT, TCPLOCALIP,
+// PROTO; for unix peers the UCSPI-UNIX names (UNIXREMOTEUID, UNIXREMOTEGID,
+// UNIXREMOTEPID) when the kernel gave them; for TCP the UCSPI-TCP names (TCPREMOTEIP, TCPREMOTEPORT, TCPLOCALIP,
 // TCPLOCALPORT), systemd's REMOTE_ADDR and REMOTE_PORT, YINETD_SERVICE,
 // PATH, then the service's `env:`. A later entry replaces an earlier one of
-// the same name, so `env:` can override PATH.
+// the same name, so `env:` can override PATH. With `clear_env`, only the
+// service's `env:`.
 std::vector<std::string> BuildEnv(const config::ServiceConfig& service, const Connection& connection);
+
+// Mode wait: the program gets the listening socket and no peer: PROTO (TCP
+// or UDP), YINETD_SERVICE, PATH, then `env:`; only `env:` with clear_env.
+std::vector<std::string> BuildWaitEnv(const config::ServiceConfig& service);
 
 // A NULL-terminated array of pointers into `strings`, for execve. Valid
 // while `strings` is unchanged.

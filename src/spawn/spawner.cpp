@@ -4,12 +4,14 @@
 #include <grp.h>
 #include <linux/close_range.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <algorithm>
 #include <charconv>
 
+#include "spawn/process_controls.h"
 #include "sys/signal_pipe.h"
 
 namespace yinetd::spawn {
@@ -18,6 +20,9 @@ namespace {
 // A failure record: "\0yinetd-start-failed:<step>:<errno>\n". The leading
 // NUL keeps it apart from anything a program would print.
 constexpr std::string_view kRecordPrefix{"\0yinetd-start-failed:", 21};
+
+// Built before main, so that the child never runs a static initializer.
+const config::ProcessControls kDefaultControls;
 
 // Child side: async-signal-safe calls only from here to the end of the
 // anonymous namespace.
@@ -68,6 +73,31 @@ void DropPrivileges(const config::Credentials& credentials, int report_fd) {
   if (credentials.set_uid && setuid(credentials.uid) != 0) FailStart(report_fd, "setuid", errno);
 }
 
+// Process controls, privileges, then the rest, in the order
+// process_controls.h explains.
+void SetUpProcess(const ChildSpec& spec, int report_fd) {
+  const config::ProcessControls& controls = spec.controls != nullptr ? *spec.controls : kDefaultControls;
+  StepError error = ApplyPrivilegedControls(controls);
+  if (!error.Ok()) FailStart(report_fd, error.step, error.err);
+  if (spec.credentials != nullptr) DropPrivileges(*spec.credentials, report_fd);
+  error = ApplyUnprivilegedControls(controls);
+  if (!error.Ok()) FailStart(report_fd, error.step, error.err);
+}
+
+// A builtin has no exec to close the other descriptors: close them now.
+[[noreturn]] void RunBuiltin(const builtin::Builtin& builtin) {
+  close_range(3, ~0U, 0);
+  int type = 0;
+  socklen_t length = sizeof type;
+  getsockopt(0, SOL_SOCKET, SO_TYPE, &type, &length);
+  if (type == SOCK_DGRAM) {
+    builtin.serve_datagram(0);
+  } else {
+    builtin.serve_stream(0);
+  }
+  _exit(0);
+}
+
 int StderrSource(const ChildSpec& spec, int pipe_write) {
   switch (spec.stderr_mode) {
     case config::StderrMode::kLog: return pipe_write;
@@ -87,8 +117,8 @@ int StderrSource(const ChildSpec& spec, int pipe_write) {
   // Its own session: a shutdown can signal the program's whole process
   // group, and a terminal's signals never reach it.
   if (setsid() < 0) FailStart(report_fd, "setsid", errno);
-  if (spec.credentials != nullptr) DropPrivileges(*spec.credentials, report_fd);
-  if (chdir("/") != 0) FailStart(report_fd, "chdir", errno);
+  SetUpProcess(spec, report_fd);
+  if (spec.builtin != nullptr) RunBuiltin(*spec.builtin);
   execve(spec.program, spec.argv, spec.envp);
   FailStart(report_fd, "exec", errno);
 }

@@ -2,7 +2,7 @@
 //
 // Everything the child needs (argv, envp, credentials) is prepared by the
 // caller before fork; between fork and exec the child makes only
-// async-signal-safe calls. If the child cannot start the program it writes a
+// async-signal-safe calls (a builtin, too, runs in the child). If the child cannot start the program it writes a
 // failure record to its report pipe and exits 127; the supervisor reads the
 // pipe and logs the reason.
 #pragma once
@@ -14,6 +14,7 @@
 #include <string_view>
 #include <vector>
 
+#include "builtin/builtin.h"
 #include "config/config.h"
 #include "sys/unique_fd.h"
 
@@ -31,6 +32,10 @@ struct ChildSpec {
   config::StderrMode stderr_mode;
   int devnull_fd;     // borrowed; fd 2 for StderrMode::kNull
   const config::Credentials* credentials;  // nullptr: keep ours
+  const config::ProcessControls* controls = nullptr;  // nullptr: the defaults
+  // Set: the child serves this builtin on fd 0 instead of exec'ing
+  // `program`, then exits 0.
+  const builtin::Builtin* builtin = nullptr;
 };
 
 // The pipe a child reports through: with stderr=log it carries the

@@ -32,6 +32,7 @@ void Supervisor::Refuse(Listener& listener, UniqueFd connection, const net::Endp
     [[maybe_unused]] ssize_t sent = send(connection.Get(), line.data(), line.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
   }
   connection.Reset();
+  service.totals.refused++;
   std::string reason_name(ReasonName(reason));
   metrics_.Refused(service.config.name, reason_name);
   if (refusals_.Record(service.config.name, reason_name, Clock::now())) {

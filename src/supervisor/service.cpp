@@ -5,7 +5,11 @@
 namespace yinetd::supervisor {
 
 Service::Service(config::ServiceConfig service_config)
-    : config(std::move(service_config)), argv(spawn::BuildArgv(config)), gate(config.limits) {
+    : config(std::move(service_config)),
+      argv(spawn::BuildArgv(config)),
+      builtin(builtin::Find(config.builtin)),
+      program_text(config.builtin.empty() ? config.program : "builtin:" + config.builtin),
+      gate(config.limits) {
   argv_ptrs = spawn::ToExecArray(argv);
 }
 

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "builtin/builtin.h"
 #include "config/config.h"
 #include "supervisor/limits.h"
 
@@ -23,8 +24,17 @@ struct Service {
   const config::ServiceConfig config;
   std::vector<std::string> argv;
   std::vector<char*> argv_ptrs;  // points into argv; NULL-terminated
+  const builtin::Builtin* builtin;  // nullptr: runs config.program
+  std::string program_text;         // the program, or "builtin:NAME", for logs
   int running = 0;
   ServiceGate gate;
+
+  // Since yinetd started; carried over when a reload changes the service.
+  struct Totals {
+    uint64_t accepted = 0;
+    uint64_t refused = 0;
+    uint64_t exited = 0;
+  } totals;
 };
 
 }  // namespace yinetd::supervisor

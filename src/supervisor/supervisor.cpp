@@ -75,39 +75,29 @@ Supervisor::Supervisor(config::Config config, spawn::Spawner& spawner)
 }
 
 void Supervisor::Adopt(size_t service, size_t address, UniqueFd fd, std::string fd_name) {
-  adopted_[{service, address}] = Passed{std::move(fd), std::move(fd_name)};
+  const config::ServiceConfig& config = config_.services.at(service);
+  adopted_[{config.name, config.listen.at(address).ToString()}] = Passed{std::move(fd), std::move(fd_name)};
 }
 
 void Supervisor::Bind() {
-  for (size_t s = 0; s < config_.services.size(); ++s) {
-    auto service = std::make_shared<Service>(config_.services[s]);
-    metrics_.AddService(service->config.name);
-    for (size_t a = 0; a < service->config.listen.size(); ++a) {
-      const net::Address& address = service->config.listen[a];
-      Listener listener;
-      listener.service = service;
-      listener.address = address;
-      listener.addr_text = address.ToString();
-      auto passed = adopted_.find({s, a});
-      if (passed != adopted_.end()) {
-        listener.fd = std::move(passed->second.fd);
-        listener.adopted = true;
-        log::Adopt(service->config.name, listener.addr_text, listener.fd.Get(), passed->second.name);
-      } else {
-        try {
-          listener.fd = net::OpenListener(address, net::ListenOptions{});
-        } catch (const SysError& e) {
-          throw SysError("service " + service->config.name + ": " + e.Call(), e.Errno());
-        }
-        log::Listen(service->config.name, listener.addr_text);
-      }
-      listener.fixed_local = address.family == net::Address::Family::kIPv4 ||
-                             address.family == net::Address::Family::kIPv6;
-      if (listener.fixed_local) listener.local = net::LocalEndpoint(listener.fd.Get());
-      listeners_.push_back(std::move(listener));
-    }
+  for (const auto& service_config : config_.services) {
+    services_.push_back(std::make_shared<Service>(service_config));
+    metrics_.AddService(service_config.name);
   }
-  adopted_.clear();
+  std::vector<Listener> none;
+  OpenListeners(services_, none, true);
+  adopted_.clear();  // placed by systemd::PlaceSockets: every one was used
+  WatchConfig();
+}
+
+bool Supervisor::UseAdopted(Listener& listener) {
+  auto passed = adopted_.find({listener.service->config.name, listener.addr_text});
+  if (passed == adopted_.end()) return false;
+  listener.fd = std::move(passed->second.fd);
+  listener.adopted = true;
+  log::Adopt(listener.service->config.name, listener.addr_text, listener.fd.Get(), passed->second.name);
+  adopted_.erase(passed);
+  return true;
 }
 
 std::string Supervisor::Status() const {
@@ -141,10 +131,15 @@ int Supervisor::Run(SignalPipe& signals) {
         AcceptBatch(listeners_[poll_targets_[i].index]);
       }
     }
+    if (!stopping_ && poll_fds_.size() > 1 && poll_targets_[1].kind == PollKind::kWatch &&
+        poll_fds_[1].revents != 0) {
+      OnConfigChanged();
+    }
     children_.PruneOrphans();
     EndQuietEpisodes();
     EnforceTimeouts();
     FlushRefusals();
+    RunPendingReload();
   }
   log::Stop(0);
   return 0;
@@ -158,10 +153,11 @@ void Supervisor::BuildPollSet(int signal_fd) {
     poll_targets_.push_back(target);
   };
   add(signal_fd, {PollKind::kSignals, 0, 0});
+  if (watch_.Fd() >= 0) add(watch_.Fd(), {PollKind::kWatch, 0, 0});
   Clock::time_point now = Clock::now();
   for (size_t i = 0; i < listeners_.size(); ++i) {
     const Listener& listener = listeners_[i];
-    if (listener.paused_until <= now && !ShouldQueue(listener)) {
+    if (listener.paused_until <= now && !listener.wait_child && !ShouldQueue(listener)) {
       add(listener.fd.Get(), {PollKind::kListener, i, 0});
     }
   }
@@ -184,6 +180,7 @@ int Supervisor::PollTimeoutMs() const {
   }
   if (stopping_) consider(kill_deadline_);
   if (auto deadline = NextLimitDeadline()) consider(*deadline);
+  if (reload_at_) consider(*reload_at_);
   if (!next) return -1;
   // Round up so we never wake a millisecond early and spin.
   return static_cast<int>(duration_cast<milliseconds>(*next - now).count()) + 1;
@@ -198,6 +195,14 @@ void Supervisor::HandleSignals(SignalPipe& signals) {
       case SIGINT:
         log::Signal(signo, stopping_ ? "already stopping" : "shutdown");
         BeginShutdown();
+        break;
+      case SIGHUP:
+        log::Signal(signo, "reload");
+        reload_requested_ = true;  // after this pass: poll targets point into listeners_
+        break;
+      case SIGUSR1:
+        log::Signal(signo, "status");
+        LogStatus();
         break;
       default:
         log::Signal(signo, "ignored");
@@ -218,7 +223,20 @@ void Supervisor::ReapChildren() {
     std::optional<ChildRecord> record = children_.Remove(pid);
     if (!record) continue;
     record->service->gate.Release(record->source);
+    record->service->totals.exited++;
     LogExit(*record, status);
+    ResumeWaitListener(pid, status);
+  }
+}
+
+void Supervisor::ResumeWaitListener(pid_t pid, int wait_status) {
+  for (Listener& listener : listeners_) {
+    if (listener.wait_child != pid) continue;
+    listener.wait_child.reset();
+    // A program that fails leaves its datagram or client queued, and the
+    // socket would be ready again at once: rest rather than fork in a loop.
+    bool failed = !WIFEXITED(wait_status) || WEXITSTATUS(wait_status) != 0;
+    if (failed) listener.paused_until = Clock::now() + kServeErrorPause;
   }
 }
 
@@ -237,7 +255,7 @@ void Supervisor::LogExit(ChildRecord& record, int wait_status) {
 void Supervisor::ForwardOutput(Service& service, pid_t pid, OutputReader& output) {
   for (const std::string& line : output.Read()) {
     if (auto failure = spawn::ParseStartFailure(line)) {
-      log::ExecFailed(service.config.name, pid, service.config.program, failure->step, failure->err);
+      log::ExecFailed(service.config.name, pid, service.program_text, failure->step, failure->err);
     } else {
       log::Stderr(service.config.name, pid, line);
     }
@@ -245,6 +263,10 @@ void Supervisor::ForwardOutput(Service& service, pid_t pid, OutputReader& output
 }
 
 void Supervisor::AcceptBatch(Listener& listener) {
+  if (listener.service->config.mode == config::Mode::kWait) {
+    StartWaitChild(listener);
+    return;
+  }
   for (int i = 0; i < kAcceptBatch; ++i) {
     if (!AcceptOne(listener)) return;
   }
@@ -313,34 +335,59 @@ bool Supervisor::StartChild(Listener& listener, UniqueFd connection, const net::
                             const SourceKey& source) {
   Service& service = *listener.service;
   spawn::Connection ends{peer, listener.fixed_local ? listener.local : net::LocalEndpoint(connection.Get())};
-  std::vector<std::string> env = spawn::BuildEnv(service.config, ends);
+  if (peer.is_unix) ends.credentials = net::PeerCredentialsOf(connection.Get());
+  std::optional<pid_t> pid =
+      SpawnChild(listener, connection.Get(), spawn::BuildEnv(service.config, ends), peer.ToString(), source);
+  connection.Reset();  // the parent's copy: the child has its own
+  return pid.has_value();
+}
+
+void Supervisor::StartWaitChild(Listener& listener) {
+  if (!spare_pipe_.read_end) {
+    spawn::SysResult opened = spawn::OpenReportPipe(spare_pipe_);
+    if (!opened.Ok()) {
+      spare_pipe_ = spawn::ReportPipe{};
+      OnServeError(listener, opened.call, opened.err);
+      return;
+    }
+  }
+  // No peer: the program meets its clients itself, so there is no source
+  // to admit or count; max_connections and allow/deny do not apply.
+  listener.wait_child = SpawnChild(listener, listener.fd.Get(),
+                                   spawn::BuildWaitEnv(listener.service->config), "", SourceKey{});
+}
+
+std::optional<pid_t> Supervisor::SpawnChild(Listener& listener, int fd, std::vector<std::string> env,
+                                            std::string peer_text, const SourceKey& source) {
+  Service& service = *listener.service;
   std::vector<char*> envp = spawn::ToExecArray(env);
   spawn::ChildSpec spec{service.config.program.c_str(),
                         service.argv_ptrs.data(),
                         envp.data(),
-                        connection.Get(),
+                        fd,
                         service.config.stderr_mode,
                         devnull_.Get(),
-                        service.config.credentials ? &*service.config.credentials : nullptr};
+                        service.config.credentials ? &*service.config.credentials : nullptr,
+                        &service.config.process,
+                        service.builtin};
   spawn::ReportPipe pipe = std::move(spare_pipe_);
   pid_t pid = -1;
   spawn::SysResult spawned = spawner_.Spawn(spec, pipe, pid);
-  connection.Reset();  // the parent's copy: the child has its own
   if (!spawned.Ok()) {
     // fork refused (EAGAIN, ENOMEM): this client is closed, and the
     // listener rests before the next.
     service.gate.Release(source);
     OnServeError(listener, spawned.call, spawned.err);
-    return false;
+    return std::nullopt;
   }
-  std::string peer_text = peer.ToString();
   log::Accept(service.config.name, pid, peer_text);
   metrics_.Accepted(service.config.name);
+  service.totals.accepted++;
   ChildRecord record{listener.service, pid, std::move(peer_text), Clock::now(),
                      OutputReader(std::move(pipe.read_end)), "", source, std::nullopt, std::nullopt};
   StartTimeout(record);
   children_.Add(std::move(record));
-  return true;
+  return pid;
 }
 
 void Supervisor::BeginShutdown() {
@@ -352,6 +399,7 @@ void Supervisor::BeginShutdown() {
     }
   }
   listeners_.clear();
+  watch_.Stop();
   log::Shutdown(children_.Size(), config_.shutdown_grace.count());
   systemd::NotifyStopping(Status());
   SignalChildren(SIGTERM, "shutdown");

@@ -11,16 +11,20 @@
 #include <poll.h>
 
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "config/config.h"
+#include "config/loader.h"
 #include "net/address.h"
 #include "spawn/spawner.h"
 #include "supervisor/child_table.h"
 #include "supervisor/metrics.h"
+#include "supervisor/config_watch.h"
 #include "supervisor/limits.h"
 #include "supervisor/refusal_log.h"
 #include "supervisor/service.h"
@@ -40,6 +44,7 @@ struct Listener {
   Clock::time_point paused_until{};
   bool exhausted = false;    // in an EMFILE/ENFILE episode (logged once)
   Clock::time_point last_exhausted{};
+  std::optional<pid_t> wait_child;  // mode wait: the program holding the socket
 };
 
 class Supervisor {
@@ -61,6 +66,10 @@ class Supervisor {
   // The one-line summary for systemd's STATUS=.
   std::string Status() const;
 
+  // Where a reload (SIGHUP, or a change seen with watch: true) gets the new
+  // config from. Without one, SIGHUP is logged and ignored.
+  void SetConfigSource(std::function<config::LoadResult()> source) { config_source_ = std::move(source); }
+
   // The bound on all children together: the config's max_children, or one
   // derived from RLIMIT_NOFILE and RLIMIT_NPROC.
   int MaxChildren() const { return max_children_; }
@@ -73,7 +82,7 @@ class Supervisor {
   int Run(SignalPipe& signals);
 
  private:
-  enum class PollKind { kSignals, kListener, kChild, kOrphan };
+  enum class PollKind { kSignals, kListener, kChild, kOrphan, kWatch };
   struct PollTarget {
     PollKind kind;
     size_t index;  // listener or orphan index
@@ -81,6 +90,21 @@ class Supervisor {
   };
 
   void BuildPollSet(int signal_fd);
+
+  // reload.cpp: SIGHUP and watch: true, and the SIGUSR1 status.
+  // Opens listeners for `services`, reusing any of `old` with the same
+  // address; returns the addresses that failed to bind.
+  // Takes the socket systemd passed for `listener`'s service and address,
+  // if there is one.
+  bool UseAdopted(Listener& listener);
+  std::vector<std::string> OpenListeners(const std::vector<std::shared_ptr<Service>>& services,
+                                         std::vector<Listener>& old, bool fatal);
+  void Reload(std::string_view trigger);
+  void Apply(config::Config next);
+  void WatchConfig();
+  void OnConfigChanged();
+  void RunPendingReload();
+  void LogStatus();
   int PollTimeoutMs() const;
   void HandleSignals(SignalPipe& signals);
   void ReapChildren();
@@ -93,6 +117,15 @@ class Supervisor {
   // neither retried in a tight loop nor logged on every attempt.
   void OnServeError(Listener& listener, std::string_view call, int err);
   void EndQuietEpisodes();
+  // Mode wait: hands the listening socket to one program and stops polling
+  // it until that program is reaped.
+  void StartWaitChild(Listener& listener);
+  // Forks the service's program (or builtin) on `fd` with `env`; logs and
+  // records it. nullopt when it could not start (the listener is paused).
+  std::optional<pid_t> SpawnChild(Listener& listener, int fd, std::vector<std::string> env,
+                                  std::string peer_text, const SourceKey& source);
+  // Polls a wait-mode listener again once its program (`pid`) is reaped.
+  void ResumeWaitListener(pid_t pid, int wait_status);
   // False when the child could not be started (the listener is paused).
   bool StartChild(Listener& listener, UniqueFd connection, const net::Endpoint& peer,
                   const SourceKey& source);
@@ -116,8 +149,13 @@ class Supervisor {
     UniqueFd fd;
     std::string name;
   };
-  std::map<std::pair<size_t, size_t>, Passed> adopted_;  // until Bind()
+  std::map<std::pair<std::string, std::string>, Passed> adopted_;  // (service, addr), until Bind()
+  std::function<config::LoadResult()> config_source_;
+  std::vector<std::shared_ptr<Service>> services_;
   std::vector<Listener> listeners_;
+  ConfigWatch watch_;
+  std::optional<Clock::time_point> reload_at_;  // debounced watch reload
+  bool reload_requested_ = false;
   ChildTable children_;
   UniqueFd devnull_;
   spawn::ReportPipe spare_pipe_;  // opened before accept; see ReportPipe

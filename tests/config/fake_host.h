@@ -1,6 +1,8 @@
 // FakeHost: a machine with a few users, groups and executables, for tests.
 #pragma once
 
+#include <fnmatch.h>
+
 #include <map>
 #include <set>
 
@@ -14,6 +16,7 @@ class FakeHost : public Host {
   std::map<std::string, gid_t> groups{{"root", 0}, {"nogroup", 65534}, {"staff", 50}};
   std::set<std::string> executables{"/bin/cat", "/bin/sh", "/usr/bin/env"};
   uid_t euid = 0;
+  std::map<std::string, std::string> files;  // path → contents
 
   std::optional<User> LookupUser(const std::string& name) override {
     auto it = users.find(name);
@@ -30,6 +33,19 @@ class FakeHost : public Host {
     return executables.count(path) ? "" : "No such file or directory";
   }
   uid_t EffectiveUid() override { return euid; }
+  std::vector<std::string> Glob(const std::string& pattern) override {
+    std::vector<std::string> matches;
+    for (const auto& [path, text] : files) {
+      if (fnmatch(pattern.c_str(), path.c_str(), FNM_PATHNAME) == 0) matches.push_back(path);
+    }
+    return matches;  // std::map keeps them sorted
+  }
+  std::optional<std::string> ReadFile(const std::string& path, std::string& error) override {
+    auto it = files.find(path);
+    if (it != files.end()) return it->second;
+    error = "No such file or directory";
+    return std::nullopt;
+  }
 };
 
 }  // namespace yinetd::config

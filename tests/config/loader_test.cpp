@@ -1,6 +1,7 @@
 #include "config/loader.h"
 
 #include <doctest/doctest.h>
+#include <sys/resource.h>
 
 #include "config/fake_host.h"
 
@@ -166,7 +167,7 @@ TEST_CASE("a service without program or listen is reported at its entry") {
   REQUIRE(result.problems.size() == 2);
   CHECK(result.problems[0].where.ToString() == "/etc/yinetd/test.yaml:2:5");
   CHECK(result.problems[0].message == "service is missing 'listen'");
-  CHECK(result.problems[1].message == "service is missing 'program'");
+  CHECK(result.problems[1].message == "service is missing 'program' (or 'builtin' for a built-in service)");
 }
 
 TEST_CASE("program must be absolute and executable") {
@@ -259,6 +260,190 @@ TEST_CASE("an unreadable file is one problem at line 0") {
   REQUIRE(result.problems.size() == 1);
   CHECK(result.problems[0].ToString() ==
         "/nonexistent/yinetd.yaml:0:0: cannot read the config file: No such file or directory");
+}
+
+TEST_CASE("process controls are read, and defaults apply to every service") {
+  FakeHost host;
+  host.executables.insert("/srv/jail/bin/sh");
+  LoadResult result = Load(R"(defaults:
+  umask: 027
+  nice: 5
+  rlimits: {nofile: 256, core: 0}
+  no_new_privs: true
+services:
+  - name: jailed
+    listen: 7001
+    program: /bin/sh
+    chroot: /srv/jail/
+    chdir: /tmp
+    argv0: jailed-sh
+    clear_env: true
+    rlimits: {core: unlimited, as: 64M}
+  - name: plain
+    listen: 7002
+    program: /bin/cat
+    nice: -3
+    umask: 0o077
+)", host);
+  REQUIRE_MESSAGE(result.problems.empty(), (result.problems.empty() ? "" : result.problems[0].ToString()));
+  const ProcessControls& jailed = result.config->services[0].process;
+  CHECK(jailed.chroot == "/srv/jail");
+  CHECK(jailed.chdir == "/tmp");
+  CHECK(jailed.umask == 027);
+  CHECK(jailed.nice == 5);
+  CHECK(jailed.no_new_privs);
+  CHECK(jailed.argv0 == "jailed-sh");
+  CHECK(jailed.clear_env);
+  // Merged limit by limit: the service's core replaces the default's.
+  REQUIRE(jailed.rlimits.size() == 3);
+  CHECK(jailed.rlimits[0] == ResourceLimit{"nofile", RLIMIT_NOFILE, 256});
+  CHECK(jailed.rlimits[1] == ResourceLimit{"core", RLIMIT_CORE, RLIM_INFINITY});
+  CHECK(jailed.rlimits[2] == ResourceLimit{"as", RLIMIT_AS, 64ULL << 20});
+  const ProcessControls& plain = result.config->services[1].process;
+  CHECK(plain.chroot.empty());
+  CHECK(plain.chdir == "/");
+  CHECK(plain.umask == 077);
+  CHECK(plain.nice == -3);
+  CHECK_FALSE(plain.argv0.has_value());
+  CHECK_FALSE(plain.clear_env);
+  CHECK(plain.rlimits.size() == 2);
+}
+
+TEST_CASE("bad process controls are explained") {
+  auto message_for = [](const std::string& extra) {
+    return OnlyProblem(std::string(kMinimal) + "    " + extra + "\n").message;
+  };
+  CHECK(message_for("umask: 0999") == "umask must be octal, like 022 or 0077, not '0999'");
+  CHECK(message_for("umask: 01777") == "umask must be octal, like 022 or 0077, not '01777'");
+  CHECK(message_for("nice: 20") == "nice must be a whole number from -20 (most favoured) to 19, not '20'");
+  CHECK(message_for("nice: high") == "nice must be a whole number from -20 (most favoured) to 19, not 'high'");
+  CHECK(message_for("chdir: tmp") == "chdir must be an absolute path, not 'tmp'");
+  CHECK(message_for("chroot: jail") == "chroot must be an absolute path, not 'jail'");
+  CHECK(message_for("no_new_privs: yes") == "no_new_privs must be true or false, not 'yes'");
+  CHECK(message_for("rlimits: 5") == "rlimits must be a map like {nofile: 1024, core: 0}, not '5'");
+  CHECK(message_for("rlimits: {nofiles: 5}") ==
+        "unknown key 'nofiles' under rlimits (nofile, nproc, as, cpu, core, fsize): did you mean 'nofile'?");
+  CHECK(message_for("rlimits: {as: lots}") ==
+        "rlimits.as must be a number (optionally with K, M, G or T) or unlimited, not 'lots'");
+  CHECK(message_for("rlimits: {as: 99999999999T}").find("rlimits.as must be a number") == 0);
+  CHECK(message_for("argv0: [a]") == "argv0 must be a single value, not a list");
+}
+
+TEST_CASE("with chroot, the program is checked inside it") {
+  Problem missing = OnlyProblem(std::string(kMinimal) + "    chroot: /srv/jail\n");
+  CHECK(missing.message ==
+        "program /srv/jail/bin/cat cannot be run: No such file or directory; check the path and its permissions");
+  CHECK(missing.where.line == 4);
+  FakeHost host;
+  host.executables.insert("/etc/yinetd/hello.sh");
+  Problem relative = OnlyProblem(R"(services:
+  - {name: a, listen: 7, program: ./hello.sh, chroot: /srv/jail}
+)", host);
+  CHECK(relative.message == "with chroot, program must be an absolute path inside /srv/jail, not './hello.sh'");
+}
+
+TEST_CASE("builtin replaces program; exactly one of them") {
+  LoadResult result = Load("services:\n  - {name: echo, listen: 7, builtin: echo}\n");
+  REQUIRE(result.config);
+  CHECK(result.config->services[0].builtin == "echo");
+  CHECK(result.config->services[0].program.empty());
+  CHECK(OnlyProblem("services:\n  - {name: e, listen: 7, builtin: echo, program: /bin/cat}\n").message ==
+        "a service has either 'program' or 'builtin', not both: remove one");
+  CHECK(OnlyProblem("services:\n  - {name: e, listen: 7, builtin: ping}\n").message ==
+        "unknown builtin 'ping': the builtins are echo, discard, chargen, daytime, time");
+  CHECK(OnlyProblem("defaults: {builtin: echo}\n" + std::string(kMinimal)).message ==
+        "'builtin' belongs to each service and cannot be set under defaults");
+}
+
+TEST_CASE("protocol and mode: udp is wait, tcp is nowait unless told") {
+  LoadResult result = Load(R"(services:
+  - {name: t, listen: 7000, program: /bin/cat}
+  - {name: u, listen: 7000, program: /bin/cat, protocol: udp}
+  - {name: w, listen: 7001, program: /bin/cat, mode: wait}
+  - {name: v, listen: 7002, program: /bin/cat, protocol: udp, mode: wait}
+)");
+  REQUIRE_MESSAGE(result.problems.empty(), (result.problems.empty() ? "" : result.problems[0].ToString()));
+  const auto& services = result.config->services;
+  CHECK(services[0].protocol == Protocol::kTcp);
+  CHECK(services[0].mode == Mode::kNowait);
+  CHECK(services[1].protocol == Protocol::kUdp);
+  CHECK(services[1].mode == Mode::kWait);
+  CHECK(services[2].mode == Mode::kWait);
+  CHECK(services[3].mode == Mode::kWait);
+  CHECK(OnlyProblem("services:\n  - {name: a, listen: 7, program: /bin/cat, mode: sometimes}\n").message ==
+        "mode must be nowait or wait, not 'sometimes'");
+  CHECK(OnlyProblem("services:\n  - {name: a, listen: 7, program: /bin/cat, protocol: udp, mode: nowait}\n")
+            .message.find("protocol udp needs mode wait") == 0);
+  CHECK(OnlyProblem("services:\n  - {name: a, listen: 7, program: /bin/cat}\n"
+                    "  - {name: b, listen: 7, program: /bin/cat, protocol: udp}\n"
+                    "  - {name: c, listen: 7, program: /bin/cat, protocol: udp}\n")
+            .message.find("listen address 7 is already used by service 'b'") == 0);
+}
+
+TEST_CASE("socket options are read, owners resolved at load") {
+  LoadResult result = Load(R"(defaults: {keepalive: true, backlog: 64}
+services:
+  - name: sock
+    listen: [7000, unix:/run/s.sock]
+    program: /bin/cat
+    ipv6_only: true
+    nodelay: true
+    reuseport: true
+    freebind: true
+    bind_interface: lo
+    socket_mode: "0660"
+    socket_owner: nobody
+    socket_group: staff
+  - {name: v4, listen: "127.0.0.1:7000", program: /bin/cat}
+)");
+  REQUIRE_MESSAGE(result.problems.empty(), (result.problems.empty() ? "" : result.problems[0].ToString()));
+  const SocketOptions& socket = result.config->services[0].socket;
+  CHECK(socket.backlog == 64);
+  CHECK(socket.ipv6_only);
+  CHECK(socket.keepalive);
+  CHECK(socket.nodelay);
+  CHECK(socket.reuseport);
+  CHECK(socket.freebind);
+  CHECK(socket.bind_interface == "lo");
+  CHECK(socket.unix_mode == 0660);
+  CHECK(socket.unix_owner == 65534u);
+  CHECK(socket.unix_group == 50u);
+  const SocketOptions& plain = result.config->services[1].socket;
+  CHECK(plain.keepalive);
+  CHECK_FALSE(plain.nodelay);
+  CHECK(plain.backlog == 64);
+  CHECK_FALSE(plain.unix_mode.has_value());
+}
+
+TEST_CASE("bad socket options are explained; ipv6_only frees the IPv4 half of a port") {
+  auto message_for = [](const std::string& extra) {
+    return OnlyProblem(std::string(kMinimal) + "    " + extra + "\n").message;
+  };
+  CHECK(message_for("backlog: 0") == "backlog must be a whole number of at least 1, not '0'");
+  CHECK(message_for("nodelay: 1") == "nodelay must be true or false, not '1'");
+  CHECK(message_for("socket_mode: 888") == "socket_mode must be octal, like 0660, not '888'");
+  CHECK(message_for("socket_owner: ghost") ==
+        "unknown user 'ghost' for socket_owner: create it or name an existing user");
+  CHECK(message_for("socket_group: ghosts") ==
+        "unknown group 'ghosts' for socket_group: create it or name an existing group");
+  CHECK(message_for("bind_interface: averyveryverylongname").find("bind_interface must be an interface name") == 0);
+  CHECK(OnlyProblem("services:\n  - {name: a, listen: 7000, program: /bin/cat}\n"
+                    "  - {name: b, listen: \"127.0.0.1:7000\", program: /bin/cat}\n")
+            .message.find("already used by service 'a'") != std::string::npos);
+  CHECK(Load("services:\n  - {name: a, listen: 7000, program: /bin/cat, ipv6_only: true}\n"
+             "  - {name: b, listen: \"127.0.0.1:7000\", program: /bin/cat}\n").problems.empty());
+  CHECK(OnlyProblem("services:\n  - {name: a, listen: 7000, program: /bin/cat, ipv6_only: true}\n"
+                    "  - {name: b, listen: \"[::1]:7000\", program: /bin/cat}\n")
+            .message.find("already used by service 'a'") != std::string::npos);
+}
+
+TEST_CASE("per-client limits and access lists are refused in mode wait, unless inherited") {
+  CHECK(OnlyProblem("services:\n  - {name: u, listen: 7, program: /bin/cat, protocol: udp, allow: [127.0.0.1]}\n")
+            .message == "allow does not apply in mode wait: the program meets its clients itself, yinetd never sees them");
+  CHECK(OnlyProblem("services:\n  - {name: w, listen: 7, program: /bin/cat, mode: wait, max_connections: 3}\n")
+            .message.find("max_connections does not apply in mode wait") == 0);
+  CHECK(Load("defaults: {deny: [10.0.0.0/8], max_connections: 50}\n"
+             "services:\n  - {name: u, listen: 7, program: /bin/cat, protocol: udp}\n").problems.empty());
 }
 
 TEST_CASE("NearestWord suggests only close words") {
@@ -358,6 +543,65 @@ TEST_CASE("bad limit values are explained") {
   CHECK(message_for("deny: nowhere") == "deny: 'nowhere' is not a numeric IPv4 or IPv6 address");
   CHECK(message_for("timeout: 0") == "timeout must be above 0 seconds; leave it out for no limit");
   CHECK(message_for("max_conections: 3") == "unknown key 'max_conections' in a service: did you mean 'max_connections'?");
+}
+
+}  // namespace
+}  // namespace yinetd::config
+
+namespace yinetd::config {
+namespace {
+
+TEST_CASE("include: services from conf.d files load in sorted order, with the main file's defaults") {
+  FakeHost host;
+  host.files["/etc/yinetd/yinetd.yaml"] = "include: conf.d/*.yaml\nwatch: true\ndefaults: {stderr: null}\n"
+                                          "services:\n  - {name: main, listen: 7000, program: /bin/cat}\n";
+  host.files["/etc/yinetd/conf.d/b.yaml"] = "services:\n  - {name: b, listen: 7002, program: /bin/cat}\n";
+  host.files["/etc/yinetd/conf.d/a.yaml"] = "services:\n  - {name: a, listen: 7001, program: /bin/cat}\n";
+  host.files["/etc/yinetd/conf.d/empty.yaml"] = "";
+  host.files["/etc/yinetd/conf.d/notes.txt"] = "not yaml: [";
+  LoadResult result = LoadConfigFile("/etc/yinetd/yinetd.yaml", host);
+  REQUIRE_MESSAGE(result.problems.empty(), (result.problems.empty() ? "" : result.problems[0].ToString()));
+  const Config& config = *result.config;
+  REQUIRE(config.services.size() == 3);
+  CHECK(config.services[0].name == "main");
+  CHECK(config.services[1].name == "a");
+  CHECK(config.services[2].name == "b");
+  CHECK(config.services[1].stderr_mode == StderrMode::kNull);
+  CHECK(config.services[1].where.file == "/etc/yinetd/conf.d/a.yaml");
+  CHECK(config.watch);
+  CHECK(config.files == std::vector<std::string>{"/etc/yinetd/yinetd.yaml", "/etc/yinetd/conf.d/a.yaml",
+                                                 "/etc/yinetd/conf.d/b.yaml", "/etc/yinetd/conf.d/empty.yaml"});
+}
+
+TEST_CASE("include: errors name the included file; duplicates name both places") {
+  FakeHost host;
+  host.files["/etc/yinetd/yinetd.yaml"] = "include: [conf.d/*.yaml, extra.yaml]\n"
+                                          "services:\n  - {name: web, listen: 7000, program: /bin/cat}\n";
+  host.files["/etc/yinetd/conf.d/a.yaml"] = "services:\n  - name: web\n    listen: 7001\n    program: /bin/cat\n"
+                                            "  - name: typo\n    lisen: 7003\n";
+  host.files["/etc/yinetd/conf.d/b.yaml"] = "log: {level: debug}\n";
+  LoadResult result = LoadConfigFile("/etc/yinetd/yinetd.yaml", host);
+  std::vector<std::string> texts;
+  for (const auto& p : result.problems) texts.push_back(p.ToString());
+  std::string all;
+  for (const auto& t : texts) all += t + "\n";
+  REQUIRE_MESSAGE(texts.size() == 6, all);
+  CHECK(texts[5].find("/etc/yinetd/yinetd.yaml:1:26: include /etc/yinetd/extra.yaml: no such file") == 0);
+  CHECK(texts[0] == "/etc/yinetd/conf.d/a.yaml:2:5: duplicate service name 'web': it is already used at /etc/yinetd/yinetd.yaml:3:5");
+  CHECK(texts[1] == "/etc/yinetd/conf.d/a.yaml:5:5: service is missing 'listen'");
+  CHECK(texts[3] == "/etc/yinetd/conf.d/a.yaml:6:5: unknown key 'lisen' in a service: did you mean 'listen'?");
+  CHECK(texts[4].find("/etc/yinetd/conf.d/b.yaml:1:1: only 'services:' may appear in an included file") == 0);
+  CHECK(texts[2] == "/etc/yinetd/conf.d/a.yaml:5:5: service is missing 'program' (or 'builtin' for a built-in service)");
+}
+
+TEST_CASE("include of a missing literal file is an error; an empty glob is not") {
+  FakeHost host;
+  host.files["/etc/yinetd/yinetd.yaml"] = "include: [missing.yaml, conf.d/*.yaml]\n"
+                                          "services:\n  - {name: web, listen: 7000, program: /bin/cat}\n";
+  LoadResult result = LoadConfigFile("/etc/yinetd/yinetd.yaml", host);
+  REQUIRE(result.problems.size() == 1);
+  CHECK(result.problems[0].ToString() ==
+        "/etc/yinetd/yinetd.yaml:1:11: include /etc/yinetd/missing.yaml: no such file; fix the path or use a glob like conf.d/*.yaml");
 }
 
 }  // namespace

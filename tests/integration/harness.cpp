@@ -219,6 +219,28 @@ std::string Yinetd::Log() { return Snapshot(); }
 
 void Yinetd::Signal(int signo) { kill(pid_, signo); }
 
+void Yinetd::Rewrite(const std::string& config_yaml) {
+  // Written aside and renamed over, as editors do, so yinetd never reads a
+  // half-written file.
+  std::string temp = ConfigPath() + ".tmp";
+  WriteFile(temp, ReplaceAll(config_yaml, "$DIR", dir_));
+  std::filesystem::rename(temp, ConfigPath());
+}
+
+void WriteText(const std::string& path, const std::string& text) {
+  std::filesystem::create_directories(std::filesystem::path(path).parent_path());
+  WriteFile(path, text);
+}
+
+int TryConnect(uint16_t port) {
+  UniqueFd fd(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  return connect(fd.Get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 ? 0 : errno;
+}
+
 void Yinetd::SetNofileLimit(int limit) {
   rlimit value{static_cast<rlim_t>(limit), static_cast<rlim_t>(limit)};
   REQUIRE(prlimit(pid_, RLIMIT_NOFILE, &value, nullptr) == 0);

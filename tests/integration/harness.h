@@ -70,6 +70,9 @@ class Yinetd {
   const std::string& Dir() const { return dir_; }
   std::string ConfigPath() const { return dir_ + "/yinetd.yaml"; }
 
+  // Replaces the config file (with "$DIR" replaced), for reload tests.
+  void Rewrite(const std::string& config_yaml);
+
   // True once the log holds `count` lines containing every one of `needles`.
   bool WaitForLog(const std::vector<std::string>& needles, size_t count = 1, Duration timeout = 10s);
   // Log lines (parsed) whose event is `event`.
@@ -101,6 +104,12 @@ class Yinetd {
 
 // Runs `yinetd --check -c FILE` on `config_yaml`; returns exit code and stdout.
 std::pair<int, std::string> RunCheck(const std::string& config_yaml);
+
+// Writes `text` to `path`, creating its directory.
+void WriteText(const std::string& path, const std::string& text);
+
+// 0 if a TCP connection to 127.0.0.1:`port` succeeds, else the errno.
+int TryConnect(uint16_t port);
 
 // Client side.
 UniqueFd ConnectTcp(const std::string& host, uint16_t port, Duration timeout = 5s);

@@ -70,7 +70,7 @@ bool HasLine(const std::string& message, const std::string& line) {
   return false;
 }
 
-TEST_CASE("systemd hears READY=1 once listening and STOPPING=1 at SIGTERM, with a status") {
+TEST_CASE("systemd hears READY=1, then RELOADING=1 and READY=1 around a SIGHUP reload, then STOPPING=1") {
   FakeNotifySocket notify;
   uint16_t port = FreePort();
   StartOptions options;
@@ -81,6 +81,13 @@ TEST_CASE("systemd hears READY=1 once listening and STOPPING=1 at SIGTERM, with 
   CHECK(HasLine(ready, "STATUS=serving 1 service, 0 running"));
   // READY=1 came after binding: a client is served at once.
   CHECK(Exchange(port, "ping\n") == "ping\n");
+  yinetd.Signal(SIGHUP);
+  std::string reloading = notify.Receive();
+  CHECK(HasLine(reloading, "RELOADING=1"));
+  CHECK(reloading.find("MONOTONIC_USEC=") != std::string::npos);
+  std::string reloaded = notify.Receive();
+  CHECK(HasLine(reloaded, "READY=1"));
+  CHECK(HasLine(reloaded, "STATUS=serving 1 service, 0 running"));
   yinetd.Signal(SIGTERM);
   std::string stopping = notify.Receive();
   CHECK(HasLine(stopping, "STOPPING=1"));

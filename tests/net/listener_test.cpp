@@ -2,6 +2,10 @@
 
 #include <doctest/doctest.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -23,6 +27,120 @@ TEST_CASE("a listener is non-blocking and close-on-exec") {
   Endpoint local = LocalEndpoint(fd.Get());
   CHECK(local.ip == "127.0.0.1");
   CHECK(local.port != 0);
+}
+
+TEST_CASE("a datagram listener is bound and not listening; wait mode is blocking") {
+  ListenOptions options;
+  options.type = SOCK_DGRAM;
+  options.nonblocking = false;
+  UniqueFd fd = OpenListener(AnyLoopbackPort(), options);
+  REQUIRE(fd);
+  int type = 0;
+  socklen_t length = sizeof type;
+  getsockopt(fd.Get(), SOL_SOCKET, SO_TYPE, &type, &length);
+  CHECK(type == SOCK_DGRAM);
+  CHECK((fcntl(fd.Get(), F_GETFL) & O_NONBLOCK) == 0);
+  CHECK((fcntl(fd.Get(), F_GETFD) & FD_CLOEXEC) != 0);
+  CHECK(LocalEndpoint(fd.Get()).port != 0);
+}
+
+int IntOption(int fd, int level, int name) {
+  int value = -1;
+  socklen_t length = sizeof value;
+  getsockopt(fd, level, name, &value, &length);
+  return value;
+}
+
+TEST_CASE("keepalive and nodelay reach accepted connections; freebind is set") {
+  ListenOptions options;
+  options.keepalive = true;
+  options.nodelay = true;
+  options.freebind = true;
+  UniqueFd listener = OpenListener(AnyLoopbackPort(), options);
+  CHECK(IntOption(listener.Get(), SOL_IP, IP_FREEBIND) == 1);
+  UniqueFd client(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  SockAddr to = ToSockAddr(Address{Address::Family::kIPv4, "127.0.0.1", LocalEndpoint(listener.Get()).port, ""});
+  REQUIRE(connect(client.Get(), to.Get(), to.length) == 0);
+  pollfd p{listener.Get(), POLLIN, 0};
+  REQUIRE(poll(&p, 1, 5000) == 1);
+  UniqueFd accepted(accept4(listener.Get(), nullptr, nullptr, SOCK_CLOEXEC));
+  REQUIRE(accepted);
+  CHECK(IntOption(accepted.Get(), SOL_SOCKET, SO_KEEPALIVE) == 1);
+  CHECK(IntOption(accepted.Get(), IPPROTO_TCP, TCP_NODELAY) == 1);
+  UniqueFd plain = OpenListener(AnyLoopbackPort(), ListenOptions{});
+  CHECK(IntOption(plain.Get(), SOL_SOCKET, SO_KEEPALIVE) == 0);
+  CHECK(IntOption(plain.Get(), IPPROTO_TCP, TCP_NODELAY) == 0);
+}
+
+TEST_CASE("reuseport lets two listeners share a port") {
+  ListenOptions options;
+  options.reuseport = true;
+  UniqueFd first = OpenListener(AnyLoopbackPort(), options);
+  Address same{Address::Family::kIPv4, "127.0.0.1", LocalEndpoint(first.Get()).port, ""};
+  UniqueFd second = OpenListener(same, options);
+  CHECK(second);
+  CHECK(IntOption(second.Get(), SOL_SOCKET, SO_REUSEPORT) == 1);
+}
+
+TEST_CASE("bind_interface ties the socket to a device") {
+  if (geteuid() != 0) {
+    MESSAGE("skipped: SO_BINDTODEVICE needs CAP_NET_RAW");
+    return;
+  }
+  ListenOptions options;
+  options.bind_interface = "lo";
+  UniqueFd fd = OpenListener(AnyLoopbackPort(), options);
+  char device[32] = "";
+  socklen_t length = sizeof device;
+  REQUIRE(getsockopt(fd.Get(), SOL_SOCKET, SO_BINDTODEVICE, device, &length) == 0);
+  CHECK(std::string(device) == "lo");
+  options.bind_interface = "nosuchdev0";
+  CHECK_THROWS_WITH_AS(OpenListener(AnyLoopbackPort(), options),
+                       "setsockopt SO_BINDTODEVICE nosuchdev0 on 127.0.0.1:0: No such device", SysError);
+}
+
+TEST_CASE("a bare port is dual stack unless ipv6_only") {
+  UniqueFd probe(socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!probe) {
+    MESSAGE("skipped: no IPv6");
+    return;
+  }
+  Address any{Address::Family::kAny, "", 0, ""};
+  CHECK(IntOption(OpenListener(any, ListenOptions{}).Get(), IPPROTO_IPV6, IPV6_V6ONLY) == 0);
+  ListenOptions options;
+  options.ipv6_only = true;
+  CHECK(IntOption(OpenListener(any, options).Get(), IPPROTO_IPV6, IPV6_V6ONLY) == 1);
+}
+
+TEST_CASE("socket_mode and socket_owner apply to the unix socket file") {
+  std::string path = "/tmp/yinetd-listener-mode-" + std::to_string(getpid()) + ".sock";
+  ListenOptions options;
+  options.unix_mode = 0600;
+  if (geteuid() == 0) {
+    options.unix_owner = 65534;
+    options.unix_group = 65534;
+  }
+  UniqueFd fd = OpenListener(Parse("unix:" + path), options);
+  struct stat st;
+  REQUIRE(stat(path.c_str(), &st) == 0);
+  CHECK((st.st_mode & 0777) == 0600);
+  if (geteuid() == 0) {
+    CHECK(st.st_uid == 65534);
+    CHECK(st.st_gid == 65534);
+  }
+  unlink(path.c_str());
+}
+
+TEST_CASE("the peer of a unix connection is known; of TCP, not") {
+  int pair[2];
+  REQUIRE(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) == 0);
+  UniqueFd a(pair[0]), b(pair[1]);
+  std::optional<PeerCredentials> peer = PeerCredentialsOf(a.Get());
+  REQUIRE(peer);
+  CHECK(peer->pid == getpid());
+  CHECK(peer->uid == geteuid());
+  CHECK(peer->gid == getegid());
+  CHECK(SomaxConn().value_or(0) > 0);
 }
 
 TEST_CASE("binding a taken port names the address and the errno") {

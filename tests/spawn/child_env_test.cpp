@@ -23,6 +23,42 @@ TEST_CASE("argv is the program path then args") {
   CHECK(BuildArgv(Service()) == std::vector<std::string>{"/bin/cat", "-u", "two words"});
 }
 
+TEST_CASE("argv0 replaces argv[0] only") {
+  config::ServiceConfig service = Service();
+  service.process.argv0 = "kitty";
+  CHECK(BuildArgv(service) == std::vector<std::string>{"kitty", "-u", "two words"});
+}
+
+TEST_CASE("clear_env leaves only the service's env") {
+  config::ServiceConfig service = Service();
+  service.process.clear_env = true;
+  CHECK(BuildEnv(service, TcpConnection()).empty());
+  service.env = {{"A", "1"}, {"PATH", "/bin"}};
+  CHECK(BuildEnv(service, TcpConnection()) == std::vector<std::string>{"A=1", "PATH=/bin"});
+}
+
+TEST_CASE("a unix peer's credentials get the UCSPI-UNIX names") {
+  Connection unix_peer{net::Endpoint{"", 0, true}, net::Endpoint{"/run/x.sock", 0, true},
+                       net::PeerCredentials{1234, 1000, 100}};
+  std::vector<std::string> env = BuildEnv(Service(), unix_peer);
+  CHECK(std::vector<std::string>(env.begin(), env.begin() + 4) ==
+        std::vector<std::string>{"PROTO=UNIX", "UNIXREMOTEUID=1000", "UNIXREMOTEGID=100", "UNIXREMOTEPID=1234"});
+  unix_peer.credentials.reset();
+  CHECK(BuildEnv(Service(), unix_peer)[1] == "YINETD_SERVICE=echo");
+}
+
+TEST_CASE("wait mode has no peer: PROTO names the protocol") {
+  config::ServiceConfig service = Service();
+  service.protocol = config::Protocol::kUdp;
+  service.env = {{"A", "1"}};
+  CHECK(BuildWaitEnv(service) == std::vector<std::string>{"PROTO=UDP", "YINETD_SERVICE=echo",
+                                                          std::string("PATH=") + kDefaultPath, "A=1"});
+  service.protocol = config::Protocol::kTcp;
+  CHECK(BuildWaitEnv(service)[0] == "PROTO=TCP");
+  service.process.clear_env = true;
+  CHECK(BuildWaitEnv(service) == std::vector<std::string>{"A=1"});
+}
+
 TEST_CASE("a TCP connection gets the UCSPI-TCP and systemd names") {
   std::vector<std::string> env = BuildEnv(Service(), TcpConnection());
   CHECK(env == std::vector<std::string>{

@@ -3,11 +3,13 @@
 #include <doctest/doctest.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdlib>
+#include <filesystem>
 #include <string>
 
 #include "spawn/child_env.h"
@@ -114,6 +116,68 @@ TEST_CASE("an exec failure reaches the report pipe, in every stderr mode") {
     CHECK(failure->err == ENOENT);
     CHECK(run.socket_output == "");
   }
+}
+
+TEST_CASE("a builtin is served in the child, which keeps fds 0-2 only and exits 0") {
+  int pair[2];
+  REQUIRE(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) == 0);
+  UniqueFd ours(pair[0]), theirs(pair[1]);
+  UniqueFd devnull(open("/dev/null", O_RDWR | O_CLOEXEC));
+  UniqueFd canary(open("/dev/null", O_RDONLY));  // not close-on-exec: a builtin must close it itself
+  std::vector<std::string> none;
+  std::vector<char*> empty = ToExecArray(none);
+  ChildSpec spec{"", empty.data(), empty.data(), theirs.Get(), config::StderrMode::kNull, devnull.Get(),
+                 nullptr, nullptr, builtin::Find("echo")};
+  ForkSpawner spawner;
+  ReportPipe pipe;
+  REQUIRE(OpenReportPipe(pipe).Ok());
+  pid_t pid = -1;
+  REQUIRE(spawner.Spawn(spec, pipe, pid).Ok());
+  theirs.Reset();
+  REQUIRE(write(ours.Get(), "hi", 2) == 2);
+  char reply[2];
+  pollfd p{ours.Get(), POLLIN, 0};
+  REQUIRE(poll(&p, 1, 10000) == 1);
+  REQUIRE(read(ours.Get(), reply, 2) == 2);  // serving: its set-up is done
+  CHECK(std::string(reply, 2) == "hi");
+  int fds = 0;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/fd")) {
+    (void)entry;
+    ++fds;
+  }
+  CHECK(fds == 3);
+  shutdown(ours.Get(), SHUT_WR);
+  int status = 0;
+  REQUIRE(waitpid(pid, &status, 0) == pid);
+  CHECK(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 0);
+}
+
+TEST_CASE("a failing process control is reported like an exec failure") {
+  int pair[2];
+  REQUIRE(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) == 0);
+  UniqueFd ours(pair[0]), theirs(pair[1]);
+  UniqueFd devnull(open("/dev/null", O_RDWR | O_CLOEXEC));
+  std::vector<std::string> argv{"/bin/true"};
+  std::vector<char*> argv_ptrs = ToExecArray(argv);
+  config::ProcessControls controls;
+  controls.rlimits = {{"nofile", RLIMIT_NOFILE, RLIM_INFINITY}};  // above the kernel's nr_open
+  ChildSpec spec{"/bin/true", argv_ptrs.data(), argv_ptrs.data() + 1, theirs.Get(), config::StderrMode::kNull,
+                 devnull.Get(), nullptr, &controls};
+  ForkSpawner spawner;
+  ReportPipe pipe;
+  REQUIRE(OpenReportPipe(pipe).Ok());
+  pid_t pid = -1;
+  REQUIRE(spawner.Spawn(spec, pipe, pid).Ok());
+  int status = 0;
+  REQUIRE(waitpid(pid, &status, 0) == pid);
+  CHECK(WEXITSTATUS(status) == kStartFailedStatus);
+  int flags = fcntl(pipe.read_end.Get(), F_GETFL);
+  fcntl(pipe.read_end.Get(), F_SETFL, flags & ~O_NONBLOCK);
+  auto failure = ParseStartFailure(ReadAll(pipe.read_end.Get()));
+  REQUIRE(failure.has_value());
+  CHECK(failure->step == "setrlimit nofile");
+  CHECK(failure->err == EPERM);
 }
 
 TEST_CASE("start failure records are recognised exactly") {

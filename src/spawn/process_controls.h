@@ -1,0 +1,35 @@
+// Process controls: a service's chroot, rlimits, nice, chdir, umask and
+// no_new_privs, applied in the child between fork and exec.
+//
+// The order is what makes them stick. While the child is still privileged:
+// rlimits (a hard limit can only be raised with privilege, and the program
+// cannot raise it again once we drop), nice (a negative value needs
+// privilege), chroot then chdir("/") (chroot needs privilege; the chdir
+// leaves no directory handle outside the new root). Then the caller drops
+// privileges. Then, as the program's user: chdir into the configured
+// directory (its permissions checked as that user), umask, and
+// no_new_privs last, just before exec.
+//
+// Both functions run after fork: async-signal-safe calls only, no
+// allocation. Every value was checked when the config was loaded.
+#pragma once
+
+#include "config/config.h"
+
+namespace yinetd::spawn {
+
+// The step that failed (a name like "setrlimit nofile") and its errno;
+// `step` is nullptr on success.
+struct StepError {
+  const char* step = nullptr;
+  int err = 0;
+  bool Ok() const { return step == nullptr; }
+};
+
+// rlimits, nice, chroot: before dropping privileges.
+StepError ApplyPrivilegedControls(const config::ProcessControls& controls);
+
+// chdir, umask, no_new_privs: after dropping privileges.
+StepError ApplyUnprivilegedControls(const config::ProcessControls& controls);
+
+}  // namespace yinetd::spawn

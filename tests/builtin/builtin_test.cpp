@@ -1,0 +1,162 @@
+#include "builtin/builtin.h"
+
+#include <arpa/inet.h>
+#include <doctest/doctest.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <ctime>
+#include <string>
+#include <thread>
+
+#include "sys/unique_fd.h"
+
+namespace yinetd::builtin {
+namespace {
+
+std::string Daytime(int64_t t) {
+  char out[32];
+  return std::string(out, FormatDaytime(t, out));
+}
+
+// ctime's layout in UTC, from libc, to compare against.
+std::string LibcDaytime(int64_t t) {
+  time_t value = static_cast<time_t>(t);
+  tm parts;
+  gmtime_r(&value, &parts);
+  char out[64];
+  strftime(out, sizeof out, "%a %b %e %H:%M:%S %Y\r\n", &parts);
+  return out;
+}
+
+TEST_CASE("the table names five RFC services") {
+  CHECK(Names() == std::vector<std::string_view>{"echo", "discard", "chargen", "daytime", "time"});
+  REQUIRE(Find("time") != nullptr);
+  CHECK(Find("time")->rfc == "RFC 868");
+  CHECK(Find("ping") == nullptr);
+}
+
+TEST_CASE("daytime is ctime's layout in UTC") {
+  CHECK(Daytime(0) == "Thu Jan  1 00:00:00 1970\r\n");
+  CHECK(Daytime(951782400) == "Tue Feb 29 00:00:00 2000\r\n");
+  // Every 1000003 seconds over ~60 years, leap days and month ends included.
+  for (int64_t t = 0; t < 2'000'000'000; t += 1'000'003) CHECK(Daytime(t) == LibcDaytime(t));
+  CHECK(Daytime(4102444799) == LibcDaytime(4102444799));  // 2099-12-31 23:59:59
+}
+
+TEST_CASE("time counts seconds from 1900") {
+  CHECK(Rfc868Time(0) == 2208988800u);
+  CHECK(Rfc868Time(-2208988800) == 0u);
+  CHECK(Rfc868Time(2085978496) == 0u);  // the 32-bit count wraps in 2036
+}
+
+TEST_CASE("chargen lines rotate through the 95 printable characters") {
+  char line[74];
+  ChargenLine(0, line);
+  CHECK(std::string(line, 74) ==
+        std::string("!\"#$%&'()*+,-./0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[\\]^_`abcdefgh").insert(0, " ")
+                .substr(0, 72) + "\r\n");
+  ChargenLine(1, line);
+  CHECK(line[0] == '!');
+  ChargenLine(95, line);
+  CHECK(line[0] == ' ');
+  ChargenLine(94, line);
+  CHECK(line[0] == '~');
+  CHECK(line[1] == ' ');
+}
+
+// Runs `serve` on one end of a stream socketpair in a thread; returns the
+// other end.
+struct StreamRun {
+  UniqueFd client;
+  std::thread server;
+  UniqueFd server_end;
+};
+
+std::string ReadAll(int fd, size_t limit = SIZE_MAX) {
+  std::string out;
+  char buf[4096];
+  while (out.size() < limit) {
+    pollfd p{fd, POLLIN, 0};
+    if (poll(&p, 1, 5000) <= 0) break;
+    ssize_t n = read(fd, buf, std::min(sizeof buf, limit - out.size()));
+    if (n <= 0) break;
+    out.append(buf, n);
+  }
+  return out;
+}
+
+std::string ServeStream(const char* name, const std::string& input, size_t limit = SIZE_MAX) {
+  int pair[2];
+  REQUIRE(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) == 0);
+  UniqueFd client(pair[0]), server(pair[1]);
+  const Builtin* builtin = Find(name);
+  REQUIRE(builtin != nullptr);
+  std::thread thread([&] { builtin->serve_stream(server.Get()); shutdown(server.Get(), SHUT_WR); });
+  write(client.Get(), input.data(), input.size());
+  shutdown(client.Get(), SHUT_WR);
+  std::string out = ReadAll(client.Get(), limit);
+  client.Reset();  // ends chargen
+  thread.join();
+  return out;
+}
+
+TEST_CASE("stream builtins answer per their RFCs") {
+  CHECK(ServeStream("echo", "hello\nworld\n") == "hello\nworld\n");
+  CHECK(ServeStream("discard", "ignored\n") == "");
+  std::string chargen = ServeStream("chargen", "", 74 * 3);
+  REQUIRE(chargen.size() == 74 * 3);
+  char line[74];
+  ChargenLine(2, line);
+  CHECK(chargen.substr(148) == std::string(line, 74));
+  int64_t before = time(nullptr);
+  std::string daytime = ServeStream("daytime", "");
+  CHECK((daytime == Daytime(before) || daytime == Daytime(before + 1)));
+  std::string four = ServeStream("time", "");
+  REQUIRE(four.size() == 4);
+  uint32_t value;
+  std::memcpy(&value, four.data(), 4);
+  CHECK(ntohl(value) - Rfc868Time(before) <= 1);
+}
+
+TEST_CASE("datagram builtins answer each waiting datagram") {
+  auto udp = [] {
+    UniqueFd fd(socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(bind(fd.Get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+    return fd;
+  };
+  auto address_of = [](int fd) {
+    sockaddr_in addr{};
+    socklen_t length = sizeof addr;
+    getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &length);
+    return addr;
+  };
+  auto exchange = [&](const char* name, const std::string& datagram) {
+    UniqueFd server = udp(), client = udp();
+    sockaddr_in to = address_of(server.Get());
+    sendto(client.Get(), datagram.data(), datagram.size(), 0, reinterpret_cast<sockaddr*>(&to), sizeof to);
+    pollfd p{server.Get(), POLLIN, 0};
+    REQUIRE(poll(&p, 1, 5000) == 1);
+    Find(name)->serve_datagram(server.Get());
+    char buf[2048];
+    ssize_t n = recv(client.Get(), buf, sizeof buf, MSG_DONTWAIT);
+    return n < 0 ? std::string("<none>") : std::string(buf, n);
+  };
+  CHECK(exchange("echo", "ping") == "ping");
+  CHECK(exchange("discard", "ping") == "<none>");
+  std::string chargen = exchange("chargen", "");
+  CHECK(chargen.size() == 444);
+  CHECK(chargen.substr(0, 3) == " !\"");
+  CHECK(exchange("daytime", "").size() == 26);
+  CHECK(exchange("time", "").size() == 4);
+}
+
+}  // namespace
+}  // namespace yinetd::builtin
