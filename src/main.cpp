@@ -59,7 +59,7 @@ int Serve(config::Config config, std::optional<log::Level> cli_level) {
   if (!cli_level && config.log_level) log::SetLevel(*config.log_level);
   try {
     SignalPipe signals({SIGCHLD, SIGTERM, SIGINT, SIGHUP, SIGUSR1});
-    spawn::VforkSpawner spawner;
+    spawn::ForkSpawner spawner;
     std::string file = config.file;
     size_t services = config.services.size();
     supervisor::Supervisor supervisor(std::move(config), spawner);

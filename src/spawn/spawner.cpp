@@ -3,10 +3,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <linux/close_range.h>
-#include <sched.h>
 #include <signal.h>
-#include <sys/mman.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -14,7 +11,6 @@
 #include <charconv>
 
 #include "sys/signal_pipe.h"
-#include "sys/sys_error.h"
 
 namespace yinetd::spawn {
 namespace {
@@ -64,17 +60,12 @@ void CloseOthersOnExec(int report_fd) {
   }
 }
 
-// Raw system calls, not glibc's wrappers: in a process with threads the
-// wrappers make every thread change its credentials (the setxid broadcast),
-// which is wrong for a VforkSpawner child, whose thread state is borrowed
-// from us. The kernel's calls change the calling process only, which is
-// what a child wants either way.
 void DropPrivileges(const config::Credentials& credentials, int report_fd) {
-  if (syscall(SYS_setgroups, credentials.groups.size(), credentials.groups.data()) != 0) {
+  if (setgroups(credentials.groups.size(), credentials.groups.data()) != 0) {
     FailStart(report_fd, "setgroups", errno);
   }
-  if (syscall(SYS_setgid, credentials.gid) != 0) FailStart(report_fd, "setgid", errno);
-  if (credentials.set_uid && syscall(SYS_setuid, credentials.uid) != 0) FailStart(report_fd, "setuid", errno);
+  if (setgid(credentials.gid) != 0) FailStart(report_fd, "setgid", errno);
+  if (credentials.set_uid && setuid(credentials.uid) != 0) FailStart(report_fd, "setuid", errno);
 }
 
 int StderrSource(const ChildSpec& spec, int pipe_write) {
@@ -102,16 +93,6 @@ int StderrSource(const ChildSpec& spec, int pipe_write) {
   FailStart(report_fd, "exec", errno);
 }
 
-struct CloneArgs {
-  const ChildSpec* spec;
-  int pipe_write;
-};
-
-int CloneChildMain(void* arg) {
-  const CloneArgs* args = static_cast<const CloneArgs*>(arg);
-  RunChild(*args->spec, args->pipe_write);
-}
-
 }  // namespace
 
 SysResult OpenReportPipe(ReportPipe& pipe) {
@@ -137,33 +118,6 @@ SysResult ForkSpawner::Spawn(const ChildSpec& spec, ReportPipe& pipe, pid_t& pid
   sigprocmask(SIG_SETMASK, &previous, nullptr);
   pipe.write_end.Reset();
   if (pid < 0) return SysResult{"fork", fork_errno};
-  return SysResult{};
-}
-
-// Big enough for RunChild's few frames even in a sanitizer build; pages
-// are only touched as used.
-constexpr size_t kCloneStackSize = 256 * 1024;
-
-VforkSpawner::VforkSpawner() : stack_size_(kCloneStackSize) {
-  stack_ = mmap(nullptr, stack_size_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-  if (stack_ == MAP_FAILED) throw SysError("mmap child stack", errno);
-}
-
-VforkSpawner::~VforkSpawner() { munmap(stack_, stack_size_); }
-
-SysResult VforkSpawner::Spawn(const ChildSpec& spec, ReportPipe& pipe, pid_t& pid) {
-  // Signals blocked as in ForkSpawner::Spawn. One stack serves every
-  // child: CLONE_VFORK returns only once the child has exec'd or exited.
-  sigset_t all, previous;
-  sigfillset(&all);
-  sigprocmask(SIG_SETMASK, &all, &previous);
-  CloneArgs args{&spec, pipe.write_end.Get()};
-  char* stack_top = static_cast<char*>(stack_) + stack_size_;
-  pid = clone(CloneChildMain, stack_top, CLONE_VM | CLONE_VFORK | SIGCHLD, &args);
-  int clone_errno = errno;
-  sigprocmask(SIG_SETMASK, &previous, nullptr);
-  pipe.write_end.Reset();
-  if (pid < 0) return SysResult{"clone", clone_errno};
   return SysResult{};
 }
 

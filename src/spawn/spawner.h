@@ -66,25 +66,6 @@ class ForkSpawner : public Spawner {
   SysResult Spawn(const ChildSpec& spec, ReportPipe& pipe, pid_t& pid) override;
 };
 
-// clone(CLONE_VM | CLONE_VFORK) + exec, as glibc's posix_spawn does: the
-// child borrows our memory and runs on a stack of its own until it execs
-// or exits, while we wait. No page tables are copied and none torn down at
-// exec, so the cost does not grow with the supervisor's memory (fork's
-// does: see docs/benchmarks.md). The child runs the same async-signal-safe
-// code as ForkSpawner's and writes nothing of ours but its own stack.
-class VforkSpawner : public Spawner {
- public:
-  VforkSpawner();  // maps the child stack; throws SysError
-  ~VforkSpawner() override;
-  VforkSpawner(const VforkSpawner&) = delete;
-  VforkSpawner& operator=(const VforkSpawner&) = delete;
-  SysResult Spawn(const ChildSpec& spec, ReportPipe& pipe, pid_t& pid) override;
-
- private:
-  void* stack_ = nullptr;
-  size_t stack_size_ = 0;
-};
-
 // A start failure as the child reports it: the step that failed (exec,
 // setuid, ...) and its errno.
 struct StartFailure {

@@ -35,7 +35,7 @@ std::string ReadAll(int fd) {
   return out;
 }
 
-Run SpawnAndCollect(Spawner& spawner, std::vector<std::string> argv, config::StderrMode mode,
+Run SpawnAndCollect(std::vector<std::string> argv, config::StderrMode mode,
                     std::string program = "") {
   int pair[2];
   REQUIRE(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) == 0);
@@ -48,6 +48,7 @@ Run SpawnAndCollect(Spawner& spawner, std::vector<std::string> argv, config::Std
   std::vector<char*> env_ptrs = ToExecArray(env);
   if (program.empty()) program = argv[0];
   ChildSpec spec{program.c_str(), argv_ptrs.data(), env_ptrs.data(), theirs.Get(), mode, devnull.Get(), nullptr};
+  ForkSpawner spawner;
   ReportPipe pipe;
   REQUIRE(OpenReportPipe(pipe).Ok());
   pid_t pid = -1;
@@ -63,14 +64,6 @@ Run SpawnAndCollect(Spawner& spawner, std::vector<std::string> argv, config::Std
   return run;
 }
 
-// Runs the rest of the test case once per spawner, as a doctest subcase.
-#define FOR_EACH_SPAWNER(var)                         \
-  ForkSpawner fork_spawner;                           \
-  VforkSpawner vfork_spawner;                         \
-  Spawner* var = &fork_spawner;                       \
-  SUBCASE("fork") { var = &fork_spawner; }            \
-  SUBCASE("clone vfork") { var = &vfork_spawner; }
-
 std::string HelperPath(const char* name) {
   const char* dir = std::getenv("YINETD_HELPERS");
   REQUIRE_MESSAGE(dir != nullptr, "YINETD_HELPERS is not set");
@@ -78,37 +71,33 @@ std::string HelperPath(const char* name) {
 }
 
 TEST_CASE("the child holds fds 0, 1 and 2 and nothing else") {
-  FOR_EACH_SPAWNER(spawner);
-  Run run = SpawnAndCollect(*spawner, {HelperPath("fd_lister")}, config::StderrMode::kLog);
+  Run run = SpawnAndCollect({HelperPath("fd_lister")}, config::StderrMode::kLog);
   CHECK(run.socket_output == "fds=0,1,2\n");
   CHECK(WIFEXITED(run.wait_status));
   CHECK(WEXITSTATUS(run.wait_status) == 0);
 }
 
 TEST_CASE("stderr=log goes to the report pipe, socket to the socket, null nowhere") {
-  FOR_EACH_SPAWNER(spawner);
   std::vector<std::string> argv{"/bin/sh", "-c", "echo out; echo err >&2"};
-  Run log = SpawnAndCollect(*spawner, argv, config::StderrMode::kLog);
+  Run log = SpawnAndCollect(argv, config::StderrMode::kLog);
   CHECK(log.socket_output == "out\n");
   CHECK(log.report_output == "err\n");
-  Run socket = SpawnAndCollect(*spawner, argv, config::StderrMode::kSocket);
+  Run socket = SpawnAndCollect(argv, config::StderrMode::kSocket);
   CHECK(socket.socket_output == "out\nerr\n");
   CHECK(socket.report_output == "");
-  Run null = SpawnAndCollect(*spawner, argv, config::StderrMode::kNull);
+  Run null = SpawnAndCollect(argv, config::StderrMode::kNull);
   CHECK(null.socket_output == "out\n");
   CHECK(null.report_output == "");
 }
 
 TEST_CASE("the environment is exactly what was prepared") {
-  FOR_EACH_SPAWNER(spawner);
-  Run run = SpawnAndCollect(*spawner, {"/usr/bin/env"}, config::StderrMode::kLog);
+  Run run = SpawnAndCollect({"/usr/bin/env"}, config::StderrMode::kLog);
   CHECK(run.socket_output == "A=1\n");
 }
 
 TEST_CASE("signals are reset: SIGPIPE kills the program again") {
-  FOR_EACH_SPAWNER(spawner);
   signal(SIGPIPE, SIG_IGN);
-  Run run = SpawnAndCollect(*spawner, {"/bin/sh", "-c", "kill -PIPE $$; echo survived"},
+  Run run = SpawnAndCollect({"/bin/sh", "-c", "kill -PIPE $$; echo survived"},
                             config::StderrMode::kLog);
   signal(SIGPIPE, SIG_DFL);
   CHECK(WIFSIGNALED(run.wait_status));
@@ -116,9 +105,8 @@ TEST_CASE("signals are reset: SIGPIPE kills the program again") {
 }
 
 TEST_CASE("an exec failure reaches the report pipe, in every stderr mode") {
-  FOR_EACH_SPAWNER(spawner);
   for (auto mode : {config::StderrMode::kLog, config::StderrMode::kSocket, config::StderrMode::kNull}) {
-    Run run = SpawnAndCollect(*spawner, {"/nonexistent/program"}, mode);
+    Run run = SpawnAndCollect({"/nonexistent/program"}, mode);
     CHECK(WEXITSTATUS(run.wait_status) == kStartFailedStatus);
     auto failure = ParseStartFailure(run.report_output);
     REQUIRE(failure.has_value());
