@@ -30,7 +30,8 @@ check() {  # check NAME COMMAND...
 start_yinetd() {
   local attempt
   for attempt in 1 2 3 4 5; do
-    port=$((20000 + RANDOM % 30000))
+    # Below the ephemeral range (32768 and up), which clients' sockets use.
+    port=$((20000 + RANDOM % 12000))
     cat >"$tmp/yinetd.yaml" <<YAML
 services:
   - name: tiny
@@ -40,11 +41,12 @@ services:
 YAML
     "$yinetd" -c "$tmp/yinetd.yaml" 2>"$tmp/yinetd.log" &
     pid=$!
-    for _ in $(seq 50); do
+    for _ in $(seq 150); do
       grep -q 'event=start' "$tmp/yinetd.log" && return 0
       kill -0 "$pid" 2>/dev/null || break
       sleep 0.1
     done
+    cat "$tmp/yinetd.log"
     kill -TERM "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; pid=""
   done
   return 1
