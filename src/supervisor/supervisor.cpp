@@ -299,7 +299,7 @@ void Supervisor::SignalChildren(int signo, const char* reason) {
   for (auto& [pid, child] : children_.Children()) {
     child.kill_reason = reason;
     // The whole process group first (a shell's children too); the child may
-    // not have called setsid yet, so fall back to the pid alone.
+    // not have called setpgid yet, so fall back to the pid alone.
     if (kill(-pid, signo) != 0 && kill(pid, signo) != 0 && errno != ESRCH) {
       log::SyscallFailed(child.service->config.name, "kill", std::to_string(pid), errno);
     }
