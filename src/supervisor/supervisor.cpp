@@ -122,6 +122,10 @@ void Supervisor::BuildPollSet(int signal_fd) {
     if (listeners_[i].paused_until <= now) add(listeners_[i].fd.Get(), {PollKind::kListener, i, 0});
   }
   for (auto& [pid, child] : children_.Children()) {
+    // Without stderr=log the pipe only ever carries a start failure, written
+    // before the child exits and read when it is reaped (LogExit): polling
+    // it would cost a wake-up per connection, for the EOF at exec.
+    if (child.service->config.stderr_mode != config::StderrMode::kLog) continue;
     if (!child.output.AtEof()) add(child.output.Fd(), {PollKind::kChild, 0, pid});
   }
   auto& orphans = children_.Orphans();
