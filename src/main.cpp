@@ -64,7 +64,7 @@ int Serve(config::Config config, std::optional<log::Level> cli_level) {
     size_t services = config.services.size();
     supervisor::Supervisor supervisor(std::move(config), spawner);
     supervisor.Bind();
-    log::Start(kVersion, file, services);
+    log::Start(kVersion, file, services, supervisor.MaxChildren());
     return supervisor.Run(signals);
   } catch (const SysError& e) {
     log::StartupFailed(e.what());

@@ -11,7 +11,9 @@ std::string Problem::ToString() const { return where.ToString() + ": " + message
 bool ServiceConfig::SameSettings(const ServiceConfig& other) const {
   return name == other.name && listen == other.listen && program == other.program &&
          args == other.args && env == other.env && credentials == other.credentials &&
-         stderr_mode == other.stderr_mode;
+         stderr_mode == other.stderr_mode && limits == other.limits && access == other.access &&
+         refuse_message == other.refuse_message && timeout == other.timeout &&
+         kill_grace == other.kill_grace;
 }
 
 }  // namespace yinetd::config

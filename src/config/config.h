@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "log/events.h"
+#include "net/access_list.h"
 #include "net/address.h"
 
 namespace yinetd::config {
@@ -47,6 +48,22 @@ struct Credentials {
   bool operator==(const Credentials&) const = default;
 };
 
+// What happens to a connection that arrives while its service (or yinetd as
+// a whole) is at its limit: accepted and closed at once, or left waiting in
+// the kernel's backlog until a child exits.
+enum class Overflow { kRefuse, kQueue };
+
+struct Limits {
+  std::optional<int> max_connections;        // running children
+  std::optional<int> max_per_source;         // running children per source
+  std::optional<double> max_rate;            // connections a second
+  std::optional<double> max_rate_per_source;
+  int source_prefix_v4 = 32;                 // how sources are grouped
+  int source_prefix_v6 = 64;
+  Overflow overflow = Overflow::kRefuse;
+  bool operator==(const Limits&) const = default;
+};
+
 struct ServiceConfig {
   std::string name;
   std::vector<net::Address> listen;
@@ -55,6 +72,11 @@ struct ServiceConfig {
   std::vector<std::pair<std::string, std::string>> env;
   std::optional<Credentials> credentials;
   StderrMode stderr_mode = StderrMode::kLog;
+  Limits limits;
+  net::AccessList access;
+  std::string refuse_message;  // written to a refused client; "" for none
+  std::optional<std::chrono::milliseconds> timeout;  // wall clock per child
+  std::chrono::milliseconds kill_grace{2'000};       // SIGTERM → SIGKILL
   Location where;  // the service's entry, for messages
 
   bool SameSettings(const ServiceConfig& other) const;
@@ -64,6 +86,7 @@ struct Config {
   std::string file;
   std::optional<log::Level> log_level;
   std::chrono::milliseconds shutdown_grace{10'000};
+  std::optional<int> max_children;  // all services together; unset: derived from rlimits
   std::vector<ServiceConfig> services;
 };
 

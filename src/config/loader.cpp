@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <charconv>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -64,7 +65,7 @@ struct ServiceKey {
 };
 
 const std::vector<std::string_view> kTopLevelKeys = {"log", "defaults", "services",
-                                                     "shutdown_grace"};
+                                                     "shutdown_grace", "max_children"};
 const std::vector<std::string_view> kLogKeys = {"level"};
 
 class Loader {
@@ -82,6 +83,18 @@ class Loader {
   void ParseUser(const Field&, ServiceConfig&) {}   // resolved with `group` in ResolveCredentials
   void ParseGroup(const Field&, ServiceConfig&) {}
   void ParseStderr(const Field& field, ServiceConfig& service);
+  void ParseMaxConnections(const Field& field, ServiceConfig& service);
+  void ParseMaxPerSource(const Field& field, ServiceConfig& service);
+  void ParseMaxRate(const Field& field, ServiceConfig& service);
+  void ParseMaxRatePerSource(const Field& field, ServiceConfig& service);
+  void ParseSourcePrefixV4(const Field& field, ServiceConfig& service);
+  void ParseSourcePrefixV6(const Field& field, ServiceConfig& service);
+  void ParseOverflow(const Field& field, ServiceConfig& service);
+  void ParseAllow(const Field& field, ServiceConfig& service);
+  void ParseDeny(const Field& field, ServiceConfig& service);
+  void ParseRefuseMessage(const Field& field, ServiceConfig& service);
+  void ParseTimeout(const Field& field, ServiceConfig& service);
+  void ParseKillGrace(const Field& field, ServiceConfig& service);
 
  private:
   static const std::vector<ServiceKey>& ServiceKeys();
@@ -95,6 +108,9 @@ class Loader {
 
   std::optional<std::string> Scalar(const Field& field, std::string_view key);
   std::optional<double> Seconds(const Field& field, std::string_view key);
+  std::optional<long> Integer(const Field& field, std::string_view key, long min, long max);
+  std::optional<double> Rate(const Field& field, std::string_view key);
+  std::vector<net::Cidr> CidrList(const Field& field, std::string_view key);
 
   void ParseTopLevel(const YAML::Node& root, Config& config);
   void ParseLog(const Field& field, Config& config);
@@ -122,6 +138,18 @@ const std::vector<ServiceKey>& Loader::ServiceKeys() {
       {"user", &Loader::ParseUser, true},
       {"group", &Loader::ParseGroup, true},
       {"stderr", &Loader::ParseStderr, true},
+      {"max_connections", &Loader::ParseMaxConnections, true},
+      {"max_per_source", &Loader::ParseMaxPerSource, true},
+      {"max_rate", &Loader::ParseMaxRate, true},
+      {"max_rate_per_source", &Loader::ParseMaxRatePerSource, true},
+      {"source_prefix_v4", &Loader::ParseSourcePrefixV4, true},
+      {"source_prefix_v6", &Loader::ParseSourcePrefixV6, true},
+      {"overflow", &Loader::ParseOverflow, true},
+      {"allow", &Loader::ParseAllow, true},
+      {"deny", &Loader::ParseDeny, true},
+      {"refuse_message", &Loader::ParseRefuseMessage, true},
+      {"timeout", &Loader::ParseTimeout, true},
+      {"kill_grace", &Loader::ParseKillGrace, true},
   };
   return keys;
 }
@@ -170,6 +198,53 @@ std::optional<double> Loader::Seconds(const Field& field, std::string_view key) 
   return value;
 }
 
+std::optional<long> Loader::Integer(const Field& field, std::string_view key, long min, long max) {
+  auto text = Scalar(field, key);
+  if (!text) return std::nullopt;
+  long value = 0;
+  auto [end, ec] = std::from_chars(text->data(), text->data() + text->size(), value);
+  if (ec != std::errc() || end != text->data() + text->size() || value < min || value > max) {
+    Report(field, std::string(key) + " must be a whole number from " + std::to_string(min) + " to " +
+                      std::to_string(max) + ", not '" + *text + "'");
+    return std::nullopt;
+  }
+  return value;
+}
+
+std::optional<double> Loader::Rate(const Field& field, std::string_view key) {
+  auto text = Scalar(field, key);
+  if (!text) return std::nullopt;
+  char* end = nullptr;
+  double value = std::strtod(text->c_str(), &end);
+  if (text->empty() || *end != '\0' || !std::isfinite(value) || value <= 0 || value > 1e6) {
+    Report(field, std::string(key) + " must be a number of connections a second above 0, like 5 or 0.5, not '" +
+                      *text + "'");
+    return std::nullopt;
+  }
+  return value;
+}
+
+std::vector<net::Cidr> Loader::CidrList(const Field& field, std::string_view key) {
+  std::vector<YAML::Node> items;
+  if (field.node.IsSequence()) {
+    for (const auto& item : field.node) items.push_back(item);
+  } else {
+    items.push_back(field.node);
+  }
+  std::vector<net::Cidr> list;
+  for (const auto& item : items) {
+    auto text = Scalar(Field{item, field.file}, key);
+    if (!text) continue;
+    auto cidr = net::ParseCidr(*text);
+    if (auto* error = std::get_if<std::string>(&cidr)) {
+      Report(item, *field.file, std::string(key) + ": " + *error);
+    } else {
+      list.push_back(std::get<net::Cidr>(cidr));
+    }
+  }
+  return list;
+}
+
 LoadResult Loader::Load(const YAML::Node& root) {
   Config config;
   config.file = main_file_;
@@ -206,6 +281,8 @@ void Loader::ParseTopLevel(const YAML::Node& root, Config& config) {
       if (auto seconds = Seconds(value, key)) {
         config.shutdown_grace = std::chrono::milliseconds(std::llround(*seconds * 1000));
       }
+    } else if (key == "max_children") {
+      if (auto n = Integer(value, key, 1, 1'000'000)) config.max_children = static_cast<int>(*n);
     } else if (key != "defaults") {
       ReportUnknownKey(entry.first, main_file_, "at the top level", kTopLevelKeys);
     }
@@ -416,6 +493,70 @@ void Loader::ParseStderr(const Field& field, ServiceConfig& service) {
     service.stderr_mode = StderrMode::kNull;
   } else {
     Report(field, "stderr must be log, socket or null; not '" + *mode + "'");
+  }
+}
+
+void Loader::ParseMaxConnections(const Field& field, ServiceConfig& service) {
+  if (auto n = Integer(field, "max_connections", 1, 1'000'000)) service.limits.max_connections = static_cast<int>(*n);
+}
+
+void Loader::ParseMaxPerSource(const Field& field, ServiceConfig& service) {
+  if (auto n = Integer(field, "max_per_source", 1, 1'000'000)) service.limits.max_per_source = static_cast<int>(*n);
+}
+
+void Loader::ParseMaxRate(const Field& field, ServiceConfig& service) {
+  if (auto rate = Rate(field, "max_rate")) service.limits.max_rate = *rate;
+}
+
+void Loader::ParseMaxRatePerSource(const Field& field, ServiceConfig& service) {
+  if (auto rate = Rate(field, "max_rate_per_source")) service.limits.max_rate_per_source = *rate;
+}
+
+void Loader::ParseSourcePrefixV4(const Field& field, ServiceConfig& service) {
+  if (auto n = Integer(field, "source_prefix_v4", 0, 32)) service.limits.source_prefix_v4 = static_cast<int>(*n);
+}
+
+void Loader::ParseSourcePrefixV6(const Field& field, ServiceConfig& service) {
+  if (auto n = Integer(field, "source_prefix_v6", 0, 128)) service.limits.source_prefix_v6 = static_cast<int>(*n);
+}
+
+void Loader::ParseOverflow(const Field& field, ServiceConfig& service) {
+  auto mode = Scalar(field, "overflow");
+  if (!mode) return;
+  if (*mode == "refuse") {
+    service.limits.overflow = Overflow::kRefuse;
+  } else if (*mode == "queue") {
+    service.limits.overflow = Overflow::kQueue;
+  } else {
+    Report(field, "overflow must be refuse or queue; not '" + *mode + "'");
+  }
+}
+
+void Loader::ParseAllow(const Field& field, ServiceConfig& service) {
+  service.access.allow = CidrList(field, "allow");
+}
+
+void Loader::ParseDeny(const Field& field, ServiceConfig& service) {
+  service.access.deny = CidrList(field, "deny");
+}
+
+void Loader::ParseRefuseMessage(const Field& field, ServiceConfig& service) {
+  if (auto text = Scalar(field, "refuse_message")) service.refuse_message = *text;
+}
+
+void Loader::ParseTimeout(const Field& field, ServiceConfig& service) {
+  auto seconds = Seconds(field, "timeout");
+  if (!seconds) return;
+  if (*seconds <= 0) {
+    Report(field, "timeout must be above 0 seconds; leave it out for no limit");
+    return;
+  }
+  service.timeout = std::chrono::milliseconds(std::llround(*seconds * 1000));
+}
+
+void Loader::ParseKillGrace(const Field& field, ServiceConfig& service) {
+  if (auto seconds = Seconds(field, "kill_grace")) {
+    service.kill_grace = std::chrono::milliseconds(std::llround(*seconds * 1000));
   }
 }
 

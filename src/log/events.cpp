@@ -54,9 +54,13 @@ void Setup(Level level) {
 
 void SetLevel(Level level) { spdlog::set_level(ToSpdlog(level)); }
 
-void Start(std::string_view version, std::string_view config_file, size_t services) {
-  Emit(spdlog::level::info,
-       Line("start").Add("version", version).Add("config", config_file).Add("services", services));
+void Start(std::string_view version, std::string_view config_file, size_t services,
+           int max_children) {
+  Emit(spdlog::level::info, Line("start")
+                                .Add("version", version)
+                                .Add("config", config_file)
+                                .Add("services", services)
+                                .Add("max_children", max_children));
 }
 
 void Listen(std::string_view service, std::string_view addr) {
@@ -79,6 +83,15 @@ void Exit(std::string_view service, pid_t pid, std::string_view peer, int wait_s
   line.Add("duration_ms", duration_ms);
   if (!reason.empty()) line.Add("reason", reason);
   Emit(spdlog::level::info, line);
+}
+
+void Refuse(std::string_view service, std::string_view peer, std::string_view reason) {
+  Emit(spdlog::level::warn, ServiceLine("refuse", service).Add("peer", peer).Add("reason", reason));
+}
+
+void RefusalsSuppressed(std::string_view service, std::string_view reason, long count) {
+  Emit(spdlog::level::warn,
+       ServiceLine("refuse", service).Add("reason", reason).Add("suppressed", count));
 }
 
 void Stderr(std::string_view service, pid_t pid, std::string_view text) {

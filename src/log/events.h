@@ -23,13 +23,20 @@ std::optional<Level> ParseLevel(std::string_view name);
 void Setup(Level level);
 void SetLevel(Level level);
 
-void Start(std::string_view version, std::string_view config_file, size_t services);
+void Start(std::string_view version, std::string_view config_file, size_t services,
+           int max_children);
 void Listen(std::string_view service, std::string_view addr);
 void Accept(std::string_view service, pid_t pid, std::string_view peer);
 // `wait_status` is what waitpid returned; `reason` is empty unless yinetd
 // itself caused the exit (for example "shutdown").
 void Exit(std::string_view service, pid_t pid, std::string_view peer, int wait_status,
           int64_t duration_ms, std::string_view reason);
+// A connection closed without starting its program; `reason` is
+// denied, max_children, max_connections, max_per_source, max_rate or
+// max_rate_per_source.
+void Refuse(std::string_view service, std::string_view peer, std::string_view reason);
+// How many refusals RefusalLog kept out of the log in the last window.
+void RefusalsSuppressed(std::string_view service, std::string_view reason, long count);
 void Stderr(std::string_view service, pid_t pid, std::string_view line);
 // The child could not start `program`: `step` (exec, setuid, ...) failed.
 void ExecFailed(std::string_view service, pid_t pid, std::string_view program,

@@ -29,6 +29,9 @@ struct ChildRecord {
   Clock::time_point started;
   OutputReader output;
   std::string kill_reason;  // set when yinetd signalled it, e.g. "shutdown"
+  SourceKey source;         // what the service's gate counted it under
+  std::optional<Clock::time_point> term_at;  // `timeout` runs out: SIGTERM
+  std::optional<Clock::time_point> kill_at;  // then `kill_grace`: SIGKILL
 };
 
 // A report pipe whose child is gone but whose writers are not.
@@ -48,6 +51,7 @@ class ChildTable {
   size_t Size() const { return children_.size(); }
   bool Empty() const { return children_.empty(); }
   std::map<pid_t, ChildRecord>& Children() { return children_; }
+  const std::map<pid_t, ChildRecord>& Children() const { return children_; }
 
   void AddOrphan(OrphanOutput orphan) { orphans_.push_back(std::move(orphan)); }
   std::vector<OrphanOutput>& Orphans() { return orphans_; }

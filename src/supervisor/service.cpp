@@ -5,7 +5,7 @@
 namespace yinetd::supervisor {
 
 Service::Service(config::ServiceConfig service_config)
-    : config(std::move(service_config)), argv(spawn::BuildArgv(config)) {
+    : config(std::move(service_config)), argv(spawn::BuildArgv(config)), gate(config.limits) {
   argv_ptrs = spawn::ToExecArray(argv);
 }
 

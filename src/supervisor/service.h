@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "config/config.h"
+#include "supervisor/limits.h"
 
 namespace yinetd::supervisor {
 
@@ -23,6 +24,7 @@ struct Service {
   std::vector<std::string> argv;
   std::vector<char*> argv_ptrs;  // points into argv; NULL-terminated
   int running = 0;
+  ServiceGate gate;
 };
 
 }  // namespace yinetd::supervisor

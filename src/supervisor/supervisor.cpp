@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 
@@ -46,10 +47,27 @@ bool IsExhaustionError(int err) {
   return err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM;
 }
 
+// Each child costs yinetd one descriptor (its report pipe) while it runs;
+// keep a reserve for listeners, logs and accepting. RLIMIT_NPROC bounds the
+// processes of our uid (not enforced for root, but a sane bound all the same).
+int DefaultMaxChildren() {
+  constexpr rlim_t kReserveFds = 64;
+  constexpr rlim_t kCeiling = 65536;
+  rlimit nofile{}, nproc{};
+  getrlimit(RLIMIT_NOFILE, &nofile);
+  getrlimit(RLIMIT_NPROC, &nproc);
+  rlim_t bound = kCeiling;
+  if (nofile.rlim_cur != RLIM_INFINITY) bound = std::min(bound, nofile.rlim_cur > kReserveFds * 2 ? nofile.rlim_cur - kReserveFds : nofile.rlim_cur / 2);
+  if (nproc.rlim_cur != RLIM_INFINITY) bound = std::min(bound, nproc.rlim_cur);
+  return static_cast<int>(std::max<rlim_t>(bound, 1));
+}
+
 }  // namespace
 
 Supervisor::Supervisor(config::Config config, spawn::Spawner& spawner)
-    : config_(std::move(config)), spawner_(spawner) {
+    : config_(std::move(config)),
+      spawner_(spawner),
+      max_children_(config_.max_children.value_or(DefaultMaxChildren())) {
   devnull_.Reset(open("/dev/null", O_RDWR | O_CLOEXEC));
   if (!devnull_) throw SysError("open /dev/null", errno);
 }
@@ -104,6 +122,8 @@ int Supervisor::Run(SignalPipe& signals) {
     }
     children_.PruneOrphans();
     EndQuietEpisodes();
+    EnforceTimeouts();
+    FlushRefusals();
   }
   log::Stop(0);
   return 0;
@@ -119,7 +139,10 @@ void Supervisor::BuildPollSet(int signal_fd) {
   add(signal_fd, {PollKind::kSignals, 0, 0});
   Clock::time_point now = Clock::now();
   for (size_t i = 0; i < listeners_.size(); ++i) {
-    if (listeners_[i].paused_until <= now) add(listeners_[i].fd.Get(), {PollKind::kListener, i, 0});
+    const Listener& listener = listeners_[i];
+    if (listener.paused_until <= now && !ShouldQueue(listener)) {
+      add(listener.fd.Get(), {PollKind::kListener, i, 0});
+    }
   }
   for (auto& [pid, child] : children_.Children()) {
     // Without stderr=log the pipe only ever carries a start failure, written
@@ -143,6 +166,7 @@ int Supervisor::PollTimeoutMs() const {
     if (listener.exhausted) consider(listener.last_exhausted + kExhaustionQuiet);
   }
   if (stopping_) consider(kill_deadline_);
+  if (auto deadline = NextLimitDeadline()) consider(*deadline);
   if (!next) return -1;
   // Round up so we never wake a millisecond early and spin.
   return static_cast<int>(duration_cast<milliseconds>(*next - now).count()) + 1;
@@ -175,7 +199,9 @@ void Supervisor::ReapChildren() {
       return;
     }
     std::optional<ChildRecord> record = children_.Remove(pid);
-    if (record) LogExit(*record, status);
+    if (!record) continue;
+    record->service->gate.Release(record->source);
+    LogExit(*record, status);
   }
 }
 
@@ -227,7 +253,13 @@ bool Supervisor::AcceptOne(Listener& listener) {
     OnServeError(listener, "accept4", err);
     return false;
   }
-  return StartChild(listener, std::move(connection), net::ToEndpoint(peer_addr.Get(), peer_addr.length));
+  net::Endpoint peer = net::ToEndpoint(peer_addr.Get(), peer_addr.length);
+  SourceKey source;
+  if (auto reason = Admit(listener, peer_addr.Get(), source)) {
+    Refuse(listener, std::move(connection), peer, *reason);
+    return true;
+  }
+  return StartChild(listener, std::move(connection), peer, source);
 }
 
 void Supervisor::OnServeError(Listener& listener, std::string_view call, int err) {
@@ -258,7 +290,8 @@ void Supervisor::EndQuietEpisodes() {
   }
 }
 
-bool Supervisor::StartChild(Listener& listener, UniqueFd connection, const net::Endpoint& peer) {
+bool Supervisor::StartChild(Listener& listener, UniqueFd connection, const net::Endpoint& peer,
+                            const SourceKey& source) {
   Service& service = *listener.service;
   spawn::Connection ends{peer, listener.fixed_local ? listener.local : net::LocalEndpoint(connection.Get())};
   std::vector<std::string> env = spawn::BuildEnv(service.config, ends);
@@ -277,13 +310,16 @@ bool Supervisor::StartChild(Listener& listener, UniqueFd connection, const net::
   if (!spawned.Ok()) {
     // fork refused (EAGAIN, ENOMEM): this client is closed, and the
     // listener rests before the next.
+    service.gate.Release(source);
     OnServeError(listener, spawned.call, spawned.err);
     return false;
   }
   std::string peer_text = peer.ToString();
   log::Accept(service.config.name, pid, peer_text);
-  children_.Add(ChildRecord{listener.service, pid, std::move(peer_text), Clock::now(),
-                            OutputReader(std::move(pipe.read_end)), ""});
+  ChildRecord record{listener.service, pid, std::move(peer_text), Clock::now(),
+                     OutputReader(std::move(pipe.read_end)), "", source, std::nullopt, std::nullopt};
+  StartTimeout(record);
+  children_.Add(std::move(record));
   return true;
 }
 
@@ -302,12 +338,16 @@ void Supervisor::BeginShutdown() {
 void Supervisor::SignalChildren(int signo, const char* reason) {
   for (auto& [pid, child] : children_.Children()) {
     child.kill_reason = reason;
-    // The whole process group first (a shell's children too); the child may
-    // not have called setpgid yet, so fall back to the pid alone.
-    if (kill(-pid, signo) != 0 && kill(pid, signo) != 0 && errno != ESRCH) {
-      log::SyscallFailed(child.service->config.name, "kill", std::to_string(pid), errno);
-    }
+    SignalChild(child, signo);
     if (signo == SIGKILL) log::Kill(child.service->config.name, pid, signo);
+  }
+}
+
+void Supervisor::SignalChild(const ChildRecord& child, int signo) {
+  // The whole process group first (a shell's children too); the child may
+  // not have called setpgid yet, so fall back to the pid alone.
+  if (kill(-child.pid, signo) != 0 && kill(child.pid, signo) != 0 && errno != ESRCH) {
+    log::SyscallFailed(child.service->config.name, "kill", std::to_string(child.pid), errno);
   }
 }
 

@@ -19,6 +19,8 @@
 #include "net/address.h"
 #include "spawn/spawner.h"
 #include "supervisor/child_table.h"
+#include "supervisor/limits.h"
+#include "supervisor/refusal_log.h"
 #include "supervisor/service.h"
 #include "sys/signal_pipe.h"
 #include "sys/unique_fd.h"
@@ -47,6 +49,10 @@ class Supervisor {
   // Binds every listener; a failure is fatal at startup (throws SysError).
   void Bind();
 
+  // The bound on all children together: the config's max_children, or one
+  // derived from RLIMIT_NOFILE and RLIMIT_NPROC.
+  int MaxChildren() const { return max_children_; }
+
   // Serves until SIGTERM or SIGINT, then shuts down; returns the exit code.
   int Run(SignalPipe& signals);
 
@@ -72,9 +78,20 @@ class Supervisor {
   void OnServeError(Listener& listener, std::string_view call, int err);
   void EndQuietEpisodes();
   // False when the child could not be started (the listener is paused).
-  bool StartChild(Listener& listener, UniqueFd connection, const net::Endpoint& peer);
+  bool StartChild(Listener& listener, UniqueFd connection, const net::Endpoint& peer,
+                  const SourceKey& source);
+
+  // admission.cpp: limits, access lists, refusals and timeouts.
+  std::optional<RefuseReason> Admit(Listener& listener, const sockaddr* peer, SourceKey& source);
+  void Refuse(Listener& listener, UniqueFd connection, const net::Endpoint& peer, RefuseReason reason);
+  bool ShouldQueue(const Listener& listener) const;
+  void StartTimeout(ChildRecord& record);
+  void EnforceTimeouts();
+  void FlushRefusals();
+  std::optional<Clock::time_point> NextLimitDeadline() const;
   void BeginShutdown();
   void SignalChildren(int signo, const char* reason);
+  void SignalChild(const ChildRecord& child, int signo);
   bool ShutdownComplete();
 
   config::Config config_;
@@ -85,6 +102,8 @@ class Supervisor {
   spawn::ReportPipe spare_pipe_;  // opened before accept; see ReportPipe
   std::vector<pollfd> poll_fds_;
   std::vector<PollTarget> poll_targets_;
+  int max_children_;
+  RefusalLog refusals_;
   bool stopping_ = false;
   bool killed_ = false;
   Clock::time_point kill_deadline_{};

@@ -269,3 +269,85 @@ TEST_CASE("NearestWord suggests only close words") {
 
 }  // namespace
 }  // namespace yinetd::config
+
+namespace yinetd::config {
+namespace {
+
+TEST_CASE("limit keys are read, from defaults too") {
+  FakeHost host;
+  LoadResult result = LoadConfigText(R"(max_children: 100
+defaults:
+  max_connections: 10
+  deny: [10.0.0.0/8]
+  kill_grace: 0.5
+services:
+  - name: guarded
+    listen: 7007
+    program: /bin/cat
+    max_per_source: 2
+    max_rate: 5
+    max_rate_per_source: 0.5
+    source_prefix_v4: 24
+    source_prefix_v6: 48
+    overflow: queue
+    allow: ["127.0.0.0/8", "::1"]
+    refuse_message: "busy, try later"
+    timeout: 30
+)", "/etc/yinetd/test.yaml", host);
+  REQUIRE_MESSAGE(result.problems.empty(), (result.problems.empty() ? "" : result.problems[0].ToString()));
+  const Config& config = *result.config;
+  CHECK(config.max_children == 100);
+  const ServiceConfig& s = config.services[0];
+  CHECK(s.limits.max_connections == 10);
+  CHECK(s.limits.max_per_source == 2);
+  CHECK(s.limits.max_rate == 5.0);
+  CHECK(s.limits.max_rate_per_source == 0.5);
+  CHECK(s.limits.source_prefix_v4 == 24);
+  CHECK(s.limits.source_prefix_v6 == 48);
+  CHECK(s.limits.overflow == Overflow::kQueue);
+  REQUIRE(s.access.allow.size() == 2);
+  CHECK(s.access.allow[1].ToString() == "::1/128");
+  REQUIRE(s.access.deny.size() == 1);
+  CHECK(s.refuse_message == "busy, try later");
+  CHECK(s.timeout == std::chrono::seconds(30));
+  CHECK(s.kill_grace == std::chrono::milliseconds(500));
+}
+
+TEST_CASE("limit defaults") {
+  FakeHost host;
+  LoadResult result = LoadConfigText("services:\n  - {name: a, listen: 7, program: /bin/cat}\n", "f.yaml", host);
+  REQUIRE(result.config);
+  const ServiceConfig& s = result.config->services[0];
+  CHECK_FALSE(s.limits.max_connections.has_value());
+  CHECK(s.limits.source_prefix_v4 == 32);
+  CHECK(s.limits.source_prefix_v6 == 64);
+  CHECK(s.limits.overflow == Overflow::kRefuse);
+  CHECK(s.access.allow.empty());
+  CHECK_FALSE(s.timeout.has_value());
+  CHECK(s.kill_grace == std::chrono::seconds(2));
+  CHECK_FALSE(result.config->max_children.has_value());
+}
+
+TEST_CASE("bad limit values are explained") {
+  auto message_for = [](const std::string& line) {
+    FakeHost host;
+    LoadResult result = LoadConfigText("services:\n  - name: a\n    listen: 7\n    program: /bin/cat\n    " + line + "\n",
+                                       "f.yaml", host);
+    REQUIRE(result.problems.size() == 1);
+    CHECK(result.problems[0].where.line == 5);
+    return result.problems[0].message;
+  };
+  CHECK(message_for("max_connections: 0") == "max_connections must be a whole number from 1 to 1000000, not '0'");
+  CHECK(message_for("max_per_source: two") == "max_per_source must be a whole number from 1 to 1000000, not 'two'");
+  CHECK(message_for("max_rate: -1") ==
+        "max_rate must be a number of connections a second above 0, like 5 or 0.5, not '-1'");
+  CHECK(message_for("source_prefix_v4: 33") == "source_prefix_v4 must be a whole number from 0 to 32, not '33'");
+  CHECK(message_for("overflow: drop") == "overflow must be refuse or queue; not 'drop'");
+  CHECK(message_for("allow: [10.0.0.1/8]") == "allow: '10.0.0.1/8' has host bits set: did you mean 10.0.0.0/8?");
+  CHECK(message_for("deny: nowhere") == "deny: 'nowhere' is not a numeric IPv4 or IPv6 address");
+  CHECK(message_for("timeout: 0") == "timeout must be above 0 seconds; leave it out for no limit");
+  CHECK(message_for("max_conections: 3") == "unknown key 'max_conections' in a service: did you mean 'max_connections'?");
+}
+
+}  // namespace
+}  // namespace yinetd::config

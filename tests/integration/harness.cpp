@@ -7,7 +7,9 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
+#include <grp.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -20,6 +22,7 @@
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
+#include <thread>
 
 namespace yinetd::testing {
 namespace {
@@ -114,9 +117,15 @@ Yinetd::Yinetd(const std::string& config_yaml, StartOptions options) {
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
+  if (options.as_nobody) chmod(dir_.c_str(), 0755);
   pid_ = fork();
   REQUIRE(pid_ >= 0);
   if (pid_ == 0) {
+    if (options.nproc_limit) {
+      rlimit limit{static_cast<rlim_t>(*options.nproc_limit), static_cast<rlim_t>(*options.nproc_limit)};
+      setrlimit(RLIMIT_NPROC, &limit);
+    }
+    if (options.as_nobody && (setgroups(0, nullptr) != 0 || setgid(65534) != 0 || setuid(65534) != 0)) _exit(126);
     dup2(write_end.Get(), 2);
     int devnull = open("/dev/null", O_RDWR);
     dup2(devnull, 0);
@@ -125,8 +134,8 @@ Yinetd::Yinetd(const std::string& config_yaml, StartOptions options) {
     _exit(127);
   }
   write_end.Reset();
-  fcntl(read_end.Get(), F_SETFL, O_NONBLOCK);
   log_fd_ = std::move(read_end);
+  reader_ = std::thread([this] { ReadLog(); });
   if (options.wait_for_start) {
     REQUIRE_MESSAGE(WaitForLog({"event=start"}), "yinetd did not start; log:\n" << log_);
   }
@@ -137,30 +146,42 @@ Yinetd::~Yinetd() {
     kill(pid_, SIGKILL);
     waitpid(pid_, nullptr, 0);
   }
+  // The pipe reaches EOF once yinetd and its children are gone; a program
+  // of a killed yinetd may linger, so do not wait for it forever.
+  if (reader_.joinable()) {
+    auto deadline = Clock::now() + 2s;
+    while (!reader_done_ && Clock::now() < deadline) std::this_thread::sleep_for(10ms);
+    stop_reader_ = true;  // the reader checks it at least every 100 ms
+    reader_.join();
+  }
   std::error_code ignored;
   std::filesystem::remove_all(dir_, ignored);
 }
 
-void Yinetd::Pump(Duration wait) {
-  pollfd p{log_fd_.Get(), POLLIN, 0};
-  if (!log_fd_ || poll(&p, 1, static_cast<int>(wait.count())) <= 0) return;
+void Yinetd::ReadLog() {
   char buf[65536];
-  for (;;) {
+  while (!stop_reader_) {
+    pollfd p{log_fd_.Get(), POLLIN, 0};
+    if (poll(&p, 1, 100) == 0) continue;
     ssize_t n = read(log_fd_.Get(), buf, sizeof buf);
-    if (n > 0) {
-      log_.append(buf, n);
-      continue;
-    }
-    if (n == 0) log_fd_.Reset();  // yinetd and every holder of its stderr are gone
-    break;
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    std::lock_guard<std::mutex> lock(log_mutex_);
+    log_.append(buf, n);
   }
+  reader_done_ = true;
+}
+
+std::string Yinetd::Snapshot() {
+  std::lock_guard<std::mutex> lock(log_mutex_);
+  return log_;
 }
 
 bool Yinetd::WaitForLog(const std::vector<std::string>& needles, size_t count, Duration timeout) {
   auto deadline = Clock::now() + timeout;
   for (;;) {
     size_t found = 0;
-    std::istringstream lines(log_);
+    std::istringstream lines(Snapshot());
     for (std::string line; std::getline(lines, line);) {
       bool all = true;
       for (const auto& needle : needles) all = all && line.find(needle) != std::string::npos;
@@ -168,14 +189,13 @@ bool Yinetd::WaitForLog(const std::vector<std::string>& needles, size_t count, D
     }
     if (found >= count) return true;
     if (Clock::now() >= deadline) return false;
-    Pump(Duration(std::min(50, RemainingMs(deadline) + 1)));
+    std::this_thread::sleep_for(Duration(std::min(20, RemainingMs(deadline) + 1)));
   }
 }
 
 std::vector<LogFields> Yinetd::Events(const std::string& event) {
-  Pump(Duration(0));
   std::vector<LogFields> events;
-  std::istringstream lines(log_);
+  std::istringstream lines(Snapshot());
   for (std::string line; std::getline(lines, line);) {
     LogFields fields = ParseLogfmt(line);
     if (fields["event"] == event) events.push_back(std::move(fields));
@@ -183,10 +203,7 @@ std::vector<LogFields> Yinetd::Events(const std::string& event) {
   return events;
 }
 
-std::string Yinetd::Log() {
-  Pump(Duration(0));
-  return log_;
-}
+std::string Yinetd::Log() { return Snapshot(); }
 
 void Yinetd::Signal(int signo) { kill(pid_, signo); }
 
@@ -202,10 +219,12 @@ std::optional<int> Yinetd::WaitExit(Duration timeout) {
     pid_t done = waitpid(pid_, &status, WNOHANG);
     if (done == pid_) {
       exited_ = true;
-      Pump(Duration(0));
+      // Let the reader catch the last lines: it stops at EOF.
+      auto drain_deadline = Clock::now() + 2s;
+      while (!reader_done_ && Clock::now() < drain_deadline) std::this_thread::sleep_for(5ms);
       return status;
     }
-    Pump(10ms);
+    std::this_thread::sleep_for(10ms);
   }
   return std::nullopt;
 }
@@ -228,24 +247,35 @@ std::pair<int, std::string> RunCheck(const std::string& config_yaml) {
 }
 
 UniqueFd ConnectTcp(const std::string& host, uint16_t port, Duration timeout) {
+  return ConnectTcpFrom("", host, port, timeout);
+}
+
+UniqueFd ConnectTcpFrom(const std::string& source, const std::string& host, uint16_t port,
+                        Duration timeout) {
   bool v6 = host.find(':') != std::string::npos;
   UniqueFd fd(socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
   REQUIRE(fd);
-  sockaddr_storage storage{};
-  socklen_t len;
-  if (v6) {
-    auto* in6 = reinterpret_cast<sockaddr_in6*>(&storage);
-    in6->sin6_family = AF_INET6;
-    in6->sin6_port = htons(port);
-    inet_pton(AF_INET6, host.c_str(), &in6->sin6_addr);
-    len = sizeof *in6;
-  } else {
+  auto fill = [&](const std::string& ip, uint16_t p, sockaddr_storage& storage) -> socklen_t {
+    if (v6) {
+      auto* in6 = reinterpret_cast<sockaddr_in6*>(&storage);
+      in6->sin6_family = AF_INET6;
+      in6->sin6_port = htons(p);
+      inet_pton(AF_INET6, ip.c_str(), &in6->sin6_addr);
+      return sizeof *in6;
+    }
     auto* in4 = reinterpret_cast<sockaddr_in*>(&storage);
     in4->sin_family = AF_INET;
-    in4->sin_port = htons(port);
-    inet_pton(AF_INET, host.c_str(), &in4->sin_addr);
-    len = sizeof *in4;
+    in4->sin_port = htons(p);
+    inet_pton(AF_INET, ip.c_str(), &in4->sin_addr);
+    return sizeof *in4;
+  };
+  if (!source.empty()) {
+    sockaddr_storage local{};
+    socklen_t len = fill(source, 0, local);
+    REQUIRE(bind(fd.Get(), reinterpret_cast<sockaddr*>(&local), len) == 0);
   }
+  sockaddr_storage storage{};
+  socklen_t len = fill(host, port, storage);
   if (connect(fd.Get(), reinterpret_cast<sockaddr*>(&storage), len) != 0) {
     REQUIRE(errno == EINPROGRESS);
     pollfd p{fd.Get(), POLLOUT, 0};
@@ -314,6 +344,22 @@ int CountZombieChildren(pid_t parent) {
   return zombies;
 }
 
+int CountProcessesOf(uid_t uid) {
+  int count = 0;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
+    std::ifstream status(entry.path() / "status");
+    for (std::string line; std::getline(status, line);) {
+      if (line.rfind("Uid:", 0) != 0) continue;
+      std::istringstream fields(line.substr(4));
+      uid_t real = 0;
+      fields >> real;
+      count += real == uid ? 1 : 0;
+      break;
+    }
+  }
+  return count;
+}
+
 int CountOpenFds(pid_t pid) {
   int count = 0;
   std::error_code ec;
@@ -322,6 +368,14 @@ int CountOpenFds(pid_t pid) {
     ++count;
   }
   return count;
+}
+
+long RssKb(pid_t pid) {
+  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+  for (std::string line; std::getline(status, line);) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
+  }
+  return -1;
 }
 
 long CpuTicks(pid_t pid) {

@@ -5,8 +5,11 @@
 
 #include <sys/types.h>
 
+#include <atomic>
 #include <chrono>
 #include <map>
+#include <mutex>
+#include <thread>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -32,7 +35,16 @@ LogFields ParseLogfmt(std::string_view line);
 struct StartOptions {
   std::vector<std::string> extra_args;
   bool wait_for_start = true;
+  bool as_nobody = false;  // run yinetd itself as uid/gid 65534
+  std::optional<int> nproc_limit;  // RLIMIT_NPROC for yinetd
 };
+
+inline StartOptions AsNobodyWithNproc(int limit) {
+  StartOptions options;
+  options.as_nobody = true;
+  options.nproc_limit = limit;
+  return options;
+}
 
 // Start without waiting for event=start: for runs expected to fail.
 inline StartOptions NoWait() {
@@ -68,12 +80,19 @@ class Yinetd {
   std::optional<int> WaitExit(Duration timeout = 15s);
 
  private:
-  void Pump(Duration wait);
+  // Runs on reader_: drains yinetd's stderr as it comes, so that yinetd
+  // never blocks on a full pipe while a test is busy elsewhere.
+  void ReadLog();
+  std::string Snapshot();
 
   std::string dir_;
   pid_t pid_ = -1;
   UniqueFd log_fd_;
+  std::mutex log_mutex_;
   std::string log_;
+  std::thread reader_;
+  std::atomic<bool> reader_done_{false};
+  std::atomic<bool> stop_reader_{false};
   bool exited_ = false;
 };
 
@@ -82,6 +101,9 @@ std::pair<int, std::string> RunCheck(const std::string& config_yaml);
 
 // Client side.
 UniqueFd ConnectTcp(const std::string& host, uint16_t port, Duration timeout = 5s);
+// The same from a chosen local address (127.0.0.2, say) for per-source tests.
+UniqueFd ConnectTcpFrom(const std::string& source, const std::string& host, uint16_t port,
+                        Duration timeout = 5s);
 UniqueFd ConnectUnix(const std::string& path);
 void SendAll(int fd, std::string_view data);
 std::string ReadUntilEof(int fd, Duration timeout = 10s);
@@ -90,8 +112,12 @@ std::string Exchange(uint16_t port, std::string_view request = "", const std::st
 
 // Processes whose parent is `pid` and that are zombies.
 int CountZombieChildren(pid_t pid);
+// Processes whose real uid is `uid`.
+int CountProcessesOf(uid_t uid);
 // Open descriptors of `pid`.
 int CountOpenFds(pid_t pid);
+// Resident set size of `pid`, in KiB.
+long RssKb(pid_t pid);
 // User + system CPU time of `pid`, in clock ticks.
 long CpuTicks(pid_t pid);
 

@@ -16,7 +16,7 @@ std::shared_ptr<Service> MakeService(const char* name) {
 }
 
 ChildRecord Record(std::shared_ptr<Service> service, pid_t pid) {
-  return ChildRecord{std::move(service), pid, "127.0.0.1:1", Clock::now(), OutputReader(UniqueFd()), ""};
+  return ChildRecord{std::move(service), pid, "127.0.0.1:1", Clock::now(), OutputReader(UniqueFd()), "", std::nullopt, std::nullopt, std::nullopt};
 }
 
 TEST_CASE("a service prepares its argv once") {

@@ -1,0 +1,75 @@
+// Admission control: who may start a child now, and why not.
+//
+// Pure: time comes in as an argument, so every rule is tested with a fake
+// clock. State per client is kept only while it matters (a running child,
+// or a rate bucket that is not yet full again), so memory follows the
+// number of active clients, never the number ever seen.
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <optional>
+#include <string_view>
+
+#include "config/config.h"
+#include "net/access_list.h"
+
+namespace yinetd::supervisor {
+
+using Clock = std::chrono::steady_clock;
+
+enum class RefuseReason { kDenied, kMaxChildren, kMaxConnections, kMaxPerSource, kMaxRatePerSource, kMaxRate };
+
+// The word used in logs and metrics: "denied", "max_connections", ...
+std::string_view ReasonName(RefuseReason reason);
+
+// A token bucket: `rate` tokens a second, holding at most `burst`.
+class TokenBucket {
+ public:
+  TokenBucket(double rate, double burst, Clock::time_point now);
+  // Refills for the time passed; true if a whole token is there.
+  bool Ready(Clock::time_point now);
+  void Take() { tokens_ -= 1; }
+  // Full again: indistinguishable from a new bucket, so it can be dropped.
+  bool Full(Clock::time_point now);
+
+ private:
+  void Refill(Clock::time_point now);
+  double rate_;
+  double burst_;
+  double tokens_;
+  Clock::time_point last_;
+};
+
+// The address a client is counted under: its IP masked to the service's
+// source_prefix_v4 / source_prefix_v6. nullopt for unix clients.
+using SourceKey = std::optional<net::IpAddress>;
+SourceKey SourceOf(const std::optional<net::IpAddress>& ip, const config::Limits& limits);
+
+// One service's admission state.
+class ServiceGate {
+ public:
+  explicit ServiceGate(const config::Limits& limits) : limits_(limits) {}
+
+  // Checks max_connections (against `running`), max_per_source and the
+  // rates; on success counts the connection in. Access lists and
+  // max_children are checked by the caller, before this.
+  std::optional<RefuseReason> Admit(const SourceKey& source, int running, Clock::time_point now);
+  // The child admitted under `source` has exited.
+  void Release(const SourceKey& source);
+  // True while `running` children leave no room for another.
+  bool Full(int running) const;
+
+  size_t TrackedSources() const { return per_source_.size() + source_buckets_.size(); }
+
+ private:
+  void DropFullBuckets(Clock::time_point now);
+
+  config::Limits limits_;
+  std::map<net::IpAddress, int> per_source_;
+  std::map<net::IpAddress, TokenBucket> source_buckets_;
+  std::optional<TokenBucket> bucket_;
+  Clock::time_point last_sweep_{};
+};
+
+}  // namespace yinetd::supervisor
