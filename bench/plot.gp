@@ -3,6 +3,7 @@
 # gnuplot -e "datafile='plot.dat'; outfile='x.svg'; ncols=8" bench/plot.gp
 set terminal svg size 900,480 dynamic font "sans,12" background "#ffffff"
 set output outfile
+set termoption noenhanced
 set title "Connections per second serving a tiny program on 127.0.0.1 (median of runs)"
 set xlabel "concurrent connections"
 set ylabel "connections / s"
