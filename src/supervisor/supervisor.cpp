@@ -251,6 +251,9 @@ void Supervisor::AcceptBatch(Listener& listener) {
 // Accepts and serves one connection; false when the listener has no more
 // for now (or must pause).
 bool Supervisor::AcceptOne(Listener& listener) {
+  // overflow: queue, and the service filled up within this batch: leave the
+  // rest in the backlog rather than accept and refuse them.
+  if (ShouldQueue(listener)) return false;
   if (!spare_pipe_.read_end) {
     spawn::SysResult opened = spawn::OpenReportPipe(spare_pipe_);
     if (!opened.Ok()) {
