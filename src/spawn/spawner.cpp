@@ -114,9 +114,12 @@ int StderrSource(const ChildSpec& spec, int pipe_write) {
   if (dup2(spec.connection_fd, 1) < 0) FailStart(pipe_write, "dup2", errno);
   if (dup2(StderrSource(spec, pipe_write), 2) < 0) FailStart(pipe_write, "dup2", errno);
   CloseOthersOnExec(report_fd);
-  // Its own session: a shutdown can signal the program's whole process
-  // group, and a terminal's signals never reach it.
-  if (setsid() < 0) FailStart(report_fd, "setsid", errno);
+  // Its own process group: a shutdown can signal the program's whole group,
+  // and a terminal's ^C (sent to yinetd's foreground group) does not reach
+  // it. Not setsid(): with scheduler autogroups (Debian's default) every new
+  // session creates a scheduling group, which cost 2-3x in connections/s at
+  // concurrency 1 (docs/benchmarks.md).
+  if (setpgid(0, 0) < 0) FailStart(report_fd, "setpgid", errno);
   SetUpProcess(spec, report_fd);
   if (spec.builtin != nullptr) RunBuiltin(*spec.builtin);
   execve(spec.program, spec.argv, spec.envp);

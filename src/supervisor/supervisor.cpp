@@ -162,6 +162,10 @@ void Supervisor::BuildPollSet(int signal_fd) {
     }
   }
   for (auto& [pid, child] : children_.Children()) {
+    // Without stderr=log the pipe only ever carries a start failure, written
+    // before the child exits and read when it is reaped (LogExit): polling
+    // it would cost a wake-up per connection, for the EOF at exec.
+    if (child.service->config.stderr_mode != config::StderrMode::kLog) continue;
     if (!child.output.AtEof()) add(child.output.Fd(), {PollKind::kChild, 0, pid});
   }
   auto& orphans = children_.Orphans();
@@ -275,6 +279,9 @@ void Supervisor::AcceptBatch(Listener& listener) {
 // Accepts and serves one connection; false when the listener has no more
 // for now (or must pause).
 bool Supervisor::AcceptOne(Listener& listener) {
+  // overflow: queue, and the service filled up within this batch: leave the
+  // rest in the backlog rather than accept and refuse them.
+  if (ShouldQueue(listener)) return false;
   if (!spare_pipe_.read_end) {
     spawn::SysResult opened = spawn::OpenReportPipe(spare_pipe_);
     if (!opened.Ok()) {
@@ -416,7 +423,7 @@ void Supervisor::SignalChildren(int signo, const char* reason) {
 
 void Supervisor::SignalChild(const ChildRecord& child, int signo) {
   // The whole process group first (a shell's children too); the child may
-  // not have called setsid yet, so fall back to the pid alone.
+  // not have called setpgid yet, so fall back to the pid alone.
   if (kill(-child.pid, signo) != 0 && kill(child.pid, signo) != 0 && errno != ESRCH) {
     log::SyscallFailed(child.service->config.name, "kill", std::to_string(child.pid), errno);
   }

@@ -10,6 +10,7 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <sstream>
 #include <string>
 
 #include "spawn/child_env.h"
@@ -104,6 +105,18 @@ TEST_CASE("signals are reset: SIGPIPE kills the program again") {
   signal(SIGPIPE, SIG_DFL);
   CHECK(WIFSIGNALED(run.wait_status));
   CHECK(WTERMSIG(run.wait_status) == SIGPIPE);
+}
+
+TEST_CASE("the child leads its own process group") {
+  // Fields 1 and 5 of /proc/PID/stat: pid and process group.
+  Run run = SpawnAndCollect({"/bin/sh", "-c", "read -r pid comm state ppid pgrp rest </proc/$$/stat; echo $pid $pgrp $ppid"},
+                            config::StderrMode::kLog);
+  std::string pid, pgrp, ppid;
+  std::istringstream fields(run.socket_output);
+  fields >> pid >> pgrp >> ppid;
+  CHECK(!pid.empty());
+  CHECK(pid == pgrp);
+  CHECK(pgrp != std::to_string(getpgrp()));
 }
 
 TEST_CASE("an exec failure reaches the report pipe, in every stderr mode") {
