@@ -232,6 +232,14 @@ void WriteText(const std::string& path, const std::string& text) {
   WriteFile(path, text);
 }
 
+bool HaveIpv6Loopback() {
+  UniqueFd probe(socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  sockaddr_in6 loopback{};
+  loopback.sin6_family = AF_INET6;
+  loopback.sin6_addr = in6addr_loopback;
+  return probe && bind(probe.Get(), reinterpret_cast<sockaddr*>(&loopback), sizeof loopback) == 0;
+}
+
 int TryConnect(uint16_t port) {
   UniqueFd fd(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
   sockaddr_in addr{};

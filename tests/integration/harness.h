@@ -108,6 +108,9 @@ std::pair<int, std::string> RunCheck(const std::string& config_yaml);
 // Writes `text` to `path`, creating its directory.
 void WriteText(const std::string& path, const std::string& text);
 
+// True if this machine has ::1 (some containers do not).
+bool HaveIpv6Loopback();
+
 // 0 if a TCP connection to 127.0.0.1:`port` succeeds, else the errno.
 int TryConnect(uint16_t port);
 

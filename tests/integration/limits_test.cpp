@@ -138,14 +138,6 @@ TEST_CASE("allow and deny for IPv4, deny winning over allow") {
   CHECK(ReadUntilEof(ConnectTcpFrom("127.0.0.3", "127.0.0.1", only).Get()) == "ok\n");
 }
 
-bool HaveIpv6Loopback() {
-  UniqueFd probe(socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  sockaddr_in6 any6{};
-  any6.sin6_family = AF_INET6;
-  any6.sin6_addr = in6addr_loopback;
-  return probe && bind(probe.Get(), reinterpret_cast<sockaddr*>(&any6), sizeof any6) == 0;
-}
-
 TEST_CASE("deny for IPv6, and an IPv4 deny that IPv6 cannot dodge on a dual-stack listener") {
   if (!HaveIpv6Loopback()) {
     MESSAGE("no ::1 on this machine: skipped");

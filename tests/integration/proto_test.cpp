@@ -367,14 +367,6 @@ TEST_CASE("a stale unix socket file is replaced at startup") {
   CHECK(stat(path.c_str(), &st) != 0);  // removed at shutdown
 }
 
-bool HaveIpv6Loopback() {
-  UniqueFd probe(socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  sockaddr_in6 loopback{};
-  loopback.sin6_family = AF_INET6;
-  loopback.sin6_addr = in6addr_loopback;
-  return probe && bind(probe.Get(), reinterpret_cast<sockaddr*>(&loopback), sizeof loopback) == 0;
-}
-
 TEST_CASE("[::1] serves IPv6 clients; ipv6_only leaves the IPv4 port to another service") {
   if (!HaveIpv6Loopback()) {
     MESSAGE("skipped: no ::1 on this machine");
