@@ -14,6 +14,7 @@ packages=(
   libyaml-cpp-dev libspdlog-dev libcli11-dev doctest-dev
   libsystemd-dev systemd scdoc man-db dpkg-dev debhelper git
   clang libclang-rt-14-dev
+  netcat-openbsd curl
 )
 
 missing=()
