@@ -361,12 +361,7 @@ void Loader::ParseTopLevel(const YAML::Node& root, Config& config) {
         config.shutdown_grace = std::chrono::milliseconds(std::llround(*seconds * 1000));
       }
     } else if (key == "watch") {
-      auto flag = Scalar(value, key);
-      if (flag && (*flag == "true" || *flag == "false")) {
-        config.watch = *flag == "true";
-      } else if (flag) {
-        Report(value, "watch must be true or false, not '" + *flag + "'");
-      }
+      if (auto flag = Bool(value, key)) config.watch = *flag;
     } else if (key == "max_children") {
       if (auto n = Integer(value, key, 1, 1'000'000)) config.max_children = static_cast<int>(*n);
     } else if (key != "defaults" && key != "include") {

@@ -227,6 +227,12 @@ void Yinetd::Rewrite(const std::string& config_yaml) {
   std::filesystem::rename(temp, ConfigPath());
 }
 
+std::string Service(const std::string& name, uint16_t port, const std::string& program,
+                    const std::string& extra) {
+  return "  - name: " + name + "\n    listen: 127.0.0.1:" + std::to_string(port) +
+         "\n    program: " + program + "\n" + extra;
+}
+
 void WriteText(const std::string& path, const std::string& text) {
   std::filesystem::create_directories(std::filesystem::path(path).parent_path());
   WriteFile(path, text);

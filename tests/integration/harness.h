@@ -105,6 +105,11 @@ class Yinetd {
 // Runs `yinetd --check -c FILE` on `config_yaml`; returns exit code and stdout.
 std::pair<int, std::string> RunCheck(const std::string& config_yaml);
 
+// One entry of a `services:` list on 127.0.0.1:`port`; `extra` holds more
+// keys, each line indented by four spaces.
+std::string Service(const std::string& name, uint16_t port, const std::string& program,
+                    const std::string& extra = "");
+
 // Writes `text` to `path`, creating its directory.
 void WriteText(const std::string& path, const std::string& text);
 

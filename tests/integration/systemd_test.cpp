@@ -19,12 +19,6 @@
 namespace yinetd::testing {
 namespace {
 
-std::string Service(const std::string& name, uint16_t port, const std::string& program,
-                    const std::string& extra = "") {
-  return "  - name: " + name + "\n    listen: 127.0.0.1:" + std::to_string(port) +
-         "\n    program: " + program + "\n" + extra;
-}
-
 // A unix datagram socket standing in for systemd's notification socket.
 class FakeNotifySocket {
  public:
