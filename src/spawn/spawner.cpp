@@ -1,18 +1,21 @@
 #include "spawn/spawner.h"
 
 #include <fcntl.h>
-#include <grp.h>
 #include <linux/close_range.h>
+#include <sched.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
-#include <cerrno>
 #include <algorithm>
+#include <cerrno>
 #include <charconv>
 
 #include "spawn/process_controls.h"
 #include "sys/signal_pipe.h"
+#include "sys/sys_error.h"
 
 namespace yinetd::spawn {
 namespace {
@@ -36,7 +39,24 @@ size_t CopyText(char* out, const char* text) {
   return n;
 }
 
-[[noreturn]] void FailStart(int report_fd, const char* step, int err) {
+// Where a child that cannot start reports why: a cloned child stores the
+// step in `shared`, which is our memory too; a forked one writes a record
+// to `fd`, its report pipe.
+struct FailureSlot {
+  const char* step = nullptr;  // a string literal
+  int err = 0;
+};
+struct Reporter {
+  int fd;
+  FailureSlot* shared;
+};
+
+[[noreturn]] void FailStart(const Reporter& to, const char* step, int err) {
+  if (to.shared != nullptr) {
+    to.shared->step = step;
+    to.shared->err = err;
+    _exit(kStartFailedStatus);
+  }
   char record[96];
   size_t n = 0;
   for (char c : kRecordPrefix) record[n++] = c;
@@ -50,38 +70,42 @@ size_t CopyText(char* out, const char* text) {
   } while (err > 0 && d < sizeof digits);
   while (d > 0) record[n++] = digits[--d];
   record[n++] = '\n';
-  [[maybe_unused]] ssize_t written = write(report_fd, record, n);
+  [[maybe_unused]] ssize_t written = write(to.fd, record, n);
   _exit(kStartFailedStatus);
 }
 
 // Marks every fd from 3 up close-on-exec, so exec leaves the program fds
-// 0-2 only, while the report pipe stays usable until then.
-void CloseOthersOnExec(int report_fd) {
+// 0-2 only, while a forked child's status pipe (`status_fd`, -1 for a
+// cloned child) stays usable until then.
+void CloseOthersOnExec(int status_fd) {
   if (close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) == 0) return;
-  // Kernels before 5.11: close what we can see, keeping the report pipe.
+  // Kernels before 5.11: close what we can see, keeping the status pipe.
   long max = sysconf(_SC_OPEN_MAX);
   for (int fd = 3; fd < max && fd < 65536; ++fd) {
-    if (fd != report_fd) close(fd);
+    if (fd != status_fd) close(fd);
   }
 }
 
-void DropPrivileges(const config::Credentials& credentials, int report_fd) {
-  if (setgroups(credentials.groups.size(), credentials.groups.data()) != 0) {
-    FailStart(report_fd, "setgroups", errno);
+// Raw system calls: glibc's wrappers would, in a process with threads,
+// signal each thread to change its ids too, and a cloned child shares our
+// memory but not our threads.
+void DropPrivileges(const config::Credentials& credentials, const Reporter& report) {
+  if (syscall(SYS_setgroups, credentials.groups.size(), credentials.groups.data()) != 0) {
+    FailStart(report, "setgroups", errno);
   }
-  if (setgid(credentials.gid) != 0) FailStart(report_fd, "setgid", errno);
-  if (credentials.set_uid && setuid(credentials.uid) != 0) FailStart(report_fd, "setuid", errno);
+  if (syscall(SYS_setgid, credentials.gid) != 0) FailStart(report, "setgid", errno);
+  if (credentials.set_uid && syscall(SYS_setuid, credentials.uid) != 0) FailStart(report, "setuid", errno);
 }
 
 // Process controls, privileges, then the rest, in the order
 // process_controls.h explains.
-void SetUpProcess(const ChildSpec& spec, int report_fd) {
+void SetUpProcess(const ChildSpec& spec, const Reporter& report) {
   const config::ProcessControls& controls = spec.controls != nullptr ? *spec.controls : kDefaultControls;
   StepError error = ApplyPrivilegedControls(controls);
-  if (!error.Ok()) FailStart(report_fd, error.step, error.err);
-  if (spec.credentials != nullptr) DropPrivileges(*spec.credentials, report_fd);
+  if (!error.Ok()) FailStart(report, error.step, error.err);
+  if (spec.credentials != nullptr) DropPrivileges(*spec.credentials, report);
   error = ApplyUnprivilegedControls(controls);
-  if (!error.Ok()) FailStart(report_fd, error.step, error.err);
+  if (!error.Ok()) FailStart(report, error.step, error.err);
 }
 
 // A builtin has no exec to close the other descriptors: close them now.
@@ -107,26 +131,61 @@ int StderrSource(const ChildSpec& spec, int pipe_write) {
   return spec.devnull_fd;
 }
 
-[[noreturn]] void RunChild(const ChildSpec& spec, int pipe_write) {
+// `shared`: where a cloned child reports a failure; nullptr in a forked one.
+[[noreturn]] void RunChild(const ChildSpec& spec, int pipe_write, FailureSlot* shared) {
   ResetSignalsForChild();
-  int report_fd = spec.stderr_mode == config::StderrMode::kLog ? 2 : pipe_write;
-  if (dup2(spec.connection_fd, 0) < 0) FailStart(pipe_write, "dup2", errno);
-  if (dup2(spec.connection_fd, 1) < 0) FailStart(pipe_write, "dup2", errno);
-  if (dup2(StderrSource(spec, pipe_write), 2) < 0) FailStart(pipe_write, "dup2", errno);
-  CloseOthersOnExec(report_fd);
+  Reporter report{pipe_write, shared};
+  if (dup2(spec.connection_fd, 0) < 0) FailStart(report, "dup2", errno);
+  if (dup2(spec.connection_fd, 1) < 0) FailStart(report, "dup2", errno);
+  if (dup2(StderrSource(spec, pipe_write), 2) < 0) FailStart(report, "dup2", errno);
+  // From here the pipe is reached as fd 2 if it is the program's stderr.
+  if (spec.stderr_mode == config::StderrMode::kLog) report.fd = 2;
+  CloseOthersOnExec(report.fd);
   // Its own process group: a shutdown can signal the program's whole group,
   // and a terminal's ^C (sent to yinetd's foreground group) does not reach
   // it. Not setsid(): with scheduler autogroups (Debian's default) every new
   // session creates a scheduling group, which cost 2-3x in connections/s at
   // concurrency 1 (docs/benchmarks.md).
-  if (setpgid(0, 0) < 0) FailStart(report_fd, "setpgid", errno);
-  SetUpProcess(spec, report_fd);
+  if (setpgid(0, 0) < 0) FailStart(report, "setpgid", errno);
+  SetUpProcess(spec, report);
   if (spec.builtin != nullptr) RunBuiltin(*spec.builtin);
   execve(spec.program, spec.argv, spec.envp);
-  FailStart(report_fd, "exec", errno);
+  FailStart(report, "exec", errno);
 }
 
+struct CloneArgs {
+  const ChildSpec* spec;
+  int pipe_write;
+  FailureSlot* failure;
+};
+
+int RunClonedChild(void* arg) {
+  const auto* args = static_cast<const CloneArgs*>(arg);
+  RunChild(*args->spec, args->pipe_write, args->failure);
+}
+
+// Parent side again.
+
+// AddressSanitizer cannot follow a child that runs in our memory on another
+// stack: its shadow of that stack goes stale between children and its
+// checks fire inside the child. Sanitized builds fork every child.
+#if defined(__SANITIZE_ADDRESS__)
+constexpr bool kCloneSharingMemory = false;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+constexpr bool kCloneSharingMemory = false;
+#else
+constexpr bool kCloneSharingMemory = true;
+#endif
+#else
+constexpr bool kCloneSharingMemory = true;
+#endif
+
 }  // namespace
+
+bool NeedsReportPipe(config::StderrMode stderr_mode, const builtin::Builtin* builtin) {
+  return stderr_mode == config::StderrMode::kLog || builtin != nullptr || !kCloneSharingMemory;
+}
 
 SysResult OpenReportPipe(ReportPipe& pipe) {
   int fds[2];
@@ -138,19 +197,51 @@ SysResult OpenReportPipe(ReportPipe& pipe) {
   return SysResult{};
 }
 
-SysResult ForkSpawner::Spawn(const ChildSpec& spec, ReportPipe& pipe, pid_t& pid) {
-  // Signals stay blocked from fork until the child has reset its handlers:
+ForkSpawner::ForkSpawner() {
+  if (!kCloneSharingMemory) return;
+  size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+  stack_size_ = 64 * 1024 + page;  // the child's frames are small; the lowest page guards
+  void* mapping = mmap(nullptr, stack_size_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+  if (mapping == MAP_FAILED) throw SysError("mmap child stack", errno);
+  stack_ = static_cast<char*>(mapping);
+  if (mprotect(stack_, page, PROT_NONE) != 0) {
+    int err = errno;
+    munmap(stack_, stack_size_);
+    throw SysError("mprotect child stack guard", err);
+  }
+}
+
+ForkSpawner::~ForkSpawner() {
+  if (stack_ != nullptr) munmap(stack_, stack_size_);
+}
+
+SysResult ForkSpawner::Spawn(const ChildSpec& spec, ReportPipe& pipe, Started& started) {
+  // Signals stay blocked from clone until the child has reset its handlers:
   // one arriving in between would otherwise run our handler in the child
   // and write to our self-pipe. Blocked, it waits and then acts as default.
   sigset_t all, previous;
   sigfillset(&all);
   sigprocmask(SIG_SETMASK, &all, &previous);
-  pid = fork();
-  int fork_errno = errno;
-  if (pid == 0) RunChild(spec, pipe.write_end.Get());
+  FailureSlot failure;
+  pid_t pid = -1;
+  const char* call = "clone";
+  if (kCloneSharingMemory && spec.builtin == nullptr) {
+    CloneArgs args{&spec, pipe.write_end.Get(), &failure};
+    // CLONE_VFORK: we sleep until the child has exec'd or exited, so it has
+    // the stack to itself and `failure` is final when clone returns.
+    pid = clone(RunClonedChild, stack_ + stack_size_, CLONE_VM | CLONE_VFORK | SIGCHLD, &args);
+  } else {
+    call = "fork";
+    pid = fork();
+    if (pid == 0) RunChild(spec, pipe.write_end.Get(), nullptr);
+  }
+  int spawn_errno = errno;
   sigprocmask(SIG_SETMASK, &previous, nullptr);
   pipe.write_end.Reset();
-  if (pid < 0) return SysResult{"fork", fork_errno};
+  if (pid < 0) return SysResult{call, spawn_errno};
+  started.pid = pid;
+  started.failure.reset();
+  if (failure.step != nullptr) started.failure = StartFailure{failure.step, failure.err};
   return SysResult{};
 }
 

@@ -1,10 +1,19 @@
 // Spawner: one accepted connection → one running child.
 //
 // Everything the child needs (argv, envp, credentials) is prepared by the
-// caller before fork; between fork and exec the child makes only
-// async-signal-safe calls (a builtin, too, runs in the child). If the child cannot start the program it writes a
-// failure record to its report pipe and exits 127; the supervisor reads the
-// pipe and logs the reason.
+// caller before the child exists; between clone and exec the child makes
+// only async-signal-safe calls (a builtin, too, runs in the child).
+//
+// A program's child is started the way posix_spawn starts one: clone with
+// CLONE_VM | CLONE_VFORK, on a stack of its own, so no page table is copied
+// and no page is faulted in copy-on-write; we sleep until the child has
+// exec'd or died. After the program itself that was the largest cost of a
+// connection (docs/benchmarks.md). A child that cannot start its program
+// stores the failed step in our memory, which it shares, and exits 127.
+// A builtin never execs, so its child is forked (and so is every child of
+// a build with AddressSanitizer, which cannot follow a child that runs in
+// our memory on another stack); a forked child writes its failure to its
+// report pipe as a record that ParseStartFailure recognises.
 #pragma once
 
 #include <sys/types.h>
@@ -39,14 +48,16 @@ struct ChildSpec {
 };
 
 // The pipe a child reports through: with stderr=log it carries the
-// program's stderr; otherwise exec closes it. Either way a failure to start
-// arrives on it as a record that ParseStartFailure recognises. Opened before
-// accept, so that a lack of descriptors leaves the connection queued in the
-// kernel instead of accepted and dropped.
+// program's stderr; a forked child writes its failure to start on it.
+// Other children need none (NeedsReportPipe). Opened before accept, so that
+// a lack of descriptors leaves the connection queued in the kernel instead
+// of accepted and dropped.
 struct ReportPipe {
   UniqueFd read_end;   // ours; non-blocking
   UniqueFd write_end;  // the child's; blocking, as a program's stderr must be
 };
+
+bool NeedsReportPipe(config::StderrMode stderr_mode, const builtin::Builtin* builtin);
 
 // A failed call and its errno; `call` is nullptr on success. Returned, not
 // thrown: these failures are routine under load.
@@ -58,24 +69,44 @@ struct SysResult {
 
 SysResult OpenReportPipe(ReportPipe& pipe);
 
-class Spawner {
- public:
-  virtual ~Spawner() = default;
-  // Starts the child and sets `pid`. Closes `pipe.write_end` either way.
-  virtual SysResult Spawn(const ChildSpec& spec, ReportPipe& pipe, pid_t& pid) = 0;
-};
-
-// fork + exec.
-class ForkSpawner : public Spawner {
- public:
-  SysResult Spawn(const ChildSpec& spec, ReportPipe& pipe, pid_t& pid) override;
-};
-
 // A start failure as the child reports it: the step that failed (exec,
 // setuid, ...) and its errno.
 struct StartFailure {
   std::string step;
   int err = 0;
+};
+
+struct Started {
+  pid_t pid = -1;
+  // Set: a cloned child could not start its program and has exited
+  // (status kStartFailedStatus); it is still to be reaped. A forked child's
+  // failure comes on its report pipe instead.
+  std::optional<StartFailure> failure;
+};
+
+class Spawner {
+ public:
+  virtual ~Spawner() = default;
+  // Starts the child. Closes `pipe.write_end` (if any) either way.
+  virtual SysResult Spawn(const ChildSpec& spec, ReportPipe& pipe, Started& started) = 0;
+};
+
+// clone(CLONE_VM | CLONE_VFORK) + exec for programs; fork for builtins.
+class ForkSpawner : public Spawner {
+ public:
+  ForkSpawner();
+  ~ForkSpawner() override;
+  ForkSpawner(const ForkSpawner&) = delete;
+  ForkSpawner& operator=(const ForkSpawner&) = delete;
+
+  SysResult Spawn(const ChildSpec& spec, ReportPipe& pipe, Started& started) override;
+
+ private:
+  // The stack a cloned child runs on until exec: one is enough, since we
+  // wait while it is in use. A guard page below it turns an overflow into
+  // a crash of the child instead of a write into our memory.
+  char* stack_ = nullptr;
+  size_t stack_size_ = 0;
 };
 
 // Recognises a failure record: one line of a report pipe's output, with or

@@ -48,7 +48,7 @@ bool IsExhaustionError(int err) {
   return err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM;
 }
 
-// Each child costs yinetd one descriptor (its report pipe) while it runs;
+// Each child may cost yinetd one descriptor (its report pipe) while it runs;
 // keep a reserve for listeners, logs and accepting. RLIMIT_NPROC bounds the
 // processes of our uid (not enforced for root, but a sane bound all the same).
 int DefaultMaxChildren() {
@@ -162,9 +162,9 @@ void Supervisor::BuildPollSet(int signal_fd) {
     }
   }
   for (auto& [pid, child] : children_.Children()) {
-    // Without stderr=log the pipe only ever carries a start failure, written
-    // before the child exits and read when it is reaped (LogExit): polling
-    // it would cost a wake-up per connection, for the EOF at exec.
+    // Without stderr=log the pipe (if any) only ever carries a start
+    // failure, written before the child exits and read when it is reaped
+    // (LogExit): polling it would cost a wake-up, for the EOF at exec.
     if (child.service->config.stderr_mode != config::StderrMode::kLog) continue;
     if (!child.output.AtEof()) add(child.output.Fd(), {PollKind::kChild, 0, pid});
   }
@@ -258,6 +258,7 @@ void Supervisor::LogExit(ChildRecord& record, int wait_status) {
 
 void Supervisor::ForwardOutput(Service& service, pid_t pid, OutputReader& output) {
   for (const std::string& line : output.Read()) {
+    // A forked child's failure to start (spawn::Spawner).
     if (auto failure = spawn::ParseStartFailure(line)) {
       log::ExecFailed(service.config.name, pid, service.program_text, failure->step, failure->err);
     } else {
@@ -282,14 +283,7 @@ bool Supervisor::AcceptOne(Listener& listener) {
   // overflow: queue, and the service filled up within this batch: leave the
   // rest in the backlog rather than accept and refuse them.
   if (ShouldQueue(listener)) return false;
-  if (!spare_pipe_.read_end) {
-    spawn::SysResult opened = spawn::OpenReportPipe(spare_pipe_);
-    if (!opened.Ok()) {
-      spare_pipe_ = spawn::ReportPipe{};
-      OnServeError(listener, opened.call, opened.err);
-      return false;
-    }
-  }
+  if (!ReadyReportPipe(listener)) return false;
   net::SockAddr peer_addr;
   peer_addr.length = sizeof peer_addr.storage;
   UniqueFd connection(RetryOnEintr(
@@ -349,15 +343,21 @@ bool Supervisor::StartChild(Listener& listener, UniqueFd connection, const net::
   return pid.has_value();
 }
 
+// The report pipe the next child of `listener` needs, if any, opened before
+// accept (see spawn::ReportPipe). False: none could be opened, and the
+// listener rests.
+bool Supervisor::ReadyReportPipe(Listener& listener) {
+  const Service& service = *listener.service;
+  if (!spawn::NeedsReportPipe(service.config.stderr_mode, service.builtin) || spare_pipe_.read_end) return true;
+  spawn::SysResult opened = spawn::OpenReportPipe(spare_pipe_);
+  if (opened.Ok()) return true;
+  spare_pipe_ = spawn::ReportPipe{};
+  OnServeError(listener, opened.call, opened.err);
+  return false;
+}
+
 void Supervisor::StartWaitChild(Listener& listener) {
-  if (!spare_pipe_.read_end) {
-    spawn::SysResult opened = spawn::OpenReportPipe(spare_pipe_);
-    if (!opened.Ok()) {
-      spare_pipe_ = spawn::ReportPipe{};
-      OnServeError(listener, opened.call, opened.err);
-      return;
-    }
-  }
+  if (!ReadyReportPipe(listener)) return;
   // No peer: the program meets its clients itself, so there is no source
   // to admit or count; max_connections and allow/deny do not apply.
   listener.wait_child = SpawnChild(listener, listener.fd.Get(),
@@ -377,17 +377,22 @@ std::optional<pid_t> Supervisor::SpawnChild(Listener& listener, int fd, std::vec
                         service.config.credentials ? &*service.config.credentials : nullptr,
                         &service.config.process,
                         service.builtin};
-  spawn::ReportPipe pipe = std::move(spare_pipe_);
-  pid_t pid = -1;
-  spawn::SysResult spawned = spawner_.Spawn(spec, pipe, pid);
+  spawn::ReportPipe pipe;
+  if (spawn::NeedsReportPipe(service.config.stderr_mode, service.builtin)) pipe = std::move(spare_pipe_);
+  spawn::Started started;
+  spawn::SysResult spawned = spawner_.Spawn(spec, pipe, started);
   if (!spawned.Ok()) {
-    // fork refused (EAGAIN, ENOMEM): this client is closed, and the
+    // clone or fork refused (EAGAIN, ENOMEM): this client is closed, and the
     // listener rests before the next.
     service.gate.Release(source);
     OnServeError(listener, spawned.call, spawned.err);
     return std::nullopt;
   }
+  pid_t pid = started.pid;
   log::Accept(service.config.name, pid, peer_text);
+  if (started.failure) {
+    log::ExecFailed(service.config.name, pid, service.program_text, started.failure->step, started.failure->err);
+  }
   metrics_.Accepted(service.config.name);
   service.totals.accepted++;
   ChildRecord record{listener.service, pid, std::move(peer_text), Clock::now(),

@@ -117,6 +117,7 @@ class Supervisor {
   // neither retried in a tight loop nor logged on every attempt.
   void OnServeError(Listener& listener, std::string_view call, int err);
   void EndQuietEpisodes();
+  bool ReadyReportPipe(Listener& listener);
   // Mode wait: hands the listening socket to one program and stops polling
   // it until that program is reaped.
   void StartWaitChild(Listener& listener);

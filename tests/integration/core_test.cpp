@@ -164,16 +164,24 @@ TEST_CASE("stderr lines are logged with service and pid") {
 }
 
 TEST_CASE("a program that vanished after load is an exec_error, and yinetd serves on") {
-  uint16_t gone = FreePort(), fine = FreePort();
+  uint16_t gone = FreePort(), gone_quiet = FreePort(), fine = FreePort();
   std::string dir = "/tmp/yinetd-vanish-" + std::to_string(getpid());
   std::filesystem::create_directories(dir);
   std::filesystem::copy_file("/bin/cat", dir + "/cat", std::filesystem::copy_options::overwrite_existing);
-  Yinetd yinetd(Config(Service("gone", gone, dir + "/cat") + Service("fine", fine, "/bin/cat")));
+  // Logged stderr and not: the failure travels by pipe or by shared memory.
+  Yinetd yinetd(Config(Service("gone", gone, dir + "/cat") +
+                       Service("gone_quiet", gone_quiet, dir + "/cat", "    stderr: null\n") +
+                       Service("fine", fine, "/bin/cat")));
   std::filesystem::remove_all(dir);
-  CHECK(Exchange(gone, "hello") == "");
-  CHECK(yinetd.WaitForLog({"event=exec_error", "service=gone", "step=exec",
-                           "error=\"No such file or directory\""}));
-  CHECK(yinetd.WaitForLog({"event=exit", "service=gone", "status=127"}));
+  for (std::string service : {"gone", "gone_quiet"}) {
+    CHECK(Exchange(service == "gone" ? gone : gone_quiet, "hello") == "");
+    CHECK(yinetd.WaitForLog({"event=exec_error", "service=" + service, "step=exec",
+                             "error=\"No such file or directory\""}));
+    CHECK(yinetd.WaitForLog({"event=exit", "service=" + service, "status=127"}));
+    std::string log = yinetd.Log();
+    CHECK(log.find("event=accept service=" + service) < log.find("event=exec_error service=" + service));
+    CHECK(log.find("event=exec_error service=" + service) < log.find("event=exit service=" + service));
+  }
   CHECK(Exchange(fine, "still here") == "still here");
 }
 

@@ -10,6 +10,7 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <optional>
 #include <sstream>
 #include <string>
 
@@ -22,6 +23,7 @@ struct Run {
   std::string socket_output;
   std::string report_output;
   int wait_status = 0;
+  std::optional<StartFailure> failure;
 };
 
 // Reads `fd` until EOF, at most 10 s.
@@ -54,17 +56,26 @@ Run SpawnAndCollect(std::vector<std::string> argv, config::StderrMode mode,
   ForkSpawner spawner;
   ReportPipe pipe;
   REQUIRE(OpenReportPipe(pipe).Ok());
-  pid_t pid = -1;
-  REQUIRE(spawner.Spawn(spec, pipe, pid).Ok());
+  Started started;
+  REQUIRE(spawner.Spawn(spec, pipe, started).Ok());
+  pid_t pid = started.pid;
   CHECK_FALSE(pipe.write_end.Valid());
   theirs.Reset();
   Run run;
+  run.failure = started.failure;
   run.socket_output = ReadAll(ours.Get());
   int flags = fcntl(pipe.read_end.Get(), F_GETFL);
   fcntl(pipe.read_end.Get(), F_SETFL, flags & ~O_NONBLOCK);
   run.report_output = ReadAll(pipe.read_end.Get());
   REQUIRE(waitpid(pid, &run.wait_status, 0) == pid);
   return run;
+}
+
+// A cloned child's failure comes back from Spawn, a forked one's (a
+// builtin's, or any under AddressSanitizer) on the report pipe.
+std::optional<StartFailure> FailureOf(const Run& run) {
+  if (run.failure) return run.failure;
+  return ParseStartFailure(run.report_output);
 }
 
 std::string HelperPath(const char* name) {
@@ -119,16 +130,44 @@ TEST_CASE("the child leads its own process group") {
   CHECK(pgrp != std::to_string(getpgrp()));
 }
 
-TEST_CASE("an exec failure reaches the report pipe, in every stderr mode") {
+TEST_CASE("an exec failure is reported, in every stderr mode, and nothing reaches the client") {
   for (auto mode : {config::StderrMode::kLog, config::StderrMode::kSocket, config::StderrMode::kNull}) {
     Run run = SpawnAndCollect({"/nonexistent/program"}, mode);
     CHECK(WEXITSTATUS(run.wait_status) == kStartFailedStatus);
-    auto failure = ParseStartFailure(run.report_output);
+    std::optional<StartFailure> failure = FailureOf(run);
     REQUIRE(failure.has_value());
     CHECK(failure->step == "exec");
     CHECK(failure->err == ENOENT);
     CHECK(run.socket_output == "");
   }
+}
+
+TEST_CASE("a builtin's child needs a report pipe, and a logged stderr does") {
+  CHECK(NeedsReportPipe(config::StderrMode::kLog, nullptr));
+  CHECK(NeedsReportPipe(config::StderrMode::kNull, builtin::Find("echo")));
+}
+
+TEST_CASE("a program whose stderr is not logged runs without a report pipe where clone shares memory") {
+  if (NeedsReportPipe(config::StderrMode::kNull, nullptr)) return;  // a sanitized build forks
+  int pair[2];
+  REQUIRE(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) == 0);
+  UniqueFd ours(pair[0]), theirs(pair[1]);
+  UniqueFd devnull(open("/dev/null", O_RDWR | O_CLOEXEC));
+  std::vector<std::string> argv{"/bin/echo", "no pipe"};
+  std::vector<char*> argv_ptrs = ToExecArray(argv);
+  ChildSpec spec{"/bin/echo", argv_ptrs.data(), argv_ptrs.data() + 2, theirs.Get(), config::StderrMode::kNull,
+                 devnull.Get(), nullptr};
+  ForkSpawner spawner;
+  ReportPipe none;
+  Started started;
+  REQUIRE(spawner.Spawn(spec, none, started).Ok());
+  CHECK_FALSE(started.failure.has_value());
+  theirs.Reset();
+  CHECK(ReadAll(ours.Get()) == "no pipe\n");
+  int status = 0;
+  REQUIRE(waitpid(started.pid, &status, 0) == started.pid);
+  CHECK(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 0);
 }
 
 TEST_CASE("a builtin is served in the child, which keeps fds 0-2 only and exits 0") {
@@ -137,15 +176,17 @@ TEST_CASE("a builtin is served in the child, which keeps fds 0-2 only and exits 
   UniqueFd ours(pair[0]), theirs(pair[1]);
   UniqueFd devnull(open("/dev/null", O_RDWR | O_CLOEXEC));
   UniqueFd canary(open("/dev/null", O_RDONLY));  // not close-on-exec: a builtin must close it itself
-  std::vector<std::string> none;
-  std::vector<char*> empty = ToExecArray(none);
+  std::vector<std::string> no_args;
+  std::vector<char*> empty = ToExecArray(no_args);
   ChildSpec spec{"", empty.data(), empty.data(), theirs.Get(), config::StderrMode::kNull, devnull.Get(),
                  nullptr, nullptr, builtin::Find("echo")};
   ForkSpawner spawner;
   ReportPipe pipe;
   REQUIRE(OpenReportPipe(pipe).Ok());
-  pid_t pid = -1;
-  REQUIRE(spawner.Spawn(spec, pipe, pid).Ok());
+  Started started;
+  REQUIRE(spawner.Spawn(spec, pipe, started).Ok());
+  CHECK_FALSE(started.failure.has_value());
+  pid_t pid = started.pid;
   theirs.Reset();
   REQUIRE(write(ours.Get(), "hi", 2) == 2);
   char reply[2];
@@ -166,31 +207,36 @@ TEST_CASE("a builtin is served in the child, which keeps fds 0-2 only and exits 
   CHECK(WEXITSTATUS(status) == 0);
 }
 
-TEST_CASE("a failing process control is reported like an exec failure") {
-  int pair[2];
-  REQUIRE(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) == 0);
-  UniqueFd ours(pair[0]), theirs(pair[1]);
-  UniqueFd devnull(open("/dev/null", O_RDWR | O_CLOEXEC));
-  std::vector<std::string> argv{"/bin/true"};
-  std::vector<char*> argv_ptrs = ToExecArray(argv);
-  config::ProcessControls controls;
-  controls.rlimits = {{"nofile", RLIMIT_NOFILE, RLIM_INFINITY}};  // above the kernel's nr_open
-  ChildSpec spec{"/bin/true", argv_ptrs.data(), argv_ptrs.data() + 1, theirs.Get(), config::StderrMode::kNull,
-                 devnull.Get(), nullptr, &controls};
-  ForkSpawner spawner;
-  ReportPipe pipe;
-  REQUIRE(OpenReportPipe(pipe).Ok());
-  pid_t pid = -1;
-  REQUIRE(spawner.Spawn(spec, pipe, pid).Ok());
-  int status = 0;
-  REQUIRE(waitpid(pid, &status, 0) == pid);
-  CHECK(WEXITSTATUS(status) == kStartFailedStatus);
-  int flags = fcntl(pipe.read_end.Get(), F_GETFL);
-  fcntl(pipe.read_end.Get(), F_SETFL, flags & ~O_NONBLOCK);
-  auto failure = ParseStartFailure(ReadAll(pipe.read_end.Get()));
-  REQUIRE(failure.has_value());
-  CHECK(failure->step == "setrlimit nofile");
-  CHECK(failure->err == EPERM);
+TEST_CASE("a failing process control is reported like an exec failure, for a program and for a builtin") {
+  for (const builtin::Builtin* builtin : {static_cast<const builtin::Builtin*>(nullptr), builtin::Find("echo")}) {
+    int pair[2];
+    REQUIRE(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) == 0);
+    UniqueFd ours(pair[0]), theirs(pair[1]);
+    UniqueFd devnull(open("/dev/null", O_RDWR | O_CLOEXEC));
+    std::vector<std::string> argv{"/bin/true"};
+    std::vector<char*> argv_ptrs = ToExecArray(argv);
+    config::ProcessControls controls;
+    controls.rlimits = {{"nofile", RLIMIT_NOFILE, RLIM_INFINITY}};  // above the kernel's nr_open
+    ChildSpec spec{"/bin/true", argv_ptrs.data(), argv_ptrs.data() + 1, theirs.Get(), config::StderrMode::kNull,
+                   devnull.Get(), nullptr, &controls, builtin};
+    ForkSpawner spawner;
+    ReportPipe pipe;
+    REQUIRE(OpenReportPipe(pipe).Ok());
+    Started started;
+    REQUIRE(spawner.Spawn(spec, pipe, started).Ok());
+    int status = 0;
+    REQUIRE(waitpid(started.pid, &status, 0) == started.pid);
+    CHECK(WEXITSTATUS(status) == kStartFailedStatus);
+    Run run;
+    run.failure = started.failure;
+    int flags = fcntl(pipe.read_end.Get(), F_GETFL);
+    fcntl(pipe.read_end.Get(), F_SETFL, flags & ~O_NONBLOCK);
+    run.report_output = ReadAll(pipe.read_end.Get());
+    std::optional<StartFailure> failure = FailureOf(run);
+    REQUIRE(failure.has_value());
+    CHECK(failure->step == "setrlimit nofile");
+    CHECK(failure->err == EPERM);
+  }
 }
 
 TEST_CASE("start failure records are recognised exactly") {
