@@ -1,6 +1,7 @@
 #include "builtin/builtin.h"
 
 #include <arpa/inet.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -39,20 +40,20 @@ ssize_t ReadSome(int fd, char* buf, size_t size) {
   }
 }
 
-void EchoStream(int fd) {
+void EchoStream(int fd, std::string_view) {
   char buf[16384];
   while (ssize_t n = ReadSome(fd, buf, sizeof buf)) {
     if (!SendAll(fd, buf, static_cast<size_t>(n))) return;
   }
 }
 
-void DiscardStream(int fd) {
+void DiscardStream(int fd, std::string_view) {
   char buf[16384];
   while (ReadSome(fd, buf, sizeof buf) > 0) {
   }
 }
 
-void ChargenStream(int fd) {
+void ChargenStream(int fd, std::string_view) {
   char line[kChargenLineLength];
   for (size_t i = 0;; ++i) {
     ChargenLine(i, line);
@@ -60,12 +61,12 @@ void ChargenStream(int fd) {
   }
 }
 
-void DaytimeStream(int fd) {
+void DaytimeStream(int fd, std::string_view) {
   char text[32];
   SendAll(fd, text, FormatDaytime(time(nullptr), text));
 }
 
-void TimeStream(int fd) {
+void TimeStream(int fd, std::string_view) {
   uint32_t value = htonl(Rfc868Time(time(nullptr)));
   SendAll(fd, reinterpret_cast<const char*>(&value), sizeof value);
 }
@@ -119,12 +120,79 @@ void TimeDatagram(int fd) {
   });
 }
 
+// How much of a request head the metrics builtin reads, and how long it
+// waits for each part of it: a scraper sends a few hundred bytes at once.
+constexpr size_t kRequestHeadMax = 8192;
+constexpr int kRequestWaitMs = 10000;
+
+bool EndsHead(std::string_view received) {
+  return received.find("\r\n\r\n") != std::string_view::npos ||
+         received.find("\n\n") != std::string_view::npos;
+}
+
+// Reads up to the blank line that ends a request head: its length, 0 if
+// the client left or was too slow, -1 if it sent more than fits.
+ssize_t ReadRequestHead(int fd, char* buf, size_t size) {
+  size_t n = 0;
+  while (n < size) {
+    pollfd ready{fd, POLLIN, 0};
+    int polled = poll(&ready, 1, kRequestWaitMs);
+    if (polled < 0 && errno == EINTR) continue;
+    if (polled <= 0) return 0;
+    ssize_t got = ReadSome(fd, buf + n, size - n);
+    if (got == 0) return 0;
+    n += static_cast<size_t>(got);
+    if (EndsHead(std::string_view(buf, n))) return static_cast<ssize_t>(n);
+  }
+  return -1;
+}
+
+std::string_view ReasonPhrase(int status) {
+  switch (status) {
+    case 200: return "OK";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    default: return "Bad Request";
+  }
+}
+
+size_t Append(char* out, size_t n, std::string_view text) {
+  for (char c : text) out[n++] = c;
+  return n;
+}
+
+// The metrics as one HTTP/1.0 response; `prepared` is the exposition text
+// the supervisor rendered when it forked us.
+void MetricsStream(int fd, std::string_view prepared) {
+  char request[kRequestHeadMax];
+  ssize_t received = ReadRequestHead(fd, request, sizeof request);
+  if (received == 0) return;
+  HttpAnswer answer = received < 0 ? HttpAnswer{} : AnswerHttp(std::string_view(request, static_cast<size_t>(received)));
+  // An error's body is its reason phrase and a newline, sent in two parts.
+  std::string_view body = answer.status == 200 ? prepared : ReasonPhrase(answer.status);
+  size_t body_size = answer.status == 200 ? body.size() : body.size() + 1;
+  char head[kHttpHeadMax];
+  if (!SendAll(fd, head, FormatHttpHead(answer.status, body_size, head))) return;
+  if (answer.with_body) {
+    if (!SendAll(fd, body.data(), body.size())) return;
+    if (answer.status != 200 && !SendAll(fd, "\n", 1)) return;
+  }
+  // Close our side, then let the client close first: closing with its
+  // bytes unread would reset the connection and could lose the reply.
+  shutdown(fd, SHUT_WR);
+  pollfd ready{fd, POLLIN, 0};
+  char drain[512];
+  while (poll(&ready, 1, 1000) == 1 && ReadSome(fd, drain, sizeof drain) > 0) {
+  }
+}
+
 constexpr Builtin kBuiltins[] = {
     {"echo", "RFC 862", EchoStream, EchoDatagram},
     {"discard", "RFC 863", DiscardStream, DiscardDatagram},
     {"chargen", "RFC 864", ChargenStream, ChargenDatagram},
     {"daytime", "RFC 867", DaytimeStream, DaytimeDatagram},
     {"time", "RFC 868", TimeStream, TimeDatagram},
+    {"metrics", "Prometheus text format 0.0.4 over HTTP/1.0", MetricsStream, nullptr, true},
 };
 
 void PutTwoDigits(char* out, int value, char pad_tens) {
@@ -195,6 +263,42 @@ size_t FormatDaytime(int64_t unix_time, char* out) {
   out[n++] = '\r';
   out[n++] = '\n';
   return n;
+}
+
+HttpAnswer AnswerHttp(std::string_view request_head) {
+  std::string_view line = request_head.substr(0, request_head.find('\n'));
+  if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+  size_t first_space = line.find(' ');
+  size_t last_space = line.rfind(' ');
+  if (first_space == std::string_view::npos || last_space == first_space) return HttpAnswer{};
+  std::string_view method = line.substr(0, first_space);
+  std::string_view target = line.substr(first_space + 1, last_space - first_space - 1);
+  std::string_view version = line.substr(last_space + 1);
+  if (method.empty() || target.empty() || version.substr(0, 5) != "HTTP/") return HttpAnswer{};
+  if (method != "GET" && method != "HEAD") return HttpAnswer{405, true};
+  std::string_view path = target.substr(0, target.find('?'));
+  if (path != "/" && path != "/metrics") return HttpAnswer{404, method == "GET"};
+  return HttpAnswer{200, method == "GET"};
+}
+
+size_t FormatHttpHead(int status, size_t body_size, char* out) {
+  size_t n = Append(out, 0, "HTTP/1.0 ");
+  char digits[20];
+  size_t d = 0;
+  for (int code = status; d < 3; code /= 10) digits[d++] = static_cast<char>('0' + code % 10);
+  while (d > 0) out[n++] = digits[--d];
+  out[n++] = ' ';
+  n = Append(out, n, ReasonPhrase(status));
+  n = Append(out, n, status == 200 ? "\r\nContent-Type: text/plain; version=0.0.4; charset=utf-8"
+                                    : "\r\nContent-Type: text/plain; charset=utf-8");
+  if (status == 405) n = Append(out, n, "\r\nAllow: GET, HEAD");
+  n = Append(out, n, "\r\nContent-Length: ");
+  do {
+    digits[d++] = static_cast<char>('0' + body_size % 10);
+    body_size /= 10;
+  } while (body_size > 0);
+  while (d > 0) out[n++] = digits[--d];
+  return Append(out, n, "\r\nConnection: close\r\n\r\n");
 }
 
 void ChargenLine(size_t index, char* out) {

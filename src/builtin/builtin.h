@@ -1,10 +1,12 @@
 // Built-in services: the small RFC services inetd answers itself (echo,
-// discard, chargen, daytime, time), served in a forked child without exec.
+// discard, chargen, daytime, time), and yinetd's own metrics over HTTP,
+// served in a forked child without exec.
 //
-// Each is one row of a table: adding a builtin is one more row and its two
+// Each is one row of a table: adding a builtin is one more row and its
 // functions. The serve functions run in the child after fork, so they make
-// only async-signal-safe calls (read, write, send, recvfrom, sendto, time)
-// and never allocate.
+// only async-signal-safe calls (read, write, send, recvfrom, sendto, poll,
+// time) and never allocate. What only the parent knows (the metrics) it
+// renders before fork and hands over as `prepared`.
 #pragma once
 
 #include <cstddef>
@@ -16,11 +18,14 @@ namespace yinetd::builtin {
 
 struct Builtin {
   std::string_view name;
-  std::string_view rfc;
+  std::string_view standard;  // "RFC 862", ...
   // Serves one stream connection on `fd` until the client is done.
-  void (*serve_stream)(int fd);
-  // Answers the datagrams waiting on `fd` (a UDP socket), then returns.
+  void (*serve_stream)(int fd, std::string_view prepared);
+  // Answers the datagrams waiting on `fd` (a UDP socket), then returns;
+  // nullptr for a builtin that has no datagram form.
   void (*serve_datagram)(int fd);
+  // Its `prepared` text is the supervisor's metrics exposition.
+  bool serves_metrics = false;
 };
 
 // The builtin called `name`, or nullptr.
@@ -36,6 +41,20 @@ uint32_t Rfc868Time(int64_t unix_time);
 // "Wed Nov 25 11:47:00 2026\r\n". Writes at most 32 bytes; returns the
 // length. Pure arithmetic, safe after fork.
 size_t FormatDaytime(int64_t unix_time, char* out);
+
+// The answer to an HTTP request for the metrics, from its request line:
+// 200 for GET or HEAD of / or /metrics (any query ignored), 404 for another
+// path, 405 for another method, 400 for what is not a request line.
+struct HttpAnswer {
+  int status = 400;
+  bool with_body = true;  // false for HEAD
+};
+HttpAnswer AnswerHttp(std::string_view request_head);
+
+// The response head for `answer` with a body of `body_size` bytes, into
+// `out` (kHttpHeadMax bytes); returns its length. Safe after fork.
+inline constexpr size_t kHttpHeadMax = 256;
+size_t FormatHttpHead(int status, size_t body_size, char* out);
 
 // RFC 864's line `index`: 72 printable characters, each line starting one
 // further along the 95 printable ASCII characters, then CRLF (74 bytes).

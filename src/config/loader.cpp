@@ -834,6 +834,11 @@ void Loader::CheckMode(const Fields& fields, const YAML::Node& entry, ServiceCon
   auto mode = fields.find("mode");
   const Field& where = mode != fields.end() ? mode->second : fields.begin()->second;
   if (service.protocol == Protocol::kUdp) {
+    const builtin::Builtin* builtin = builtin::Find(service.builtin);
+    if (builtin != nullptr && builtin->serve_datagram == nullptr) {
+      Report(fields.at("protocol"), "builtin " + service.builtin + " is served over a stream (TCP or unix), "
+                                    "not UDP: remove 'protocol: udp'");
+    }
     if (mode != fields.end() && service.mode == Mode::kNowait) {
       Report(where, "protocol udp needs mode wait: datagrams have no connection to hand to one "
                     "program each; remove 'mode' or write 'mode: wait'");

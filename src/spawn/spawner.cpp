@@ -109,7 +109,7 @@ void SetUpProcess(const ChildSpec& spec, const Reporter& report) {
 }
 
 // A builtin has no exec to close the other descriptors: close them now.
-[[noreturn]] void RunBuiltin(const builtin::Builtin& builtin) {
+[[noreturn]] void RunBuiltin(const builtin::Builtin& builtin, std::string_view prepared) {
   close_range(3, ~0U, 0);
   int type = 0;
   socklen_t length = sizeof type;
@@ -117,7 +117,7 @@ void SetUpProcess(const ChildSpec& spec, const Reporter& report) {
   if (type == SOCK_DGRAM) {
     builtin.serve_datagram(0);
   } else {
-    builtin.serve_stream(0);
+    builtin.serve_stream(0, prepared);
   }
   _exit(0);
 }
@@ -148,7 +148,7 @@ int StderrSource(const ChildSpec& spec, int pipe_write) {
   // concurrency 1 (docs/benchmarks.md).
   if (setpgid(0, 0) < 0) FailStart(report, "setpgid", errno);
   SetUpProcess(spec, report);
-  if (spec.builtin != nullptr) RunBuiltin(*spec.builtin);
+  if (spec.builtin != nullptr) RunBuiltin(*spec.builtin, spec.prepared);
   execve(spec.program, spec.argv, spec.envp);
   FailStart(report, "exec", errno);
 }

@@ -45,6 +45,9 @@ struct ChildSpec {
   // Set: the child serves this builtin on fd 0 instead of exec'ing
   // `program`, then exits 0.
   const builtin::Builtin* builtin = nullptr;
+  // What the builtin serves that only we know (the metrics text); the
+  // forked child has its own copy of it.
+  std::string_view prepared = {};
 };
 
 // The pipe a child reports through: with stderr=log it carries the

@@ -377,6 +377,13 @@ std::optional<pid_t> Supervisor::SpawnChild(Listener& listener, int fd, std::vec
                         service.config.credentials ? &*service.config.credentials : nullptr,
                         &service.config.process,
                         service.builtin};
+  // A snapshot of the counters as they are now; the forked child serves
+  // its copy while we count on.
+  std::string metrics_text;
+  if (service.builtin != nullptr && service.builtin->serves_metrics) {
+    metrics_text = metrics_.Exposition();
+    spec.prepared = metrics_text;
+  }
   spawn::ReportPipe pipe;
   if (spawn::NeedsReportPipe(service.config.stderr_mode, service.builtin)) pipe = std::move(spare_pipe_);
   spawn::Started started;

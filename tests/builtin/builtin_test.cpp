@@ -33,10 +33,14 @@ std::string LibcDaytime(int64_t t) {
   return out;
 }
 
-TEST_CASE("the table names five RFC services") {
-  CHECK(Names() == std::vector<std::string_view>{"echo", "discard", "chargen", "daytime", "time"});
+TEST_CASE("the table names five RFC services and the metrics") {
+  CHECK(Names() == std::vector<std::string_view>{"echo", "discard", "chargen", "daytime", "time", "metrics"});
   REQUIRE(Find("time") != nullptr);
-  CHECK(Find("time")->rfc == "RFC 868");
+  CHECK(Find("time")->standard == "RFC 868");
+  CHECK_FALSE(Find("time")->serves_metrics);
+  REQUIRE(Find("metrics") != nullptr);
+  CHECK(Find("metrics")->serves_metrics);
+  CHECK((Find("metrics")->serve_datagram == nullptr));  // HTTP: a stream only
   CHECK(Find("ping") == nullptr);
 }
 
@@ -90,13 +94,14 @@ std::string ReadAll(int fd, size_t limit = SIZE_MAX) {
   return out;
 }
 
-std::string ServeStream(const char* name, const std::string& input, size_t limit = SIZE_MAX) {
+std::string ServeStream(const char* name, const std::string& input, size_t limit = SIZE_MAX,
+                        std::string_view prepared = {}) {
   int pair[2];
   REQUIRE(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) == 0);
   UniqueFd client(pair[0]), server(pair[1]);
   const Builtin* builtin = Find(name);
   REQUIRE(builtin != nullptr);
-  std::thread thread([&] { builtin->serve_stream(server.Get()); shutdown(server.Get(), SHUT_WR); });
+  std::thread thread([&] { builtin->serve_stream(server.Get(), prepared); shutdown(server.Get(), SHUT_WR); });
   write(client.Get(), input.data(), input.size());
   shutdown(client.Get(), SHUT_WR);
   std::string out = ReadAll(client.Get(), limit);
@@ -121,6 +126,47 @@ TEST_CASE("stream builtins answer per their RFCs") {
   uint32_t value;
   std::memcpy(&value, four.data(), 4);
   CHECK(ntohl(value) - Rfc868Time(before) <= 1);
+}
+
+TEST_CASE("metrics answers GET and HEAD of / and /metrics, and nothing else") {
+  CHECK(AnswerHttp("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n").status == 200);
+  CHECK(AnswerHttp("GET /metrics HTTP/1.1\r\n\r\n").with_body);
+  CHECK(AnswerHttp("GET /?name[]=x HTTP/1.0\n\n").status == 200);
+  HttpAnswer head = AnswerHttp("HEAD /metrics HTTP/1.1\r\n\r\n");
+  CHECK(head.status == 200);
+  CHECK_FALSE(head.with_body);
+  CHECK(AnswerHttp("GET /other HTTP/1.1\r\n\r\n").status == 404);
+  CHECK(AnswerHttp("POST /metrics HTTP/1.1\r\n\r\n").status == 405);
+  CHECK(AnswerHttp("GET /metrics\r\n\r\n").status == 400);  // HTTP/0.9: no version
+  CHECK(AnswerHttp("GET /metrics FTP/1.0\r\n\r\n").status == 400);
+  CHECK(AnswerHttp("\r\n\r\n").status == 400);
+  CHECK(AnswerHttp("").status == 400);
+}
+
+TEST_CASE("the response head names status, type and length") {
+  char head[kHttpHeadMax];
+  CHECK(std::string(head, FormatHttpHead(200, 1234, head)) ==
+        "HTTP/1.0 200 OK\r\nContent-Type: text/plain; version=0.0.4; charset=utf-8\r\n"
+        "Content-Length: 1234\r\nConnection: close\r\n\r\n");
+  CHECK(std::string(head, FormatHttpHead(405, 0, head)) ==
+        "HTTP/1.0 405 Method Not Allowed\r\nContent-Type: text/plain; charset=utf-8\r\nAllow: GET, HEAD\r\n"
+        "Content-Length: 0\r\nConnection: close\r\n\r\n");
+}
+
+TEST_CASE("the metrics builtin serves the text it was handed") {
+  std::string text = "yinetd_children_running{service=\"a\"} 0\n";
+  std::string reply = ServeStream("metrics", "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n", SIZE_MAX, text);
+  CHECK(reply.substr(0, 17) == "HTTP/1.0 200 OK\r\n");
+  CHECK(reply.find("Content-Length: " + std::to_string(text.size()) + "\r\n") != std::string::npos);
+  CHECK(reply.substr(reply.find("\r\n\r\n") + 4) == text);
+  std::string head = ServeStream("metrics", "HEAD / HTTP/1.0\r\n\r\n", SIZE_MAX, text);
+  CHECK(head.substr(head.find("\r\n\r\n") + 4) == "");
+  std::string missing = ServeStream("metrics", "GET /nope HTTP/1.0\r\n\r\n", SIZE_MAX, text);
+  CHECK(missing.substr(0, 24) == "HTTP/1.0 404 Not Found\r\n");
+  CHECK(missing.substr(missing.find("\r\n\r\n") + 4) == "Not Found\n");
+  CHECK(ServeStream("metrics", "GET / HTTP/1.0\r\n", SIZE_MAX, text) == "");  // left before the head ended
+  std::string flood = "GET / HTTP/1.0\r\nX: " + std::string(10000, 'x');
+  CHECK(ServeStream("metrics", flood, SIZE_MAX, text).substr(0, 26) == "HTTP/1.0 400 Bad Request\r\n");
 }
 
 TEST_CASE("datagram builtins answer each waiting datagram") {

@@ -350,7 +350,10 @@ TEST_CASE("builtin replaces program; exactly one of them") {
   CHECK(OnlyProblem("services:\n  - {name: e, listen: 7, builtin: echo, program: /bin/cat}\n").message ==
         "a service has either 'program' or 'builtin', not both: remove one");
   CHECK(OnlyProblem("services:\n  - {name: e, listen: 7, builtin: ping}\n").message ==
-        "unknown builtin 'ping': the builtins are echo, discard, chargen, daytime, time");
+        "unknown builtin 'ping': the builtins are echo, discard, chargen, daytime, time, metrics");
+  CHECK(OnlyProblem("services:\n  - {name: m, listen: 9100, builtin: metrics, protocol: udp}\n").message ==
+        "builtin metrics is served over a stream (TCP or unix), not UDP: remove 'protocol: udp'");
+  CHECK(Load("services:\n  - {name: m, listen: 9100, builtin: metrics}\n").problems.empty());
   CHECK(OnlyProblem("defaults: {builtin: echo}\n" + std::string(kMinimal)).message ==
         "'builtin' belongs to each service and cannot be set under defaults");
 }
