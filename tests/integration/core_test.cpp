@@ -247,7 +247,7 @@ TEST_CASE("--check accepts the shipped example config") {
   }
   auto [code, out] = RunCheck(yaml);
   CHECK(code == 0);
-  CHECK(out.find("OK, 4 service(s)") != std::string::npos);
+  CHECK(out.find("OK, 5 service(s)") != std::string::npos);
 }
 
 TEST_CASE("a config error at startup is logged with its place and exits 1") {
