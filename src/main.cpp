@@ -117,7 +117,7 @@ int Serve(config::Config config, std::optional<log::Level> cli_level, const std:
     supervisor.Bind();
     PidFile pid_file(pidfile);
     log::Start(kVersion, file, services, supervisor.MaxChildren());
-    systemd::NotifyReady(supervisor.Status());
+    supervisor.NotifyReady();
     return supervisor.Run(signals);
   } catch (const SysError& e) {
     log::StartupFailed(e.what());

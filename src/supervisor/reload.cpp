@@ -129,7 +129,7 @@ void Supervisor::Reload(std::string_view trigger) {
   }
   // READY=1 ends the reload for systemd either way: the old or the new
   // config is serving.
-  systemd::NotifyReady(Status());
+  NotifyReady();
 }
 
 void Supervisor::Apply(config::Config next) {

@@ -23,6 +23,8 @@ using std::chrono::milliseconds;
 
 // How long a listener rests after accept or spawn failed.
 constexpr milliseconds kServeErrorPause{250};
+// The least time between two STATUS= updates to systemd.
+constexpr milliseconds kStatusInterval{1000};
 // How long without fd exhaustion ends an episode (and logs `resume`).
 constexpr milliseconds kExhaustionQuiet{1000};
 
@@ -105,6 +107,32 @@ std::string Supervisor::Status() const {
   return systemd::StatusText(config_.services.size(), children_.Size());
 }
 
+void Supervisor::NotifyReady() {
+  notified_status_ = Status();
+  last_status_at_ = Clock::now();
+  systemd::NotifyReady(notified_status_);
+}
+
+void Supervisor::RefreshStatus() {
+  // systemctl status shows the last STATUS=: keep its count of running
+  // programs current, but send at most one a second however busy we are.
+  if (stopping_ || !systemd::NotifyEnabled()) return;
+  Clock::time_point now = Clock::now();
+  std::string status = Status();
+  if (status == notified_status_) {
+    status_due_.reset();
+    return;
+  }
+  if (now < last_status_at_ + kStatusInterval) {
+    status_due_ = last_status_at_ + kStatusInterval;  // poll wakes for it
+    return;
+  }
+  systemd::NotifyStatus(status);
+  notified_status_ = std::move(status);
+  last_status_at_ = now;
+  status_due_.reset();
+}
+
 int Supervisor::Run(SignalPipe& signals) {
   while (!ShutdownComplete()) {
     BuildPollSet(signals.ReadFd());
@@ -140,6 +168,7 @@ int Supervisor::Run(SignalPipe& signals) {
     EnforceTimeouts();
     FlushRefusals();
     RunPendingReload();
+    RefreshStatus();
   }
   log::Stop(0);
   return 0;
@@ -185,6 +214,7 @@ int Supervisor::PollTimeoutMs() const {
   if (stopping_) consider(kill_deadline_);
   if (auto deadline = NextLimitDeadline()) consider(*deadline);
   if (reload_at_) consider(*reload_at_);
+  if (status_due_) consider(*status_due_);
   if (!next) return -1;
   // Round up so we never wake a millisecond early and spin.
   return static_cast<int>(duration_cast<milliseconds>(*next - now).count()) + 1;

@@ -65,6 +65,9 @@ class Supervisor {
 
   // The one-line summary for systemd's STATUS=.
   std::string Status() const;
+  // READY=1 with the summary: every listener is bound (after Bind, and
+  // after each reload).
+  void NotifyReady();
 
   // Where a reload (SIGHUP, or a change seen with watch: true) gets the new
   // config from. Without one, SIGHUP is logged and ignored.
@@ -105,6 +108,7 @@ class Supervisor {
   void OnConfigChanged();
   void RunPendingReload();
   void LogStatus();
+  void RefreshStatus();
   int PollTimeoutMs() const;
   void HandleSignals(SignalPipe& signals);
   void ReapChildren();
@@ -156,6 +160,11 @@ class Supervisor {
   std::vector<Listener> listeners_;
   ConfigWatch watch_;
   std::optional<Clock::time_point> reload_at_;  // debounced watch reload
+  // STATUS= updates (RefreshStatus): what systemd was told last, when, and
+  // when a changed summary is due.
+  std::string notified_status_;
+  Clock::time_point last_status_at_{};
+  std::optional<Clock::time_point> status_due_;
   bool reload_requested_ = false;
   ChildTable children_;
   UniqueFd devnull_;

@@ -3,6 +3,8 @@
 #include <systemd/sd-daemon.h>
 #include <time.h>
 
+#include <cstdlib>
+
 #include "log/events.h"
 
 namespace yinetd::systemd {
@@ -39,5 +41,10 @@ void NotifyReloading() { Send(ReloadingMessage(MonotonicUsec())); }
 void NotifyStopping(std::string_view status) { Send("STOPPING=1\nSTATUS=" + std::string(status)); }
 
 void NotifyStatus(std::string_view status) { Send("STATUS=" + std::string(status)); }
+
+bool NotifyEnabled() {
+  static const bool enabled = getenv("NOTIFY_SOCKET") != nullptr;
+  return enabled;
+}
 
 }  // namespace yinetd::systemd

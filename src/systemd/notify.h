@@ -34,4 +34,7 @@ void NotifyStopping(std::string_view status);
 // STATUS= only.
 void NotifyStatus(std::string_view status);
 
+// NOTIFY_SOCKET is set: someone listens.
+bool NotifyEnabled();
+
 }  // namespace yinetd::systemd

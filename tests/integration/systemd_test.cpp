@@ -50,6 +50,15 @@ class FakeNotifySocket {
     return n > 0 ? std::string(buf, n) : "";
   }
 
+  // The next datagram that is more than a STATUS= update, within a bound.
+  std::string ReceiveState() {
+    for (int i = 0; i < 100; ++i) {
+      std::string message = Receive();
+      if (message.rfind("STATUS=", 0) != 0) return message;
+    }
+    return "";
+  }
+
  private:
   std::string dir_;
   std::string path_;
@@ -70,7 +79,7 @@ TEST_CASE("systemd hears READY=1, then RELOADING=1 and READY=1 around a SIGHUP r
   StartOptions options;
   options.env = {notify.Env()};
   Yinetd yinetd("services:\n" + Service("echo", port, "/bin/cat"), options);
-  std::string ready = notify.Receive();
+  std::string ready = notify.ReceiveState();
   CHECK(HasLine(ready, "READY=1"));
   CHECK(HasLine(ready, "STATUS=serving 1 service, 0 running"));
   // READY=1 came after binding: a client is served at once.
@@ -78,19 +87,35 @@ TEST_CASE("systemd hears READY=1, then RELOADING=1 and READY=1 around a SIGHUP r
   // The summary counts running programs: let cat be reaped first.
   REQUIRE(yinetd.WaitForLog({"event=exit", "service=echo"}));
   yinetd.Signal(SIGHUP);
-  std::string reloading = notify.Receive();
+  std::string reloading = notify.ReceiveState();
   CHECK(HasLine(reloading, "RELOADING=1"));
   CHECK(reloading.find("MONOTONIC_USEC=") != std::string::npos);
-  std::string reloaded = notify.Receive();
+  std::string reloaded = notify.ReceiveState();
   CHECK(HasLine(reloaded, "READY=1"));
   CHECK(HasLine(reloaded, "STATUS=serving 1 service, 0 running"));
   yinetd.Signal(SIGTERM);
-  std::string stopping = notify.Receive();
+  std::string stopping = notify.ReceiveState();
   CHECK(HasLine(stopping, "STOPPING=1"));
   CHECK(stopping.find("STATUS=stopping") != std::string::npos);
   std::optional<int> status = yinetd.WaitExit();
   REQUIRE(status);
   CHECK(WEXITSTATUS(*status) == 0);
+}
+
+TEST_CASE("STATUS= follows the running programs, at most once a second") {
+  FakeNotifySocket notify;
+  uint16_t port = FreePort();
+  StartOptions options;
+  options.env = {notify.Env()};
+  Yinetd yinetd("services:\n" + Service("echo", port, "/bin/cat"), options);
+  CHECK(HasLine(notify.Receive(), "STATUS=serving 1 service, 0 running"));  // with READY=1
+  UniqueFd held = ConnectTcp("127.0.0.1", port);
+  REQUIRE(yinetd.WaitForLog({"event=accept", "service=echo"}));
+  // Within the second after READY=1, so it waits for the interval: bounded.
+  CHECK(notify.Receive() == "STATUS=serving 1 service, 1 running");
+  held.Reset();
+  REQUIRE(yinetd.WaitForLog({"event=exit", "service=echo"}));
+  CHECK(notify.Receive() == "STATUS=serving 1 service, 0 running");
 }
 
 TEST_CASE("without NOTIFY_SOCKET nothing is sent and nothing is logged about it") {
