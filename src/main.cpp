@@ -162,5 +162,7 @@ int main(int argc, char** argv) {
         problem.where.line, problem.where.column, problem.message);
     return kExitConfig;
   }
-  return Serve(std::move(*result.config), cli_level, options.pidfile);
+  int exit_code = Serve(std::move(*result.config), cli_level, options.pidfile);
+  log::Flush();  // the last lines, held since the loop's last pass
+  return exit_code;
 }

@@ -3,10 +3,14 @@
 #include <string.h>
 #include <sys/wait.h>
 
-#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/details/null_mutex.h>
+#include <spdlog/sinks/base_sink.h>
 #include <spdlog/sinks/syslog_sink.h>
-#include <syslog.h>
 #include <spdlog/spdlog.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include <cerrno>
 
 #include "log/logfmt.h"
 #include "sys/sys_error.h"
@@ -47,6 +51,37 @@ void Emit(spdlog::level::level_enum level, const Line& line) {
   spdlog::log(level, "{}", line.Text());
 }
 
+// Lines for stderr, held until Flush(): the loop flushes once a pass,
+// before it sleeps, so a busy pass costs one write(2) instead of one per
+// line. Warnings and errors flush at once (flush_on), with what came before.
+class PassBufferedStderr : public spdlog::sinks::base_sink<spdlog::details::null_mutex> {
+ public:
+  ~PassBufferedStderr() override { flush_(); }
+
+ protected:
+  void sink_it_(const spdlog::details::log_msg& msg) override {
+    formatter_->format(msg, pending_);
+    if (pending_.size() >= kMaxPending) flush_();
+  }
+
+  void flush_() override {
+    const char* data = pending_.data();
+    size_t left = pending_.size();
+    while (left > 0) {
+      ssize_t n = write(STDERR_FILENO, data, left);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) break;  // nowhere to report a broken stderr
+      data += n;
+      left -= static_cast<size_t>(n);
+    }
+    pending_.clear();
+  }
+
+ private:
+  static constexpr size_t kMaxPending = 64 * 1024;
+  spdlog::memory_buf_t pending_;
+};
+
 Line ServiceLine(std::string_view event, std::string_view service) {
   Line line(event);
   if (!service.empty()) line.Add("service", service);
@@ -72,9 +107,9 @@ void Setup(Level level, Output to) {
         "yinetd", std::make_shared<spdlog::sinks::syslog_sink_st>("yinetd", LOG_PID, LOG_DAEMON, true));
     logger->set_pattern("%v");  // syslog stamps and ranks each line itself
   } else {
-    // Unbuffered stderr, one write per line: lines from a crash are not lost.
-    logger = std::make_shared<spdlog::logger>("yinetd", std::make_shared<spdlog::sinks::stderr_sink_st>());
+    logger = std::make_shared<spdlog::logger>("yinetd", std::make_shared<PassBufferedStderr>());
     logger->set_pattern(to == Output::kJournal ? "%v" : "ts=%Y-%m-%dT%H:%M:%S.%e%z level=%l %v");
+    logger->flush_on(spdlog::level::warn);
   }
   spdlog::set_default_logger(logger);
   SetLevel(level);
@@ -92,6 +127,8 @@ std::string_view PriorityPrefix(Level level) {
 }
 
 void SetLevel(Level level) { spdlog::set_level(ToSpdlog(level)); }
+
+void Flush() { spdlog::default_logger_raw()->flush(); }
 
 void Start(std::string_view version, std::string_view config_file, size_t services,
            int max_children) {

@@ -25,7 +25,10 @@ std::optional<Level> ParseLevel(std::string_view name);
 // kSyslog: syslog(3), ident "yinetd", facility daemon.
 enum class Output { kStderr, kJournal, kSyslog };
 
+// Lines to stderr are held until Flush() (warnings and errors are written
+// at once): the loop flushes before each poll, and at exit.
 void Setup(Level level, Output output = Output::kStderr);
+void Flush();
 void SetLevel(Level level);
 // The syslog priority prefix for a level: "<3>" for error.
 std::string_view PriorityPrefix(Level level);

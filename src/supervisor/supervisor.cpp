@@ -136,6 +136,7 @@ void Supervisor::RefreshStatus() {
 int Supervisor::Run(SignalPipe& signals) {
   while (!ShutdownComplete()) {
     BuildPollSet(signals.ReadFd());
+    log::Flush();  // what this pass logged, in one write, before we sleep
     int ready = RetryOnEintr([&] { return poll(poll_fds_.data(), poll_fds_.size(), PollTimeoutMs()); });
     if (ready < 0) {
       log::SyscallFailed("", "poll", "", errno);
