@@ -136,6 +136,9 @@ struct ServiceConfig {
 struct Config {
   std::string file;
   std::vector<std::string> files;  // the main file, then every included one
+  // The directories include patterns look in, matched or not: with watch,
+  // a first file dropped into an empty conf.d/ is noticed too.
+  std::vector<std::string> include_dirs;
   bool watch = false;              // reload when one of `files` changes
   std::optional<log::Level> log_level;
   // kStderr (the journal when stderr is one) or kSyslog; never kJournal.

@@ -388,6 +388,11 @@ void Loader::ParseIncludes(const Field& field, const Fields& defaults, Config& c
     if (!pattern) continue;
     std::string full = pattern->empty() || (*pattern)[0] != '/' ? DirectoryOf(main_file_) + "/" + *pattern : *pattern;
     std::vector<std::string> matches = host_.Glob(full);
+    std::string dir = DirectoryOf(full);
+    if (dir.find_first_of("*?[") == std::string::npos &&
+        std::find(config.include_dirs.begin(), config.include_dirs.end(), dir) == config.include_dirs.end()) {
+      config.include_dirs.push_back(dir);
+    }
     bool wildcard = pattern->find_first_of("*?[") != std::string::npos;
     if (matches.empty() && !wildcard) {
       Report(pattern_field, "include " + full + ": no such file; fix the path or use a glob like conf.d/*.yaml");

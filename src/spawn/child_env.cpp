@@ -58,10 +58,13 @@ std::vector<std::string> BuildEnv(const config::ServiceConfig& service, const Co
   return env;
 }
 
-std::vector<std::string> BuildWaitEnv(const config::ServiceConfig& service) {
+std::vector<std::string> BuildWaitEnv(const config::ServiceConfig& service, const net::Address& listening) {
   std::vector<std::string> env;
   if (!service.process.clear_env) {
-    Set(env, "PROTO", service.protocol == config::Protocol::kUdp ? "UDP" : "TCP");
+    const char* proto = service.protocol == config::Protocol::kUdp ? "UDP"
+                        : listening.family == net::Address::Family::kUnix ? "UNIX"
+                                                                           : "TCP";
+    Set(env, "PROTO", proto);
   }
   AddServiceVariables(service, env);
   return env;

@@ -32,9 +32,10 @@ std::vector<std::string> BuildArgv(const config::ServiceConfig& service);
 // service's `env:`.
 std::vector<std::string> BuildEnv(const config::ServiceConfig& service, const Connection& connection);
 
-// Mode wait: the program gets the listening socket and no peer: PROTO (TCP
-// or UDP), YINETD_SERVICE, PATH, then `env:`; only `env:` with clear_env.
-std::vector<std::string> BuildWaitEnv(const config::ServiceConfig& service);
+// Mode wait: the program gets the listening socket (`listening`) and no
+// peer: PROTO (TCP, UDP or UNIX), YINETD_SERVICE, PATH, then `env:`; only
+// `env:` with clear_env.
+std::vector<std::string> BuildWaitEnv(const config::ServiceConfig& service, const net::Address& listening);
 
 // A NULL-terminated array of pointers into `strings`, for execve. Valid
 // while `strings` is unchanged.

@@ -22,14 +22,14 @@ bool IsYaml(const std::string& name) {
 
 }  // namespace
 
-void ConfigWatch::Watch(const std::vector<std::string>& files) {
+void ConfigWatch::Watch(const std::vector<std::string>& files, const std::vector<std::string>& more_dirs) {
   fd_.Reset(inotify_init1(IN_NONBLOCK | IN_CLOEXEC));
   if (!fd_) {
     log::SyscallFailed("", "inotify_init1", "", errno);
     return;
   }
   files_ = std::set<std::string>(files.begin(), files.end());
-  std::set<std::string> dirs;
+  std::set<std::string> dirs(more_dirs.begin(), more_dirs.end());
   for (const std::string& file : files) dirs.insert(std::filesystem::path(file).parent_path().string());
   constexpr uint32_t kMask = IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_CREATE | IN_DELETE;
   for (const std::string& dir : dirs) {

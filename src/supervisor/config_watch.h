@@ -16,9 +16,9 @@ namespace yinetd::supervisor {
 
 class ConfigWatch {
  public:
-  // Starts watching the directories of `files`; logs and gives up quietly
-  // (Fd() < 0) if inotify is unavailable.
-  void Watch(const std::vector<std::string>& files);
+  // Starts watching the directories of `files`, and `more_dirs`; logs and
+  // gives up quietly (Fd() < 0) if inotify is unavailable.
+  void Watch(const std::vector<std::string>& files, const std::vector<std::string>& more_dirs);
   void Stop() { fd_.Reset(); }
 
   int Fd() const { return fd_.Get(); }

@@ -22,6 +22,10 @@ std::string_view ReasonName(RefuseReason reason) {
   return "unknown";
 }
 
+// A burst of a second's worth, and at least one whole connection: a rate
+// below 1 (one every few seconds) would otherwise never admit anyone.
+double BurstFor(double rate) { return std::max(rate, 1.0); }
+
 TokenBucket::TokenBucket(double rate, double burst, Clock::time_point now)
     : rate_(rate), burst_(burst), tokens_(burst), last_(now) {}
 
@@ -61,11 +65,11 @@ std::optional<RefuseReason> ServiceGate::Admit(const SourceKey& source, int runn
   TokenBucket* source_bucket = nullptr;
   if (source && limits_.max_rate_per_source) {
     double rate = *limits_.max_rate_per_source;
-    source_bucket = &source_buckets_.try_emplace(*source, rate, rate, now).first->second;
+    source_bucket = &source_buckets_.try_emplace(*source, rate, BurstFor(rate), now).first->second;
     if (!source_bucket->Ready(now)) return RefuseReason::kMaxRatePerSource;
   }
   if (limits_.max_rate) {
-    if (!bucket_) bucket_.emplace(*limits_.max_rate, *limits_.max_rate, now);
+    if (!bucket_) bucket_.emplace(*limits_.max_rate, BurstFor(*limits_.max_rate), now);
     if (!bucket_->Ready(now)) return RefuseReason::kMaxRate;
     bucket_->Take();
   }

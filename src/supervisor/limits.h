@@ -23,6 +23,9 @@ enum class RefuseReason { kDenied, kMaxChildren, kMaxConnections, kMaxPerSource,
 // The word used in logs and metrics: "denied", "max_connections", ...
 std::string_view ReasonName(RefuseReason reason);
 
+// The burst a service's `rate` allows: the rate, but at least 1.
+double BurstFor(double rate);
+
 // A token bucket: `rate` tokens a second, holding at most `burst`.
 class TokenBucket {
  public:

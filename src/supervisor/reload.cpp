@@ -167,7 +167,7 @@ void Supervisor::Apply(config::Config next) {
 
 void Supervisor::WatchConfig() {
   watch_.Stop();
-  if (config_.watch) watch_.Watch(config_.files);
+  if (config_.watch) watch_.Watch(config_.files, config_.include_dirs);
 }
 
 void Supervisor::OnConfigChanged() {

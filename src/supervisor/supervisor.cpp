@@ -392,7 +392,7 @@ void Supervisor::StartWaitChild(Listener& listener) {
   // No peer: the program meets its clients itself, so there is no source
   // to admit or count; max_connections and allow/deny do not apply.
   listener.wait_child = SpawnChild(listener, listener.fd.Get(),
-                                   spawn::BuildWaitEnv(listener.service->config), "", SourceKey{});
+                                   spawn::BuildWaitEnv(listener.service->config, listener.address), "", SourceKey{});
 }
 
 std::optional<pid_t> Supervisor::SpawnChild(Listener& listener, int fd, std::vector<std::string> env,

@@ -114,6 +114,19 @@ TEST_CASE("watch: true reloads by itself after an edit") {
   CHECK(Exchange(b) == "beta\n");
 }
 
+TEST_CASE("watch: true sees the first file dropped into an empty include directory") {
+  std::string dir = "/tmp/yinetd-watch-" + std::to_string(getpid());
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  uint16_t a = FreePort(), b = FreePort();
+  Yinetd yinetd("watch: true\ninclude: " + dir + "/*.yaml\nservices:\n" + Svc("a", a, "alpha"));
+  std::this_thread::sleep_for(100ms);
+  WriteText(dir + "/b.yaml", "services:\n" + Svc("b", b, "beta"));
+  CHECK(yinetd.WaitForLog({"event=reload", "result=ok", "added=1"}, 1, 5s));
+  CHECK(Exchange(b) == "beta\n");
+  std::filesystem::remove_all(dir);
+}
+
 TEST_CASE("SIGUSR1 logs a status line per service with its counts") {
   uint16_t a = FreePort();
   Yinetd yinetd("services:\n  - {name: a, listen: \"127.0.0.1:" + std::to_string(a) +

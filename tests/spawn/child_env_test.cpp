@@ -47,16 +47,19 @@ TEST_CASE("a unix peer's credentials get the UCSPI-UNIX names") {
   CHECK(BuildEnv(Service(), unix_peer)[1] == "YINETD_SERVICE=echo");
 }
 
-TEST_CASE("wait mode has no peer: PROTO names the protocol") {
+TEST_CASE("wait mode has no peer: PROTO names the protocol, or UNIX for a unix socket") {
   config::ServiceConfig service = Service();
   service.protocol = config::Protocol::kUdp;
   service.env = {{"A", "1"}};
-  CHECK(BuildWaitEnv(service) == std::vector<std::string>{"PROTO=UDP", "YINETD_SERVICE=echo",
-                                                          std::string("PATH=") + kDefaultPath, "A=1"});
+  net::Address inet = std::get<net::Address>(net::ParseAddress("127.0.0.1:7"));
+  net::Address unix_socket = std::get<net::Address>(net::ParseAddress("unix:/run/x.sock"));
+  CHECK(BuildWaitEnv(service, inet) == std::vector<std::string>{"PROTO=UDP", "YINETD_SERVICE=echo",
+                                                                std::string("PATH=") + kDefaultPath, "A=1"});
   service.protocol = config::Protocol::kTcp;
-  CHECK(BuildWaitEnv(service)[0] == "PROTO=TCP");
+  CHECK(BuildWaitEnv(service, inet)[0] == "PROTO=TCP");
+  CHECK(BuildWaitEnv(service, unix_socket)[0] == "PROTO=UNIX");
   service.process.clear_env = true;
-  CHECK(BuildWaitEnv(service) == std::vector<std::string>{"A=1"});
+  CHECK(BuildWaitEnv(service, inet) == std::vector<std::string>{"A=1"});
 }
 
 TEST_CASE("a TCP connection gets the UCSPI-TCP and systemd names") {

@@ -89,6 +89,19 @@ TEST_CASE("max_rate refuses the excess and recovers with time") {
   CHECK_FALSE(gate.Admit(std::nullopt, 0, kT0 + std::chrono::seconds(1)).has_value());
 }
 
+TEST_CASE("a rate below one a second admits one connection every so often") {
+  config::Limits limits;
+  limits.max_rate = 0.5;
+  limits.max_rate_per_source = 0.25;
+  ServiceGate gate(limits);
+  SourceKey source = SourceOf(Ip("127.0.0.1"), limits);
+  CHECK_FALSE(gate.Admit(source, 0, kT0).has_value());
+  CHECK(gate.Admit(SourceOf(Ip("127.0.0.2"), limits), 0, kT0) == RefuseReason::kMaxRate);
+  CHECK_FALSE(gate.Admit(SourceOf(Ip("127.0.0.2"), limits), 0, kT0 + std::chrono::seconds(2)).has_value());
+  CHECK(gate.Admit(source, 0, kT0 + std::chrono::seconds(3)) == RefuseReason::kMaxRatePerSource);
+  CHECK_FALSE(gate.Admit(source, 0, kT0 + std::chrono::seconds(4)).has_value());
+}
+
 TEST_CASE("max_rate_per_source slows one client and not another") {
   config::Limits limits;
   limits.max_rate_per_source = 2;
