@@ -283,15 +283,19 @@ std::pair<int, std::string> RunCheck(const std::string& config_yaml) {
   std::string dir = tmpl;
   std::string path = dir + "/yinetd.yaml";
   WriteFile(path, ReplaceAll(config_yaml, "$DIR", dir));
-  std::string command = Env("YINETD_BINARY") + " --check -c " + path + " 2>&1";
+  auto [code, out] = RunCommand(Env("YINETD_BINARY") + " --check -c " + path + " 2>&1");
+  std::filesystem::remove_all(dir);
+  return {code, ReplaceAll(out, dir, "$DIR")};
+}
+
+std::pair<int, std::string> RunCommand(const std::string& command) {
   FILE* pipe = popen(command.c_str(), "r");
   REQUIRE(pipe != nullptr);
   std::string out;
   char buf[4096];
   while (size_t n = fread(buf, 1, sizeof buf, pipe)) out.append(buf, n);
   int status = pclose(pipe);
-  std::filesystem::remove_all(dir);
-  return {WEXITSTATUS(status), ReplaceAll(out, dir, "$DIR")};
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
 }
 
 UniqueFd ConnectTcp(const std::string& host, uint16_t port, Duration timeout) {

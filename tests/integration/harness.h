@@ -104,6 +104,9 @@ class Yinetd {
 
 // Runs `yinetd --check -c FILE` on `config_yaml`; returns exit code and stdout.
 std::pair<int, std::string> RunCheck(const std::string& config_yaml);
+// Runs a shell command (which must bound its own time); its exit code
+// (-1 if it was killed) and standard output.
+std::pair<int, std::string> RunCommand(const std::string& command);
 
 // One entry of a `services:` list on 127.0.0.1:`port`; `extra` holds more
 // keys, each line indented by four spaces.

@@ -6,7 +6,6 @@
 #include <sys/wait.h>
 
 #include <chrono>
-#include <cstdio>
 #include <map>
 #include <regex>
 #include <set>
@@ -25,15 +24,9 @@ struct HttpReply {
 
 // curl, bounded by its own --max-time; the head (-D -) and the body.
 HttpReply Curl(const std::string& arguments) {
-  std::string command = "curl -sS --max-time 10 -D - " + arguments + " 2>&1";
-  FILE* pipe = popen(command.c_str(), "r");
-  REQUIRE(pipe != nullptr);
-  std::string out;
-  char buf[4096];
-  while (size_t n = fread(buf, 1, sizeof buf, pipe)) out.append(buf, n);
-  int status = pclose(pipe);
+  auto [code, out] = RunCommand("curl -sS --max-time 10 -D - " + arguments + " 2>&1");
   HttpReply reply;
-  reply.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  reply.exit_code = code;
   size_t end = out.find("\r\n\r\n");
   reply.head = out.substr(0, end);
   if (end != std::string::npos) reply.body = out.substr(end + 4);
