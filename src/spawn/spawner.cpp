@@ -75,14 +75,14 @@ struct Reporter {
 }
 
 // Marks every fd from 3 up close-on-exec, so exec leaves the program fds
-// 0-2 only, while a forked child's status pipe (`status_fd`, -1 for a
-// cloned child) stays usable until then.
-void CloseOthersOnExec(int status_fd) {
+// 0-2 only, while the report pipe (`report_fd`, if any) stays usable until
+// then.
+void CloseOthersOnExec(int report_fd) {
   if (close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) == 0) return;
-  // Kernels before 5.11: close what we can see, keeping the status pipe.
+  // Kernels before 5.11: close what we can see, keeping the report pipe.
   long max = sysconf(_SC_OPEN_MAX);
   for (int fd = 3; fd < max && fd < 65536; ++fd) {
-    if (fd != status_fd) close(fd);
+    if (fd != report_fd) close(fd);
   }
 }
 
@@ -228,7 +228,8 @@ SysResult ForkSpawner::Spawn(const ChildSpec& spec, ReportPipe& pipe, Started& s
   if (kCloneSharingMemory && spec.builtin == nullptr) {
     CloneArgs args{&spec, pipe.write_end.Get(), &failure};
     // CLONE_VFORK: we sleep until the child has exec'd or exited, so it has
-    // the stack to itself and `failure` is final when clone returns.
+    // the stack to itself and `failure` is final when clone returns. (Its
+    // errno is ours too: read below only if clone itself failed.)
     pid = clone(RunClonedChild, stack_ + stack_size_, CLONE_VM | CLONE_VFORK | SIGCHLD, &args);
   } else {
     call = "fork";
