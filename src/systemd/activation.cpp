@@ -20,12 +20,17 @@ Taken NoneTaken(const std::vector<config::ServiceConfig>& services) {
   return taken;
 }
 
+// A datagram socket serves a UDP service, a stream socket any other.
+bool Fits(const config::ServiceConfig& service, const SocketInfo& socket) {
+  return (service.protocol == config::Protocol::kUdp) == socket.datagram;
+}
+
 // A named socket: the address it is bound to if the service listens there,
 // else the service's first address still without a socket.
 std::optional<Placement> PlaceByName(const std::vector<config::ServiceConfig>& services,
                                      const SocketInfo& socket, Taken& taken) {
   for (size_t s = 0; s < services.size(); ++s) {
-    if (services[s].name != socket.name) continue;
+    if (services[s].name != socket.name || !Fits(services[s], socket)) continue;
     std::optional<size_t> free;
     for (size_t a = 0; a < services[s].listen.size() && !free; ++a) {
       if (!taken[s][a] && services[s].listen[a] == socket.bound) free = a;
@@ -43,6 +48,7 @@ std::optional<Placement> PlaceByName(const std::vector<config::ServiceConfig>& s
 std::optional<Placement> PlaceByAddress(const std::vector<config::ServiceConfig>& services,
                                         const SocketInfo& socket, Taken& taken) {
   for (size_t s = 0; s < services.size(); ++s) {
+    if (!Fits(services[s], socket)) continue;
     for (size_t a = 0; a < services[s].listen.size(); ++a) {
       if (taken[s][a] || services[s].listen[a] != socket.bound) continue;
       taken[s][a] = true;
@@ -57,13 +63,29 @@ bool IntOption(int fd, int name, int& value) {
   return getsockopt(fd, SOL_SOCKET, name, &value, &length) == 0;
 }
 
-// The address `fd` listens on, or nullopt if it is not a listening stream
-// socket (a datagram or FIFO from a unit written for something else).
-std::optional<net::Address> ListeningAddress(int fd) {
+// What `fd` is: the address it listens or receives on, and whether it is a
+// datagram socket; no address for anything else (a FIFO, a sequential
+// packet socket, an unlistened stream socket from a unit written for
+// something else).
+SocketInfo Describe(int fd, std::string name) {
+  SocketInfo info{std::move(name), std::nullopt, false};
   int type = 0, listening = 0;
-  if (!IntOption(fd, SO_TYPE, type) || !IntOption(fd, SO_ACCEPTCONN, listening)) return std::nullopt;
-  if (type != SOCK_STREAM || !listening) return std::nullopt;
-  return BoundAddress(net::LocalEndpoint(fd));
+  if (!IntOption(fd, SO_TYPE, type)) return info;
+  if (type == SOCK_DGRAM) {
+    info.datagram = true;
+  } else if (type != SOCK_STREAM || !IntOption(fd, SO_ACCEPTCONN, listening) || !listening) {
+    return info;
+  }
+  info.bound = BoundAddress(net::LocalEndpoint(fd));
+  return info;
+}
+
+// Accepting must not block the loop; a program in mode wait gets the
+// socket itself and expects it to block, as one we bind would.
+void SetBlocking(int fd, bool blocking) {
+  int flags = fcntl(fd, F_GETFL);
+  if (flags < 0) return;
+  fcntl(fd, F_SETFL, blocking ? flags & ~O_NONBLOCK : flags | O_NONBLOCK);
 }
 
 struct Passed {
@@ -77,13 +99,10 @@ std::vector<Passed> TakePassed() {
   if (count < 0) log::SyscallFailed("", "sd_listen_fds", "LISTEN_FDS", -count);
   std::vector<Passed> passed;
   for (int i = 0; i < count; ++i) {
-    // sd_listen_fds made it close-on-exec; accept must not block the loop.
-    UniqueFd fd(SD_LISTEN_FDS_START + i);
-    int flags = fcntl(fd.Get(), F_GETFL);
-    if (flags >= 0) fcntl(fd.Get(), F_SETFL, flags | O_NONBLOCK);
+    UniqueFd fd(SD_LISTEN_FDS_START + i);  // sd_listen_fds made it close-on-exec
     std::string name = names != nullptr && names[i] != nullptr ? names[i] : "unknown";
-    std::optional<net::Address> bound = ListeningAddress(fd.Get());
-    passed.push_back(Passed{std::move(fd), SocketInfo{std::move(name), std::move(bound)}});
+    SocketInfo info = Describe(fd.Get(), std::move(name));
+    passed.push_back(Passed{std::move(fd), std::move(info)});
   }
   if (names != nullptr) {
     for (int i = 0; i < count; ++i) std::free(names[i]);
@@ -134,13 +153,15 @@ std::vector<Adopted> TakeListenSockets(const std::vector<config::ServiceConfig>&
   std::vector<Adopted> adopted;
   for (size_t i = 0; i < passed.size(); ++i) {
     if (placements[i]) {
+      SetBlocking(passed[i].fd.Get(), services[placements[i]->service].mode == config::Mode::kWait);
       adopted.push_back(Adopted{*placements[i], std::move(passed[i].fd), passed[i].info.name});
       continue;
     }
     const SocketInfo& info = passed[i].info;
-    log::UnmatchedSocket(passed[i].fd.Get(), info.name, info.bound ? info.bound->ToString() : "",
-                         info.bound ? "no service listens on its address or has its name"
-                                    : "not a listening stream socket");
+    const char* reason = !info.bound     ? "neither a listening stream socket nor a datagram socket"
+                         : info.datagram ? "no udp service listens on its address or has its name"
+                                         : "no service listens on its address or has its name";
+    log::UnmatchedSocket(passed[i].fd.Get(), info.name, info.bound ? info.bound->ToString() : "", reason);
   }
   return adopted;
 }

@@ -4,7 +4,8 @@
 // and LISTEN_PID, the passed sockets are already bound. Each goes to the
 // service named by its FileDescriptorName=, or else to the service whose
 // `listen` address it is bound to; services left without one bind their
-// own. A passed socket that fits no service is logged and closed.
+// own. A passed socket that fits no service is logged and closed. Stream
+// sockets go to TCP (or unix) services, datagram sockets to UDP services.
 #pragma once
 
 #include <cstddef>
@@ -21,7 +22,8 @@ namespace yinetd::systemd {
 // What matching needs to know about one passed socket.
 struct SocketInfo {
   std::string name;                    // FileDescriptorName=, "unknown" if none
-  std::optional<net::Address> bound;   // nullopt: not a listening stream socket
+  std::optional<net::Address> bound;   // nullopt: neither listening stream nor datagram
+  bool datagram = false;               // a UDP socket: for protocol udp only
 };
 
 // Where a passed socket goes: services[service].listen[address].
@@ -43,7 +45,7 @@ net::Address BoundAddress(const net::Endpoint& local);
 
 struct Adopted {
   Placement placement;
-  UniqueFd fd;  // non-blocking, close-on-exec, listening
+  UniqueFd fd;  // close-on-exec; non-blocking unless its service is mode wait
   std::string name;  // FileDescriptorName=
 };
 

@@ -46,6 +46,20 @@ TEST_CASE("a socket that is not listening is never placed, even by name") {
   CHECK(!placed[0]);
 }
 
+TEST_CASE("a datagram socket goes to a udp service only, a stream socket to any other") {
+  std::vector<config::ServiceConfig> services = {Service("tcp", {"127.0.0.1:1"}), Service("udp", {"127.0.0.1:1"})};
+  services[1].protocol = config::Protocol::kUdp;
+  SocketInfo datagram{"unknown", Parse("127.0.0.1:1"), true};
+  auto placed = PlaceSockets(services, {datagram, Bound("127.0.0.1:1")});
+  CHECK(placed[0] == Placement{1, 0});
+  CHECK(placed[1] == Placement{0, 0});
+  // By name too: a datagram socket named after a TCP service is not its.
+  SocketInfo named{"tcp", Parse("127.0.0.1:9"), true};
+  CHECK(!PlaceSockets(services, {named})[0]);
+  named.name = "udp";
+  CHECK(PlaceSockets(services, {named})[0] == Placement{1, 0});
+}
+
 TEST_CASE("a name wins over an address, and takes the matching or first free address") {
   std::vector<config::ServiceConfig> services = {Service("a", {"127.0.0.1:1"}),
                                                  Service("b", {"127.0.0.1:2", "127.0.0.1:3"})};
