@@ -1,12 +1,12 @@
 #include "spawn/spawner.h"
 
 #include <fcntl.h>
+#include <grp.h>
 #include <linux/close_range.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -86,15 +86,13 @@ void CloseOthersOnExec(int report_fd) {
   }
 }
 
-// Raw system calls: glibc's wrappers would, in a process with threads,
-// signal each thread to change its ids too, and a cloned child shares our
-// memory but not our threads.
+// Only ever in a forked child (ClonesChild).
 void DropPrivileges(const config::Credentials& credentials, const Reporter& report) {
-  if (syscall(SYS_setgroups, credentials.groups.size(), credentials.groups.data()) != 0) {
+  if (setgroups(credentials.groups.size(), credentials.groups.data()) != 0) {
     FailStart(report, "setgroups", errno);
   }
-  if (syscall(SYS_setgid, credentials.gid) != 0) FailStart(report, "setgid", errno);
-  if (credentials.set_uid && syscall(SYS_setuid, credentials.uid) != 0) FailStart(report, "setuid", errno);
+  if (setgid(credentials.gid) != 0) FailStart(report, "setgid", errno);
+  if (credentials.set_uid && setuid(credentials.uid) != 0) FailStart(report, "setuid", errno);
 }
 
 // Process controls, privileges, then the rest, in the order
@@ -183,8 +181,12 @@ constexpr bool kCloneSharingMemory = true;
 
 }  // namespace
 
-bool NeedsReportPipe(config::StderrMode stderr_mode, const builtin::Builtin* builtin) {
-  return stderr_mode == config::StderrMode::kLog || builtin != nullptr || !kCloneSharingMemory;
+bool ClonesChild(const builtin::Builtin* builtin, const config::Credentials* credentials) {
+  return kCloneSharingMemory && builtin == nullptr && credentials == nullptr;
+}
+
+bool NeedsReportPipe(config::StderrMode stderr_mode, bool cloned) {
+  return stderr_mode == config::StderrMode::kLog || !cloned;
 }
 
 SysResult OpenReportPipe(ReportPipe& pipe) {
@@ -225,7 +227,7 @@ SysResult ForkSpawner::Spawn(const ChildSpec& spec, ReportPipe& pipe, Started& s
   FailureSlot failure;
   pid_t pid = -1;
   const char* call = "clone";
-  if (kCloneSharingMemory && spec.builtin == nullptr) {
+  if (ClonesChild(spec.builtin, spec.credentials)) {
     CloneArgs args{&spec, pipe.write_end.Get(), &failure};
     // CLONE_VFORK: we sleep until the child has exec'd or exited, so it has
     // the stack to itself and `failure` is final when clone returns. (Its

@@ -10,10 +10,8 @@
 // exec'd or died. After the program itself that was the largest cost of a
 // connection (docs/benchmarks.md). A child that cannot start its program
 // stores the failed step in our memory, which it shares, and exits 127.
-// A builtin never execs, so its child is forked (and so is every child of
-// a build with AddressSanitizer, which cannot follow a child that runs in
-// our memory on another stack); a forked child writes its failure to its
-// report pipe as a record that ParseStartFailure recognises.
+// Some children are forked instead (ClonesChild): those write their failure
+// to the report pipe as a record that ParseStartFailure recognises.
 #pragma once
 
 #include <sys/types.h>
@@ -60,7 +58,17 @@ struct ReportPipe {
   UniqueFd write_end;  // the child's; blocking, as a program's stderr must be
 };
 
-bool NeedsReportPipe(config::StderrMode stderr_mode, const builtin::Builtin* builtin);
+// Whether a child is cloned as above rather than forked. Forked are: a
+// builtin's (it never execs, and we would wait for it); one that switches
+// user (between its setuid and its exec any process of that user could stop
+// it with SIGSTOP, and us with it, waiting for the exec; and its setuid would
+// mark our shared memory undumpable); and every child of an AddressSanitizer
+// build, which cannot follow a child running in our memory on another stack.
+bool ClonesChild(const builtin::Builtin* builtin, const config::Credentials* credentials);
+
+// A forked child needs a report pipe for its failure to start, and a
+// program whose stderr is logged needs one for that.
+bool NeedsReportPipe(config::StderrMode stderr_mode, bool cloned);
 
 // A failed call and its errno; `call` is nullptr on success. Returned, not
 // thrown: these failures are routine under load.
@@ -94,7 +102,7 @@ class Spawner {
   virtual SysResult Spawn(const ChildSpec& spec, ReportPipe& pipe, Started& started) = 0;
 };
 
-// clone(CLONE_VM | CLONE_VFORK) + exec for programs; fork for builtins.
+// clone(CLONE_VM | CLONE_VFORK) + exec, or fork (ClonesChild).
 class ForkSpawner : public Spawner {
  public:
   ForkSpawner();

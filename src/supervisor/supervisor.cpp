@@ -50,6 +50,12 @@ bool IsExhaustionError(int err) {
   return err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM;
 }
 
+bool NeedsReportPipe(const Service& service) {
+  const config::ServiceConfig& config = service.config;
+  bool cloned = spawn::ClonesChild(service.builtin, config.credentials ? &*config.credentials : nullptr);
+  return spawn::NeedsReportPipe(config.stderr_mode, cloned);
+}
+
 // Each child may cost yinetd one descriptor (its report pipe) while it runs;
 // keep a reserve for listeners, logs and accepting. RLIMIT_NPROC bounds the
 // processes of our uid (not enforced for root, but a sane bound all the same).
@@ -379,7 +385,7 @@ bool Supervisor::StartChild(Listener& listener, UniqueFd connection, const net::
 // listener rests.
 bool Supervisor::ReadyReportPipe(Listener& listener) {
   const Service& service = *listener.service;
-  if (!spawn::NeedsReportPipe(service.config.stderr_mode, service.builtin) || spare_pipe_.read_end) return true;
+  if (!NeedsReportPipe(service) || spare_pipe_.read_end) return true;
   spawn::SysResult opened = spawn::OpenReportPipe(spare_pipe_);
   if (opened.Ok()) return true;
   spare_pipe_ = spawn::ReportPipe{};
@@ -416,7 +422,7 @@ std::optional<pid_t> Supervisor::SpawnChild(Listener& listener, int fd, std::vec
     spec.prepared = metrics_text;
   }
   spawn::ReportPipe pipe;
-  if (spawn::NeedsReportPipe(service.config.stderr_mode, service.builtin)) pipe = std::move(spare_pipe_);
+  if (NeedsReportPipe(service)) pipe = std::move(spare_pipe_);
   spawn::Started started;
   spawn::SysResult spawned = spawner_.Spawn(spec, pipe, started);
   if (!spawned.Ok()) {

@@ -9,6 +9,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <thread>
 
 #include "integration/harness.h"
@@ -164,17 +165,20 @@ TEST_CASE("stderr lines are logged with service and pid") {
 }
 
 TEST_CASE("a program that vanished after load is an exec_error, and yinetd serves on") {
-  uint16_t gone = FreePort(), gone_quiet = FreePort(), fine = FreePort();
+  uint16_t gone = FreePort(), gone_quiet = FreePort(), gone_nobody = FreePort(), fine = FreePort();
   std::string dir = "/tmp/yinetd-vanish-" + std::to_string(getpid());
   std::filesystem::create_directories(dir);
   std::filesystem::copy_file("/bin/cat", dir + "/cat", std::filesystem::copy_options::overwrite_existing);
-  // Logged stderr and not: the failure travels by pipe or by shared memory.
+  // A cloned child reports in shared memory (gone, gone_quiet); one that
+  // switches user is forked and reports on its pipe (gone_nobody).
   Yinetd yinetd(Config(Service("gone", gone, dir + "/cat") +
                        Service("gone_quiet", gone_quiet, dir + "/cat", "    stderr: null\n") +
+                       Service("gone_nobody", gone_nobody, dir + "/cat", "    stderr: null\n    user: nobody\n") +
                        Service("fine", fine, "/bin/cat")));
   std::filesystem::remove_all(dir);
-  for (std::string service : {"gone", "gone_quiet"}) {
-    CHECK(Exchange(service == "gone" ? gone : gone_quiet, "hello") == "");
+  std::map<std::string, uint16_t> ports{{"gone", gone}, {"gone_quiet", gone_quiet}, {"gone_nobody", gone_nobody}};
+  for (const auto& [service, port] : ports) {
+    CHECK(Exchange(port, "hello") == "");
     CHECK(yinetd.WaitForLog({"event=exec_error", "service=" + service, "step=exec",
                              "error=\"No such file or directory\""}));
     CHECK(yinetd.WaitForLog({"event=exit", "service=" + service, "status=127"}));

@@ -142,13 +142,17 @@ TEST_CASE("an exec failure is reported, in every stderr mode, and nothing reache
   }
 }
 
-TEST_CASE("a builtin's child needs a report pipe, and a logged stderr does") {
-  CHECK(NeedsReportPipe(config::StderrMode::kLog, nullptr));
-  CHECK(NeedsReportPipe(config::StderrMode::kNull, builtin::Find("echo")));
+TEST_CASE("builtins and children that switch user are forked, and need a report pipe") {
+  config::Credentials nobody;
+  CHECK_FALSE(ClonesChild(builtin::Find("echo"), nullptr));
+  CHECK_FALSE(ClonesChild(nullptr, &nobody));
+  CHECK(NeedsReportPipe(config::StderrMode::kNull, false));
+  CHECK(NeedsReportPipe(config::StderrMode::kLog, true));
+  CHECK_FALSE(NeedsReportPipe(config::StderrMode::kSocket, true));
 }
 
 TEST_CASE("a program whose stderr is not logged runs without a report pipe where clone shares memory") {
-  if (NeedsReportPipe(config::StderrMode::kNull, nullptr)) return;  // a sanitized build forks
+  if (!ClonesChild(nullptr, nullptr)) return;  // a sanitized build forks
   int pair[2];
   REQUIRE(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) == 0);
   UniqueFd ours(pair[0]), theirs(pair[1]);
