@@ -4,6 +4,8 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <cstdlib>
+#include <exception>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -147,6 +149,12 @@ int main(int argc, char** argv) {
 
   if (options.reload) return SendReload(options.pidfile);
   EnsureStandardFds();
+  // An exception nothing catches ends us through terminate: write the lines
+  // held since the last pass first, they are the ones nearest the cause.
+  std::set_terminate([] {
+    log::Flush();
+    std::abort();
+  });
   std::optional<log::Level> cli_level;
   if (!options.log_level.empty()) cli_level = log::ParseLevel(options.log_level);
   log::Setup(cli_level.value_or(log::Level::kInfo),

@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <ctime>
 
@@ -120,10 +121,28 @@ void TimeDatagram(int fd) {
   });
 }
 
-// How much of a request head the metrics builtin reads, and how long it
-// waits for each part of it: a scraper sends a few hundred bytes at once.
+// How much of a request head the metrics builtin reads: a scraper sends a
+// few hundred bytes.
 constexpr size_t kRequestHeadMax = 8192;
-constexpr int kRequestWaitMs = 10000;
+
+int64_t MonotonicMs() {
+  timespec now{};
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  return static_cast<int64_t>(now.tv_sec) * 1000 + now.tv_nsec / 1'000'000;
+}
+
+// Waits for `events` on `fd` until `deadline` (MonotonicMs); false if the
+// time ran out first.
+bool WaitUntil(int fd, short events, int64_t deadline) {
+  for (;;) {
+    int64_t left = deadline - MonotonicMs();
+    if (left <= 0) return false;
+    pollfd ready{fd, events, 0};
+    int polled = poll(&ready, 1, static_cast<int>(left));
+    if (polled < 0 && errno == EINTR) continue;
+    return polled == 1;
+  }
+}
 
 bool EndsHead(std::string_view received) {
   return received.find("\r\n\r\n") != std::string_view::npos ||
@@ -131,20 +150,34 @@ bool EndsHead(std::string_view received) {
 }
 
 // Reads up to the blank line that ends a request head: its length, 0 if
-// the client left or was too slow, -1 if it sent more than fits.
-ssize_t ReadRequestHead(int fd, char* buf, size_t size) {
+// the client left or the deadline passed, -1 if it sent more than fits.
+ssize_t ReadRequestHead(int fd, char* buf, size_t size, int64_t deadline) {
   size_t n = 0;
   while (n < size) {
-    pollfd ready{fd, POLLIN, 0};
-    int polled = poll(&ready, 1, kRequestWaitMs);
-    if (polled < 0 && errno == EINTR) continue;
-    if (polled <= 0) return 0;
+    if (!WaitUntil(fd, POLLIN, deadline)) return 0;
     ssize_t got = ReadSome(fd, buf + n, size - n);
     if (got == 0) return 0;
     n += static_cast<size_t>(got);
     if (EndsHead(std::string_view(buf, n))) return static_cast<ssize_t>(n);
   }
   return -1;
+}
+
+// SendAll with a deadline: a client that does not read is not waited for
+// past it.
+bool SendBefore(int fd, const char* data, size_t size, int64_t deadline) {
+  while (size > 0) {
+    ssize_t n = send(fd, data, size, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      if (!WaitUntil(fd, POLLOUT, deadline)) return false;
+      continue;
+    }
+    if (n <= 0) return false;
+    data += n;
+    size -= static_cast<size_t>(n);
+  }
+  return true;
 }
 
 std::string_view ReasonPhrase(int status) {
@@ -161,30 +194,7 @@ size_t Append(char* out, size_t n, std::string_view text) {
   return n;
 }
 
-// The metrics as one HTTP/1.0 response; `prepared` is the exposition text
-// the supervisor rendered when it forked us.
-void MetricsStream(int fd, std::string_view prepared) {
-  char request[kRequestHeadMax];
-  ssize_t received = ReadRequestHead(fd, request, sizeof request);
-  if (received == 0) return;
-  HttpAnswer answer = received < 0 ? HttpAnswer{} : AnswerHttp(std::string_view(request, static_cast<size_t>(received)));
-  // An error's body is its reason phrase and a newline, sent in two parts.
-  std::string_view body = answer.status == 200 ? prepared : ReasonPhrase(answer.status);
-  size_t body_size = answer.status == 200 ? body.size() : body.size() + 1;
-  char head[kHttpHeadMax];
-  if (!SendAll(fd, head, FormatHttpHead(answer.status, body_size, head))) return;
-  if (answer.with_body) {
-    if (!SendAll(fd, body.data(), body.size())) return;
-    if (answer.status != 200 && !SendAll(fd, "\n", 1)) return;
-  }
-  // Close our side, then let the client close first: closing with its
-  // bytes unread would reset the connection and could lose the reply.
-  shutdown(fd, SHUT_WR);
-  pollfd ready{fd, POLLIN, 0};
-  char drain[512];
-  while (poll(&ready, 1, 1000) == 1 && ReadSome(fd, drain, sizeof drain) > 0) {
-  }
-}
+void MetricsStream(int fd, std::string_view prepared) { ServeMetrics(fd, prepared, kMetricsExchangeMs); }
 
 constexpr Builtin kBuiltins[] = {
     {"echo", "RFC 862", EchoStream, EchoDatagram},
@@ -263,6 +273,32 @@ size_t FormatDaytime(int64_t unix_time, char* out) {
   out[n++] = '\r';
   out[n++] = '\n';
   return n;
+}
+
+void ServeMetrics(int fd, std::string_view prepared, int exchange_ms) {
+  int64_t deadline = MonotonicMs() + exchange_ms;
+  char request[kRequestHeadMax];
+  ssize_t received = ReadRequestHead(fd, request, sizeof request, deadline);
+  if (received == 0) return;
+  HttpAnswer answer = received < 0 ? HttpAnswer{} : AnswerHttp(std::string_view(request, static_cast<size_t>(received)));
+  // An error's body is its reason phrase and a newline, sent in two parts.
+  std::string_view body = answer.status == 200 ? prepared : ReasonPhrase(answer.status);
+  size_t body_size = answer.status == 200 ? body.size() : body.size() + 1;
+  char head[kHttpHeadMax];
+  if (!SendBefore(fd, head, FormatHttpHead(answer.status, body_size, head), deadline)) return;
+  if (answer.with_body) {
+    if (!SendBefore(fd, body.data(), body.size(), deadline)) return;
+    if (answer.status != 200 && !SendBefore(fd, "\n", 1, deadline)) return;
+  }
+  // Close our side, then give the client a moment to close first: closing
+  // with its bytes unread would reset the connection and could lose the
+  // reply. A moment, and a few KiB: no more.
+  shutdown(fd, SHUT_WR);
+  int64_t linger_until = std::min(deadline, MonotonicMs() + 1000);
+  char drain[512];
+  for (int i = 0; i < 16 && WaitUntil(fd, POLLIN, linger_until); ++i) {
+    if (ReadSome(fd, drain, sizeof drain) == 0) return;
+  }
 }
 
 HttpAnswer AnswerHttp(std::string_view request_head) {

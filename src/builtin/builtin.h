@@ -42,6 +42,13 @@ uint32_t Rfc868Time(int64_t unix_time);
 // length. Pure arithmetic, safe after fork.
 size_t FormatDaytime(int64_t unix_time, char* out);
 
+// The metrics builtin: reads one HTTP request on `fd` and answers it with
+// `prepared`, the exposition text. The whole exchange gets `exchange_ms`:
+// a client that trickles its request or does not read the reply is
+// dropped then, and cannot hold a process for longer.
+inline constexpr int kMetricsExchangeMs = 10000;
+void ServeMetrics(int fd, std::string_view prepared, int exchange_ms);
+
 // The answer to an HTTP request for the metrics, from its request line:
 // 200 for GET or HEAD of / or /metrics (any query ignored), 404 for another
 // path, 405 for another method, 400 for what is not a request line.

@@ -113,6 +113,7 @@ void SetUpProcess(const ChildSpec& spec, const Reporter& report) {
   socklen_t length = sizeof type;
   getsockopt(0, SOL_SOCKET, SO_TYPE, &type, &length);
   if (type == SOCK_DGRAM) {
+    if (builtin.serve_datagram == nullptr) _exit(1);  // the loader refuses this
     builtin.serve_datagram(0);
   } else {
     builtin.serve_stream(0, prepared);

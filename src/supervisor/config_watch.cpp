@@ -3,6 +3,7 @@
 #include <sys/inotify.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <filesystem>
 
@@ -33,7 +34,10 @@ void ConfigWatch::Watch(const std::vector<std::string>& files, const std::vector
   for (const std::string& file : files) dirs.insert(std::filesystem::path(file).parent_path().string());
   constexpr uint32_t kMask = IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_CREATE | IN_DELETE;
   for (const std::string& dir : dirs) {
-    if (inotify_add_watch(fd_.Get(), dir.c_str(), kMask) < 0) log::SyscallFailed("", "inotify_add_watch", dir, errno);
+    if (inotify_add_watch(fd_.Get(), dir.c_str(), kMask) == 0) continue;
+    // An include pattern may name a directory that does not exist (yet).
+    bool optional = std::find(more_dirs.begin(), more_dirs.end(), dir) != more_dirs.end();
+    if (!(optional && errno == ENOENT)) log::SyscallFailed("", "inotify_add_watch", dir, errno);
   }
 }
 

@@ -77,6 +77,8 @@ SocketInfo Describe(int fd, std::string name) {
     return info;
   }
   info.bound = BoundAddress(net::LocalEndpoint(fd));
+  // UDP services listen on IP addresses only: a unix datagram socket fits none.
+  if (info.datagram && !info.bound->IsInet()) info.bound.reset();
   return info;
 }
 
@@ -158,7 +160,7 @@ std::vector<Adopted> TakeListenSockets(const std::vector<config::ServiceConfig>&
       continue;
     }
     const SocketInfo& info = passed[i].info;
-    const char* reason = !info.bound     ? "neither a listening stream socket nor a datagram socket"
+    const char* reason = !info.bound     ? "neither a listening stream socket nor a UDP socket"
                          : info.datagram ? "no udp service listens on its address or has its name"
                                          : "no service listens on its address or has its name";
     log::UnmatchedSocket(passed[i].fd.Get(), info.name, info.bound ? info.bound->ToString() : "", reason);

@@ -8,6 +8,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <chrono>
 #include <cstring>
 #include <ctime>
 #include <string>
@@ -167,6 +169,42 @@ TEST_CASE("the metrics builtin serves the text it was handed") {
   CHECK(ServeStream("metrics", "GET / HTTP/1.0\r\n", SIZE_MAX, text) == "");  // left before the head ended
   std::string flood = "GET / HTTP/1.0\r\nX: " + std::string(10000, 'x');
   CHECK(ServeStream("metrics", flood, SIZE_MAX, text).substr(0, 26) == "HTTP/1.0 400 Bad Request\r\n");
+}
+
+TEST_CASE("a metrics client that trickles, stays silent or does not read is dropped at the deadline") {
+  auto elapsed_ms = [](auto start) {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start).count();
+  };
+  int pair[2];
+  REQUIRE(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) == 0);
+  UniqueFd client(pair[0]), server(pair[1]);
+  // Silent: the request head never ends.
+  write(client.Get(), "GET / HTTP/1.0\r\n", 16);
+  auto start = std::chrono::steady_clock::now();
+  ServeMetrics(server.Get(), "x\n", 300);
+  CHECK(elapsed_ms(start) < 5000);
+  // Trickling: a byte every 50 ms would take minutes for a whole head.
+  std::atomic<bool> stop{false};
+  std::thread trickle([&] {
+    for (int i = 0; i < 200 && !stop; ++i) {
+      write(client.Get(), "X", 1);
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+  });
+  start = std::chrono::steady_clock::now();
+  ServeMetrics(server.Get(), "x\n", 300);
+  CHECK(elapsed_ms(start) < 5000);
+  stop = true;
+  trickle.join();
+  // Not reading: a reply far larger than the socket buffers.
+  int other[2];
+  REQUIRE(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, other) == 0);
+  UniqueFd deaf(other[0]), serving(other[1]);
+  write(deaf.Get(), "GET / HTTP/1.0\r\n\r\n", 18);
+  std::string huge(16 << 20, 'x');
+  start = std::chrono::steady_clock::now();
+  ServeMetrics(serving.Get(), huge, 300);
+  CHECK(elapsed_ms(start) < 5000);
 }
 
 TEST_CASE("datagram builtins answer each waiting datagram") {
