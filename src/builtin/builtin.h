@@ -58,7 +58,7 @@ struct HttpAnswer {
 };
 HttpAnswer AnswerHttp(std::string_view request_head);
 
-// The response head for `answer` with a body of `body_size` bytes, into
+// The response head for `status` with a body of `body_size` bytes, into
 // `out` (kHttpHeadMax bytes); returns its length. Safe after fork.
 inline constexpr size_t kHttpHeadMax = 256;
 size_t FormatHttpHead(int status, size_t body_size, char* out);
