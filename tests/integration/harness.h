@@ -123,6 +123,10 @@ bool HaveIpv6Loopback();
 int TryConnect(uint16_t port);
 
 // Client side.
+// Sends `datagram` to 127.0.0.1:`port` from a fresh socket and returns the
+// first reply, or "<none>" after `timeout`.
+std::string UdpExchange(uint16_t port, const std::string& datagram, Duration timeout = 5s);
+
 UniqueFd ConnectTcp(const std::string& host, uint16_t port, Duration timeout = 5s);
 // The same from a chosen local address (127.0.0.2, say) for per-source tests.
 UniqueFd ConnectTcpFrom(const std::string& source, const std::string& host, uint16_t port,

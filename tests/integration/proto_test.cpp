@@ -197,24 +197,6 @@ TEST_CASE("a builtin obeys the service's process controls") {
   CHECK(yinetd.WaitForLog({"event=exec_error", "service=e", "program=builtin:echo", "step=chdir"}));
 }
 
-// Sends `datagram` to 127.0.0.1:`port` from a fresh socket and returns the
-// first reply, or "<none>" after `timeout`.
-std::string UdpExchange(uint16_t port, const std::string& datagram, Duration timeout = 5s) {
-  UniqueFd fd(socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
-  REQUIRE(fd);
-  sockaddr_in to{};
-  to.sin_family = AF_INET;
-  to.sin_port = htons(port);
-  to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  REQUIRE(sendto(fd.Get(), datagram.data(), datagram.size(), 0, reinterpret_cast<sockaddr*>(&to),
-                 sizeof to) == static_cast<ssize_t>(datagram.size()));
-  pollfd p{fd.Get(), POLLIN, 0};
-  if (poll(&p, 1, static_cast<int>(timeout.count())) != 1) return "<none>";
-  char buf[2048];
-  ssize_t n = recv(fd.Get(), buf, sizeof buf, 0);
-  return n < 0 ? "<none>" : std::string(buf, n);
-}
-
 std::string PidIn(const std::string& reply) {
   size_t start = reply.find("pid=") + 4;
   return reply.substr(start, reply.find(' ', start) - start);

@@ -143,18 +143,7 @@ TEST_CASE("socket activation: a passed datagram socket serves the udp service on
   REQUIRE(yinetd.WaitForLog({"Listening on 127.0.0.1:" + std::to_string(port)}));
   // The first datagram makes systemd-socket-activate exec yinetd, which
   // finds it waiting on the passed socket.
-  UniqueFd client(socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
-  REQUIRE(client);
-  sockaddr_in to{};
-  to.sin_family = AF_INET;
-  to.sin_port = htons(port);
-  to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  REQUIRE(sendto(client.Get(), "ping", 4, 0, reinterpret_cast<sockaddr*>(&to), sizeof to) == 4);
-  pollfd ready{client.Get(), POLLIN, 0};
-  REQUIRE(poll(&ready, 1, 10000) == 1);
-  char reply[16];
-  CHECK(recv(client.Get(), reply, sizeof reply, 0) == 4);
-  CHECK(std::string(reply, 4) == "ping");
+  CHECK(UdpExchange(port, "ping", 10s) == "ping");
   CHECK(yinetd.WaitForLog({"event=adopt", "service=echo-udp", "addr=127.0.0.1:" + std::to_string(port)}));
   CHECK(yinetd.Events("listen").empty());
 }
