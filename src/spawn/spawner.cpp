@@ -1,17 +1,19 @@
 #include "spawn/spawner.h"
 
 #include <fcntl.h>
-#include <grp.h>
 #include <linux/close_range.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <charconv>
+#include <system_error>
 
 #include "spawn/process_controls.h"
 #include "sys/signal_pipe.h"
@@ -86,13 +88,22 @@ void CloseOthersOnExec(int report_fd) {
   }
 }
 
-// Only ever in a forked child (ClonesChild).
+// Raw system calls: glibc's wrappers, in a process with threads (ours has
+// CloneWatchdog's), would signal every thread to change its ids too, and a
+// cloned child shares our memory but not our threads. The 32-bit ids'
+// calls where the plain ones take 16 bits.
+#ifdef SYS_setuid32
+constexpr long kSetgroups = SYS_setgroups32, kSetgid = SYS_setgid32, kSetuid = SYS_setuid32;
+#else
+constexpr long kSetgroups = SYS_setgroups, kSetgid = SYS_setgid, kSetuid = SYS_setuid;
+#endif
+
 void DropPrivileges(const config::Credentials& credentials, const Reporter& report) {
-  if (setgroups(credentials.groups.size(), credentials.groups.data()) != 0) {
+  if (syscall(kSetgroups, credentials.groups.size(), credentials.groups.data()) != 0) {
     FailStart(report, "setgroups", errno);
   }
-  if (setgid(credentials.gid) != 0) FailStart(report, "setgid", errno);
-  if (credentials.set_uid && setuid(credentials.uid) != 0) FailStart(report, "setuid", errno);
+  if (syscall(kSetgid, credentials.gid) != 0) FailStart(report, "setgid", errno);
+  if (credentials.set_uid && syscall(kSetuid, credentials.uid) != 0) FailStart(report, "setuid", errno);
 }
 
 // Process controls, privileges, then the rest, in the order
@@ -182,9 +193,7 @@ constexpr bool kCloneSharingMemory = true;
 
 }  // namespace
 
-bool ClonesChild(const builtin::Builtin* builtin, const config::Credentials* credentials) {
-  return kCloneSharingMemory && builtin == nullptr && credentials == nullptr;
-}
+bool ClonesChild(const builtin::Builtin* builtin) { return kCloneSharingMemory && builtin == nullptr; }
 
 bool NeedsReportPipe(config::StderrMode stderr_mode, bool cloned) {
   return stderr_mode == config::StderrMode::kLog || !cloned;
@@ -212,6 +221,7 @@ ForkSpawner::ForkSpawner() {
     munmap(stack_, stack_size_);
     throw SysError("mprotect child stack guard", err);
   }
+  dumpable_ = prctl(PR_GET_DUMPABLE);
 }
 
 ForkSpawner::~ForkSpawner() {
@@ -225,27 +235,43 @@ SysResult ForkSpawner::Spawn(const ChildSpec& spec, ReportPipe& pipe, Started& s
   sigset_t all, previous;
   sigfillset(&all);
   sigprocmask(SIG_SETMASK, &all, &previous);
-  FailureSlot failure;
-  pid_t pid = -1;
-  const char* call = "clone";
-  if (ClonesChild(spec.builtin, spec.credentials)) {
-    CloneArgs args{&spec, pipe.write_end.Get(), &failure};
-    // CLONE_VFORK: we sleep until the child has exec'd or exited, so it has
-    // the stack to itself and `failure` is final when clone returns. (Its
-    // errno is ours too: read below only if clone itself failed.)
-    pid = clone(RunClonedChild, stack_ + stack_size_, CLONE_VM | CLONE_VFORK | SIGCHLD, &args);
+  SysResult result;
+  started = Started{};
+  if (ClonesChild(spec.builtin)) {
+    result = CloneChild(spec, pipe.write_end.Get(), started);
   } else {
-    call = "fork";
-    pid = fork();
-    if (pid == 0) RunChild(spec, pipe.write_end.Get(), nullptr);
+    started.pid = fork();
+    if (started.pid == 0) RunChild(spec, pipe.write_end.Get(), nullptr);
+    if (started.pid < 0) result = SysResult{"fork", errno};
   }
-  int spawn_errno = errno;
   sigprocmask(SIG_SETMASK, &previous, nullptr);
   pipe.write_end.Reset();
-  if (pid < 0) return SysResult{call, spawn_errno};
+  return result;
+}
+
+SysResult ForkSpawner::CloneChild(const ChildSpec& spec, int pipe_write, Started& started) {
+  if (spec.credentials != nullptr && !watchdog_) {
+    try {
+      watchdog_ = std::make_unique<CloneWatchdog>();
+    } catch (const std::system_error& e) {
+      return SysResult{"pthread_create", e.code().value()};
+    }
+  }
+  FailureSlot failure;
+  CloneArgs args{&spec, pipe_write, &failure};
+  pid_t* watched = watchdog_ ? watchdog_->Begin() : nullptr;
+  int flags = CLONE_VM | CLONE_VFORK | SIGCHLD | (watched != nullptr ? CLONE_PARENT_SETTID : 0);
+  // CLONE_VFORK: we sleep until the child has exec'd or exited, so it has
+  // the stack to itself and `failure` is final when clone returns. (Its
+  // errno is ours too: read below only if clone itself failed.)
+  pid_t pid = clone(RunClonedChild, stack_ + stack_size_, flags, &args, watched);
+  int clone_errno = errno;
+  bool killed = watchdog_ && watchdog_->End();
+  if (spec.credentials != nullptr) prctl(PR_SET_DUMPABLE, dumpable_);
+  if (pid < 0) return SysResult{"clone", clone_errno};
   started.pid = pid;
-  started.failure.reset();
   if (failure.step != nullptr) started.failure = StartFailure{failure.step, failure.err};
+  if (killed) started.failure = StartFailure{"stopped before exec", ECANCELED};
   return SysResult{};
 }
 

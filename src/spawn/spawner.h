@@ -10,12 +10,14 @@
 // exec'd or died. After the program itself that was the largest cost of a
 // connection (docs/benchmarks.md). A child that cannot start its program
 // stores the failed step in our memory, which it shares, and exits 127.
-// Some children are forked instead (ClonesChild): those write their failure
-// to the report pipe as a record that ParseStartFailure recognises.
+// A child stopped before its exec is killed by CloneWatchdog. Some children
+// are forked instead (ClonesChild): those write their failure to the report
+// pipe as a record that ParseStartFailure recognises.
 #pragma once
 
 #include <sys/types.h>
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -23,6 +25,7 @@
 
 #include "builtin/builtin.h"
 #include "config/config.h"
+#include "spawn/clone_watchdog.h"
 #include "sys/unique_fd.h"
 
 namespace yinetd::spawn {
@@ -58,13 +61,11 @@ struct ReportPipe {
   UniqueFd write_end;  // the child's; blocking, as a program's stderr must be
 };
 
-// Whether a child is cloned as above rather than forked. Forked are: a
-// builtin's (it never execs, and we would wait for it); one that switches
-// user (between its setuid and its exec any process of that user could stop
-// it with SIGSTOP, and us with it, waiting for the exec; and its setuid would
-// mark our shared memory undumpable); and every child of an AddressSanitizer
-// build, which cannot follow a child running in our memory on another stack.
-bool ClonesChild(const builtin::Builtin* builtin, const config::Credentials* credentials);
+// Whether a child is cloned as above rather than forked. Forked are a
+// builtin's (it never execs, and we would wait for it) and every child of
+// an AddressSanitizer build, which cannot follow a child running in our
+// memory on another stack.
+bool ClonesChild(const builtin::Builtin* builtin);
 
 // A forked child needs a report pipe for its failure to start, and a
 // program whose stderr is logged needs one for that.
@@ -112,12 +113,24 @@ class ForkSpawner : public Spawner {
 
   SysResult Spawn(const ChildSpec& spec, ReportPipe& pipe, Started& started) override;
 
+  // The watched child being cloned right now (see CloneWatchdog), else 0.
+  // For tests, from another thread, once a child that switches user has
+  // been spawned.
+  pid_t CloningPid() const { return watchdog_ ? watchdog_->Child() : 0; }
+
  private:
+  SysResult CloneChild(const ChildSpec& spec, int pipe_write, Started& started);
+
   // The stack a cloned child runs on until exec: one is enough, since we
   // wait while it is in use. A guard page below it turns an overflow into
   // a crash of the child instead of a write into our memory.
   char* stack_ = nullptr;
   size_t stack_size_ = 0;
+  // Started with the first child that switches user (CloneWatchdog).
+  std::unique_ptr<CloneWatchdog> watchdog_;
+  // Our PR_GET_DUMPABLE: a child's setuid changes it for the memory we
+  // share, and we set it back.
+  int dumpable_ = 1;
 };
 
 // Recognises a failure record: one line of a report pipe's output, with or

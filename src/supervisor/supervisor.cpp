@@ -52,8 +52,7 @@ bool IsExhaustionError(int err) {
 
 bool NeedsReportPipe(const Service& service) {
   const config::ServiceConfig& config = service.config;
-  bool cloned = spawn::ClonesChild(service.builtin, config.credentials ? &*config.credentials : nullptr);
-  return spawn::NeedsReportPipe(config.stderr_mode, cloned);
+  return spawn::NeedsReportPipe(config.stderr_mode, spawn::ClonesChild(service.builtin));
 }
 
 // Each child may cost yinetd one descriptor (its report pipe) while it runs;

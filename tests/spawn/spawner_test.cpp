@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -13,6 +14,8 @@
 #include <optional>
 #include <sstream>
 #include <string>
+#include <thread>
+#include <atomic>
 
 #include "spawn/child_env.h"
 
@@ -142,17 +145,89 @@ TEST_CASE("an exec failure is reported, in every stderr mode, and nothing reache
   }
 }
 
-TEST_CASE("builtins and children that switch user are forked, and need a report pipe") {
-  config::Credentials nobody;
-  CHECK_FALSE(ClonesChild(builtin::Find("echo"), nullptr));
-  CHECK_FALSE(ClonesChild(nullptr, &nobody));
+TEST_CASE("builtins are forked, and need a report pipe") {
+  CHECK_FALSE(ClonesChild(builtin::Find("echo")));
   CHECK(NeedsReportPipe(config::StderrMode::kNull, false));
   CHECK(NeedsReportPipe(config::StderrMode::kLog, true));
   CHECK_FALSE(NeedsReportPipe(config::StderrMode::kSocket, true));
 }
 
+TEST_CASE("a child that switches user runs as that user, its groups only") {
+  int pair[2];
+  REQUIRE(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) == 0);
+  UniqueFd ours(pair[0]), theirs(pair[1]);
+  UniqueFd devnull(open("/dev/null", O_RDWR | O_CLOEXEC));
+  std::vector<std::string> argv{"/bin/sh", "-c", "echo $(id -u) $(id -g) $(id -G)"};
+  std::vector<char*> argv_ptrs = ToExecArray(argv);
+  config::Credentials nobody{"nobody", 65534, 65534, true, {65534}};
+  ChildSpec spec{"/bin/sh", argv_ptrs.data(), argv_ptrs.data() + 3, theirs.Get(), config::StderrMode::kNull,
+                 devnull.Get(), &nobody};
+  int dumpable = prctl(PR_GET_DUMPABLE);
+  ForkSpawner spawner;
+  ReportPipe pipe;
+  REQUIRE(OpenReportPipe(pipe).Ok());
+  Started started;
+  REQUIRE(spawner.Spawn(spec, pipe, started).Ok());
+  CHECK_FALSE(started.failure.has_value());
+  theirs.Reset();
+  CHECK(ReadAll(ours.Get()) == "65534 65534 65534\n");
+  int status = 0;
+  REQUIRE(waitpid(started.pid, &status, 0) == started.pid);
+  CHECK(WEXITSTATUS(status) == 0);
+  // The child's setuid made the memory it shared with us undumpable; we
+  // set it back.
+  CHECK(prctl(PR_GET_DUMPABLE) == dumpable);
+}
+
+TEST_CASE("a child stopped between switching user and exec is killed, and Spawn returns") {
+  if (!ClonesChild(nullptr)) return;  // a sanitized build forks: a stopped child stops alone
+  UniqueFd devnull(open("/dev/null", O_RDWR | O_CLOEXEC));
+  std::vector<std::string> argv{"/bin/true"};
+  std::vector<char*> argv_ptrs = ToExecArray(argv);
+  config::Credentials nobody{"nobody", 65534, 65534, true, {65534}};
+  ChildSpec spec{"/bin/true", argv_ptrs.data(), argv_ptrs.data() + 1, devnull.Get(), config::StderrMode::kNull,
+                 devnull.Get(), &nobody};
+  ForkSpawner spawner;
+  ReportPipe none;
+  auto spawn = [&] {
+    Started started;
+    REQUIRE(spawner.Spawn(spec, none, started).Ok());
+    return started;
+  };
+  int status = 0;
+  Started first = spawn();  // starts the watchdog
+  REQUIRE(waitpid(first.pid, &status, 0) == first.pid);
+  // Stop each child as soon as the kernel names it: it is then still
+  // before its exec (it resets 64 signal handlers first), or, if it won the
+  // race, /bin/true is stopped instead and we try again.
+  bool caught = false;
+  for (int attempt = 0; attempt < 20 && !caught; ++attempt) {
+    std::atomic<bool> done{false};
+    std::thread stopper([&] {
+      while (!done) {
+        if (pid_t pid = spawner.CloningPid(); pid > 0) {
+          kill(pid, SIGSTOP);
+          return;
+        }
+      }
+    });
+    Started started = spawn();
+    done = true;
+    stopper.join();
+    kill(started.pid, SIGKILL);  // /bin/true, if it was the one stopped
+    REQUIRE(waitpid(started.pid, &status, 0) == started.pid);
+    if (started.failure) {
+      caught = true;
+      CHECK(started.failure->step == "stopped before exec");
+      CHECK(started.failure->err == ECANCELED);
+      CHECK(WTERMSIG(status) == SIGKILL);
+    }
+  }
+  CHECK(caught);
+}
+
 TEST_CASE("a program whose stderr is not logged runs without a report pipe where clone shares memory") {
-  if (!ClonesChild(nullptr, nullptr)) return;  // a sanitized build forks
+  if (!ClonesChild(nullptr)) return;  // a sanitized build forks
   int pair[2];
   REQUIRE(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) == 0);
   UniqueFd ours(pair[0]), theirs(pair[1]);
