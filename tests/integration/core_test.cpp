@@ -169,8 +169,8 @@ TEST_CASE("a program that vanished after load is an exec_error, and yinetd serve
   std::string dir = "/tmp/yinetd-vanish-" + std::to_string(getpid());
   std::filesystem::create_directories(dir);
   std::filesystem::copy_file("/bin/cat", dir + "/cat", std::filesystem::copy_options::overwrite_existing);
-  // A cloned child reports in shared memory (gone, gone_quiet); one that
-  // switches user is forked and reports on its pipe (gone_nobody).
+  // Logged stderr or not, switching user or not: every way a program's
+  // child starts reports the same (a builtin's forked child: proto tests).
   Yinetd yinetd(Config(Service("gone", gone, dir + "/cat") +
                        Service("gone_quiet", gone_quiet, dir + "/cat", "    stderr: null\n") +
                        Service("gone_nobody", gone_nobody, dir + "/cat", "    stderr: null\n    user: nobody\n") +
