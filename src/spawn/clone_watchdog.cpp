@@ -10,13 +10,30 @@
 
 namespace yinetd::spawn {
 
+namespace {
+
+// Blocks every signal for its lifetime; a thread started meanwhile keeps
+// them blocked.
+class AllSignalsBlocked {
+ public:
+  AllSignalsBlocked() {
+    sigset_t all;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &previous_);
+  }
+  ~AllSignalsBlocked() { pthread_sigmask(SIG_SETMASK, &previous_, nullptr); }
+  AllSignalsBlocked(const AllSignalsBlocked&) = delete;
+  AllSignalsBlocked& operator=(const AllSignalsBlocked&) = delete;
+
+ private:
+  sigset_t previous_;
+};
+
+}  // namespace
+
 CloneWatchdog::CloneWatchdog(std::chrono::milliseconds period) {
-  // The thread inherits our mask: block everything while creating it.
-  sigset_t all, previous;
-  sigfillset(&all);
-  pthread_sigmask(SIG_SETMASK, &all, &previous);
+  AllSignalsBlocked blocked;
   thread_ = std::thread([this, period] { Run(period); });
-  pthread_sigmask(SIG_SETMASK, &previous, nullptr);
 }
 
 CloneWatchdog::~CloneWatchdog() {
@@ -28,7 +45,10 @@ CloneWatchdog::~CloneWatchdog() {
   thread_.join();
 }
 
+// Begin and End take the lock the watchdog holds while it looks: a clone
+// cannot end, nor the next begin, in the middle of a look.
 pid_t* CloneWatchdog::Begin() {
+  std::lock_guard lock(mutex_);
   std::atomic_ref<pid_t>(child_).store(0);
   killed_.store(false);
   generation_.fetch_add(1);  // odd: in progress
@@ -36,6 +56,7 @@ pid_t* CloneWatchdog::Begin() {
 }
 
 bool CloneWatchdog::End() {
+  std::lock_guard lock(mutex_);
   generation_.fetch_add(1);  // even: done
   std::atomic_ref<pid_t>(child_).store(0);  // its pid is no longer ours to name
   return killed_.load();
@@ -52,19 +73,16 @@ void CloneWatchdog::Run(std::chrono::milliseconds period) {
   }
 }
 
+// Called with the lock held, so the clone is still in progress: the child
+// cannot have been reaped, and its pid is its own. The pidfd makes sure.
 void CloneWatchdog::KillIfStopped() {
   pid_t child = Child();
-  if (child <= 0) return;
-  // A pidfd names this process and no other: if the clone ends and the pid
-  // is reaped and reused meanwhile, the signal reaches no one else.
+  if (child <= 0 || ProcessState(child) != 'T') return;  // 't' (traced) is a debugger's
   int pidfd = static_cast<int>(syscall(SYS_pidfd_open, child, 0));
-  if (pidfd < 0) return;
-  char state = ProcessState(child);
-  if ((state == 'T' || state == 't') && Child() == child) {
-    killed_.store(true);
-    syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, nullptr, 0);
-  }
-  close(pidfd);
+  bool sent = pidfd >= 0 ? syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, nullptr, 0) == 0
+                         : errno == ENOSYS && kill(child, SIGKILL) == 0;  // before Linux 5.3
+  if (pidfd >= 0) close(pidfd);
+  if (sent) killed_.store(true);
 }
 
 char ProcessState(pid_t pid) {

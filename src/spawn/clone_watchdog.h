@@ -4,8 +4,8 @@
 // that switches user belongs to that user from its setuid to its exec, and
 // any process of that user may stop it then (SIGSTOP cannot be blocked): a
 // stopped child never execs, and we would wait for ever. A thread of ours,
-// asleep otherwise, looks once a period: a clone still in progress a whole
-// period later whose child is stopped gets the child killed (we may: the
+// asleep otherwise, looks once a period: a clone in progress at two looks
+// in a row whose child is stopped then gets the child killed (we may: the
 // child is ours), and clone returns. A child that is merely slow to exec
 // (a program on a slow disk) is left alone.
 #pragma once

@@ -221,7 +221,8 @@ ForkSpawner::ForkSpawner() {
     munmap(stack_, stack_size_);
     throw SysError("mprotect child stack guard", err);
   }
-  dumpable_ = prctl(PR_GET_DUMPABLE);
+  // 2 (root-only dumps) cannot be set back; 0 is the safer of the others.
+  dumpable_ = prctl(PR_GET_DUMPABLE) == 1 ? 1 : 0;
 }
 
 ForkSpawner::~ForkSpawner() {

@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <optional>
 #include <thread>
@@ -54,12 +55,12 @@ TEST_CASE("the process state letter comes from /proc") {
   CHECK(Reaped(child, 5s).has_value());
 }
 
-TEST_CASE("a clone whose child is stopped for a whole period gets the child killed") {
+TEST_CASE("a clone in progress at two looks whose child is stopped gets the child killed") {
   pid_t child = SleepingChild();
   kill(child, SIGSTOP);
   REQUIRE(WaitForState(child, 'T'));
   CloneWatchdog watchdog(100ms);
-  *watchdog.Begin() = child;  // as CLONE_PARENT_SETTID would
+  std::atomic_ref<pid_t>(*watchdog.Begin()).store(child);  // as CLONE_PARENT_SETTID would
   std::optional<int> status = Reaped(child, 5s);
   REQUIRE(status.has_value());
   CHECK(WIFSIGNALED(*status));
@@ -72,7 +73,7 @@ TEST_CASE("a child that is only slow, or a clone that is over, is left alone") {
   REQUIRE(WaitForState(child, 'S'));
   {
     CloneWatchdog watchdog(50ms);
-    *watchdog.Begin() = child;
+    std::atomic_ref<pid_t>(*watchdog.Begin()).store(child);
     std::this_thread::sleep_for(300ms);  // several looks: it is sleeping, not stopped
     CHECK_FALSE(watchdog.End());
     kill(child, SIGSTOP);
