@@ -43,8 +43,11 @@ std::string ReadAll(int fd) {
   return out;
 }
 
-Run SpawnAndCollect(std::vector<std::string> argv, config::StderrMode mode,
-                    std::string program = "") {
+// Runs `argv` on a socketpair; `credentials` to switch user; without
+// `report_pipe` the child gets none (a cloned child whose stderr is not
+// logged needs none).
+Run SpawnAndCollect(std::vector<std::string> argv, config::StderrMode mode, std::string program = "",
+                    const config::Credentials* credentials = nullptr, bool report_pipe = true) {
   int pair[2];
   REQUIRE(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) == 0);
   UniqueFd ours(pair[0]), theirs(pair[1]);
@@ -55,10 +58,10 @@ Run SpawnAndCollect(std::vector<std::string> argv, config::StderrMode mode,
   std::vector<char*> argv_ptrs = ToExecArray(argv);
   std::vector<char*> env_ptrs = ToExecArray(env);
   if (program.empty()) program = argv[0];
-  ChildSpec spec{program.c_str(), argv_ptrs.data(), env_ptrs.data(), theirs.Get(), mode, devnull.Get(), nullptr};
+  ChildSpec spec{program.c_str(), argv_ptrs.data(), env_ptrs.data(), theirs.Get(), mode, devnull.Get(), credentials};
   ForkSpawner spawner;
   ReportPipe pipe;
-  REQUIRE(OpenReportPipe(pipe).Ok());
+  if (report_pipe) REQUIRE(OpenReportPipe(pipe).Ok());
   Started started;
   REQUIRE(spawner.Spawn(spec, pipe, started).Ok());
   pid_t pid = started.pid;
@@ -67,9 +70,11 @@ Run SpawnAndCollect(std::vector<std::string> argv, config::StderrMode mode,
   Run run;
   run.failure = started.failure;
   run.socket_output = ReadAll(ours.Get());
-  int flags = fcntl(pipe.read_end.Get(), F_GETFL);
-  fcntl(pipe.read_end.Get(), F_SETFL, flags & ~O_NONBLOCK);
-  run.report_output = ReadAll(pipe.read_end.Get());
+  if (report_pipe) {
+    int flags = fcntl(pipe.read_end.Get(), F_GETFL);
+    fcntl(pipe.read_end.Get(), F_SETFL, flags & ~O_NONBLOCK);
+    run.report_output = ReadAll(pipe.read_end.Get());
+  }
   REQUIRE(waitpid(pid, &run.wait_status, 0) == pid);
   return run;
 }
@@ -157,27 +162,13 @@ TEST_CASE("a child that switches user runs as that user, its groups only") {
     MESSAGE("skipped: switching user needs root");
     return;
   }
-  int pair[2];
-  REQUIRE(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) == 0);
-  UniqueFd ours(pair[0]), theirs(pair[1]);
-  UniqueFd devnull(open("/dev/null", O_RDWR | O_CLOEXEC));
-  std::vector<std::string> argv{"/bin/sh", "-c", "echo $(id -u) $(id -g) $(id -G)"};
-  std::vector<char*> argv_ptrs = ToExecArray(argv);
   config::Credentials nobody{"nobody", 65534, 65534, true, {65534}};
-  ChildSpec spec{"/bin/sh", argv_ptrs.data(), argv_ptrs.data() + 3, theirs.Get(), config::StderrMode::kNull,
-                 devnull.Get(), &nobody};
   int dumpable = prctl(PR_GET_DUMPABLE);
-  ForkSpawner spawner;
-  ReportPipe pipe;
-  REQUIRE(OpenReportPipe(pipe).Ok());
-  Started started;
-  REQUIRE(spawner.Spawn(spec, pipe, started).Ok());
-  CHECK_FALSE(started.failure.has_value());
-  theirs.Reset();
-  CHECK(ReadAll(ours.Get()) == "65534 65534 65534\n");
-  int status = 0;
-  REQUIRE(waitpid(started.pid, &status, 0) == started.pid);
-  CHECK(WEXITSTATUS(status) == 0);
+  Run run = SpawnAndCollect({"/bin/sh", "-c", "echo $(id -u) $(id -g) $(id -G)"}, config::StderrMode::kNull, "",
+                            &nobody);
+  CHECK_FALSE(run.failure.has_value());
+  CHECK(run.socket_output == "65534 65534 65534\n");
+  CHECK(WEXITSTATUS(run.wait_status) == 0);
   // The child's setuid made the memory it shared with us undumpable; we
   // set it back.
   CHECK(prctl(PR_GET_DUMPABLE) == dumpable);
@@ -236,25 +227,11 @@ TEST_CASE("a child stopped between switching user and exec is killed, and Spawn 
 
 TEST_CASE("a program whose stderr is not logged runs without a report pipe where clone shares memory") {
   if (!ClonesChild(nullptr)) return;  // a sanitized build forks
-  int pair[2];
-  REQUIRE(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) == 0);
-  UniqueFd ours(pair[0]), theirs(pair[1]);
-  UniqueFd devnull(open("/dev/null", O_RDWR | O_CLOEXEC));
-  std::vector<std::string> argv{"/bin/echo", "no pipe"};
-  std::vector<char*> argv_ptrs = ToExecArray(argv);
-  ChildSpec spec{"/bin/echo", argv_ptrs.data(), argv_ptrs.data() + 2, theirs.Get(), config::StderrMode::kNull,
-                 devnull.Get(), nullptr};
-  ForkSpawner spawner;
-  ReportPipe none;
-  Started started;
-  REQUIRE(spawner.Spawn(spec, none, started).Ok());
-  CHECK_FALSE(started.failure.has_value());
-  theirs.Reset();
-  CHECK(ReadAll(ours.Get()) == "no pipe\n");
-  int status = 0;
-  REQUIRE(waitpid(started.pid, &status, 0) == started.pid);
-  CHECK(WIFEXITED(status));
-  CHECK(WEXITSTATUS(status) == 0);
+  Run run = SpawnAndCollect({"/bin/echo", "no pipe"}, config::StderrMode::kNull, "", nullptr, false);
+  CHECK_FALSE(run.failure.has_value());
+  CHECK(run.socket_output == "no pipe\n");
+  CHECK(WIFEXITED(run.wait_status));
+  CHECK(WEXITSTATUS(run.wait_status) == 0);
 }
 
 TEST_CASE("a builtin is served in the child, which keeps fds 0-2 only and exits 0") {
