@@ -194,6 +194,18 @@ size_t Append(char* out, size_t n, std::string_view text) {
   return n;
 }
 
+// `value` in decimal at out + n; returns the new length. Safe after fork.
+size_t AppendDecimal(char* out, size_t n, uint64_t value) {
+  char digits[20];
+  size_t d = 0;
+  do {
+    digits[d++] = static_cast<char>('0' + value % 10);
+    value /= 10;
+  } while (value > 0);
+  while (d > 0) out[n++] = digits[--d];
+  return n;
+}
+
 void MetricsStream(int fd, std::string_view prepared) { ServeMetrics(fd, prepared, kMetricsExchangeMs); }
 
 constexpr Builtin kBuiltins[] = {
@@ -266,10 +278,7 @@ size_t FormatDaytime(int64_t unix_time, char* out) {
     n += 2;
     out[n++] = i < 2 ? ':' : ' ';
   }
-  char digits[20];
-  size_t d = 0;
-  for (int64_t y = year < 0 ? 0 : year; d == 0 || y > 0; y /= 10) digits[d++] = static_cast<char>('0' + y % 10);
-  while (d > 0) out[n++] = digits[--d];
+  n = AppendDecimal(out, n, static_cast<uint64_t>(year < 0 ? 0 : year));
   out[n++] = '\r';
   out[n++] = '\n';
   return n;
@@ -318,22 +327,13 @@ HttpAnswer AnswerHttp(std::string_view request_head) {
 }
 
 size_t FormatHttpHead(int status, size_t body_size, char* out) {
-  size_t n = Append(out, 0, "HTTP/1.0 ");
-  char digits[20];
-  size_t d = 0;
-  for (int code = status; d < 3; code /= 10) digits[d++] = static_cast<char>('0' + code % 10);
-  while (d > 0) out[n++] = digits[--d];
+  size_t n = AppendDecimal(out, Append(out, 0, "HTTP/1.0 "), static_cast<uint64_t>(status));
   out[n++] = ' ';
   n = Append(out, n, ReasonPhrase(status));
   n = Append(out, n, status == 200 ? "\r\nContent-Type: text/plain; version=0.0.4; charset=utf-8"
                                     : "\r\nContent-Type: text/plain; charset=utf-8");
   if (status == 405) n = Append(out, n, "\r\nAllow: GET, HEAD");
-  n = Append(out, n, "\r\nContent-Length: ");
-  do {
-    digits[d++] = static_cast<char>('0' + body_size % 10);
-    body_size /= 10;
-  } while (body_size > 0);
-  while (d > 0) out[n++] = digits[--d];
+  n = AppendDecimal(out, Append(out, n, "\r\nContent-Length: "), body_size);
   return Append(out, n, "\r\nConnection: close\r\n\r\n");
 }
 
