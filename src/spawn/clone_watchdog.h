@@ -36,7 +36,7 @@ class CloneWatchdog {
   bool End();
   // The child of the clone in progress, once the kernel has told us; 0
   // before and after.
-  pid_t Child() const { return std::atomic_ref<pid_t>(const_cast<pid_t&>(child_)).load(); }
+  pid_t Child() const { return std::atomic_ref<pid_t>(child_).load(); }
 
  private:
   void Run(std::chrono::milliseconds period);
@@ -45,7 +45,7 @@ class CloneWatchdog {
   std::mutex mutex_;
   std::condition_variable wake_;
   bool stopping_ = false;
-  pid_t child_ = 0;                      // written by the kernel, read with atomic_ref
+  mutable pid_t child_ = 0;              // written by the kernel, read with atomic_ref
   std::atomic<uint64_t> generation_{0};  // odd while a clone is in progress
   std::atomic<bool> killed_{false};
   std::thread thread_;

@@ -113,27 +113,28 @@ std::string Supervisor::Status() const {
 }
 
 void Supervisor::NotifyReady() {
-  notified_status_ = Status();
+  notified_counts_ = {config_.services.size(), children_.Size()};
   last_status_at_ = Clock::now();
-  systemd::NotifyReady(notified_status_);
+  systemd::NotifyReady(Status());
 }
 
 void Supervisor::RefreshStatus() {
   // systemctl status shows the last STATUS=: keep its count of running
   // programs current, but send at most one a second however busy we are.
+  // Compared as counts: the text is built only when it is sent.
   if (stopping_ || !systemd::NotifyEnabled()) return;
-  Clock::time_point now = Clock::now();
-  std::string status = Status();
-  if (status == notified_status_) {
+  std::pair<size_t, size_t> counts{config_.services.size(), children_.Size()};
+  if (counts == notified_counts_) {
     status_due_.reset();
     return;
   }
+  Clock::time_point now = Clock::now();
   if (now < last_status_at_ + kStatusInterval) {
     status_due_ = last_status_at_ + kStatusInterval;  // poll wakes for it
     return;
   }
-  systemd::NotifyStatus(status);
-  notified_status_ = std::move(status);
+  systemd::NotifyStatus(Status());
+  notified_counts_ = counts;
   last_status_at_ = now;
   status_due_.reset();
 }

@@ -16,6 +16,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "config/config.h"
@@ -160,9 +161,9 @@ class Supervisor {
   std::vector<Listener> listeners_;
   ConfigWatch watch_;
   std::optional<Clock::time_point> reload_at_;  // debounced watch reload
-  // STATUS= updates (RefreshStatus): what systemd was told last, when, and
-  // when a changed summary is due.
-  std::string notified_status_;
+  // STATUS= updates (RefreshStatus): what systemd was told last (services,
+  // running), when, and when a changed summary is due.
+  std::pair<size_t, size_t> notified_counts_;
   Clock::time_point last_status_at_{};
   std::optional<Clock::time_point> status_due_;
   bool reload_requested_ = false;
