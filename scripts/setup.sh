@@ -15,6 +15,9 @@ packages=(
   libsystemd-dev systemd scdoc man-db dpkg-dev debhelper git
   clang libclang-rt-14-dev
   netcat-openbsd curl
+  libssl-dev libseccomp-dev openssl python3
+  haproxy stunnel4 socat
+  debootstrap systemd-container
 )
 
 missing=()
@@ -28,8 +31,10 @@ if ((${#missing[@]} > 0)); then
   echo "setup: installing ${missing[*]}" >&2
   sudo=""
   if [[ $(id -u) -ne 0 ]]; then sudo="sudo"; fi
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # Another apt run (a second checkout being set up) holds the lock: wait.
+  $sudo apt-get -o DPkg::Lock::Timeout=600 update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get -o DPkg::Lock::Timeout=600 install -y -qq \
+    --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
 # configure DIR [meson options]; then build TARGETS (default: all).
