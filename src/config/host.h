@@ -12,6 +12,16 @@
 
 namespace yinetd::config {
 
+// What the running kernel (and our privileges) offer a sandbox; see
+// sandbox/probe.h, which finds it out.
+struct KernelSupport {
+  int landlock_abi = 0;       // 0: no Landlock
+  bool seccomp = false;       // seccomp filters
+  bool namespaces = false;    // may make mount, pid, ipc, uts, net namespaces
+  std::string cgroup_root;    // a writable cgroup v2 directory delegated to us
+  std::string cgroup_why_not; // when cgroup_root is "": why, and what to enable
+};
+
 class Host {
  public:
   struct User {
@@ -32,6 +42,10 @@ class Host {
   virtual std::vector<std::string> Glob(const std::string& pattern) = 0;
   // A file's contents, or nullopt with `error` saying why not.
   virtual std::optional<std::string> ReadFile(const std::string& path, std::string& error) = 0;
+  // What the kernel offers `sandbox:` (probed once, then remembered).
+  virtual const KernelSupport& Kernel() = 0;
+  // Whether `name` is a system call on this architecture (libseccomp's table).
+  virtual bool IsSystemCall(const std::string& name) = 0;
 };
 
 // The real machine, through libc.
@@ -44,6 +58,11 @@ class SystemHost : public Host {
   uid_t EffectiveUid() override;
   std::vector<std::string> Glob(const std::string& pattern) override;
   std::optional<std::string> ReadFile(const std::string& path, std::string& error) override;
+  const KernelSupport& Kernel() override;
+  bool IsSystemCall(const std::string& name) override;
+
+ private:
+  std::optional<KernelSupport> kernel_;
 };
 
 }  // namespace yinetd::config

@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "config/host.h"
+#include "sandbox/probe.h"
 #include "sys/sys_error.h"
 
 namespace yinetd::config {
@@ -71,5 +72,12 @@ std::optional<std::string> SystemHost::ReadFile(const std::string& path, std::st
   text << in.rdbuf();
   return text.str();
 }
+
+const KernelSupport& SystemHost::Kernel() {
+  if (!kernel_) kernel_ = sandbox::ProbeKernel();
+  return *kernel_;
+}
+
+bool SystemHost::IsSystemCall(const std::string& name) { return sandbox::IsSystemCall(name); }
 
 }  // namespace yinetd::config

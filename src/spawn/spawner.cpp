@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <linux/close_range.h>
+#include <linux/sched.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/mman.h>
@@ -106,14 +107,20 @@ void DropPrivileges(const config::Credentials& credentials, const Reporter& repo
   if (credentials.set_uid && syscall(kSetuid, credentials.uid) != 0) FailStart(report, "setuid", errno);
 }
 
-// Process controls, privileges, then the rest, in the order
-// process_controls.h explains.
+// The sandbox's namespaces, process controls, privileges, the rest, and
+// the sandbox's confinement, in the order process_controls.h and
+// sandbox/sandbox.h explain.
 void SetUpProcess(const ChildSpec& spec, const Reporter& report) {
   const config::ProcessControls& controls = spec.controls != nullptr ? *spec.controls : kDefaultControls;
-  StepError error = ApplyPrivilegedControls(controls);
+  StepError error;
+  if (spec.sandbox != nullptr) error = sandbox::EnterNamespaces(*spec.sandbox);
+  if (!error.Ok()) FailStart(report, error.step, error.err);
+  error = ApplyPrivilegedControls(controls);
   if (!error.Ok()) FailStart(report, error.step, error.err);
   if (spec.credentials != nullptr) DropPrivileges(*spec.credentials, report);
   error = ApplyUnprivilegedControls(controls);
+  if (!error.Ok()) FailStart(report, error.step, error.err);
+  if (spec.sandbox != nullptr) error = sandbox::Confine(*spec.sandbox);
   if (!error.Ok()) FailStart(report, error.step, error.err);
 }
 
@@ -176,6 +183,21 @@ int RunClonedChild(void* arg) {
 
 // Parent side again.
 
+int NamespaceFlags(const ChildSpec& spec) { return spec.sandbox != nullptr ? spec.sandbox->clone_flags : 0; }
+
+// fork, with the sandbox's namespaces and cgroup if any: clone3 returns in
+// the child as fork does (no CLONE_VM, so on a copy of this stack).
+pid_t ForkChild(const ChildSpec& spec) {
+  int flags = NamespaceFlags(spec);
+  bool into_cgroup = spec.sandbox != nullptr && spec.sandbox->cgroup;
+  if (flags == 0 && !into_cgroup) return fork();
+  clone_args args{};
+  args.flags = static_cast<uint64_t>(flags) | (into_cgroup ? CLONE_INTO_CGROUP : 0);
+  args.exit_signal = SIGCHLD;
+  if (into_cgroup) args.cgroup = static_cast<uint64_t>(spec.sandbox->cgroup.Get());
+  return static_cast<pid_t>(syscall(SYS_clone3, &args, sizeof args));
+}
+
 // AddressSanitizer cannot follow a child that runs in our memory on another
 // stack: its shadow of that stack goes stale between children and its
 // checks fire inside the child. Sanitized builds fork every child.
@@ -193,7 +215,10 @@ constexpr bool kCloneSharingMemory = true;
 
 }  // namespace
 
-bool ClonesChild(const builtin::Builtin* builtin) { return kCloneSharingMemory && builtin == nullptr; }
+bool ClonesChild(const builtin::Builtin* builtin, const sandbox::Prepared* sandbox) {
+  bool into_cgroup = sandbox != nullptr && sandbox->cgroup;
+  return kCloneSharingMemory && builtin == nullptr && !into_cgroup;
+}
 
 bool NeedsReportPipe(config::StderrMode stderr_mode, bool cloned) {
   return stderr_mode == config::StderrMode::kLog || !cloned;
@@ -238,10 +263,10 @@ SysResult ForkSpawner::Spawn(const ChildSpec& spec, ReportPipe& pipe, Started& s
   sigprocmask(SIG_SETMASK, &all, &previous);
   SysResult result;
   started = Started{};
-  if (ClonesChild(spec.builtin)) {
+  if (ClonesChild(spec.builtin, spec.sandbox)) {
     result = CloneChild(spec, pipe.write_end.Get(), started);
   } else {
-    started.pid = fork();
+    started.pid = ForkChild(spec);
     if (started.pid == 0) RunChild(spec, pipe.write_end.Get(), nullptr);
     if (started.pid < 0) result = SysResult{"fork", errno};
   }
@@ -261,7 +286,7 @@ SysResult ForkSpawner::CloneChild(const ChildSpec& spec, int pipe_write, Started
   FailureSlot failure;
   CloneArgs args{&spec, pipe_write, &failure};
   pid_t* watched = watchdog_ ? watchdog_->Begin() : nullptr;
-  int flags = CLONE_VM | CLONE_VFORK | SIGCHLD | (watched != nullptr ? CLONE_PARENT_SETTID : 0);
+  int flags = CLONE_VM | CLONE_VFORK | SIGCHLD | NamespaceFlags(spec) | (watched != nullptr ? CLONE_PARENT_SETTID : 0);
   // CLONE_VFORK: we sleep until the child has exec'd or exited, so it has
   // the stack to itself and `failure` is final when clone returns. (Its
   // errno is ours too: read below only if clone itself failed.)

@@ -7,6 +7,7 @@
 #include <set>
 
 #include "config/host.h"
+#include "sandbox/probe.h"
 
 namespace yinetd::config {
 
@@ -17,6 +18,8 @@ class FakeHost : public Host {
   std::set<std::string> executables{"/bin/cat", "/bin/sh", "/usr/bin/env"};
   uid_t euid = 0;
   std::map<std::string, std::string> files;  // path → contents
+  // A kernel that offers every sandbox mechanism; tests take some away.
+  KernelSupport kernel{3, true, true, "/sys/fs/cgroup/yinetd", ""};
 
   std::optional<User> LookupUser(const std::string& name) override {
     auto it = users.find(name);
@@ -46,6 +49,9 @@ class FakeHost : public Host {
     error = "No such file or directory";
     return std::nullopt;
   }
+  const KernelSupport& Kernel() override { return kernel; }
+  // libseccomp's table is data, not a question to the kernel.
+  bool IsSystemCall(const std::string& name) override { return sandbox::IsSystemCall(name); }
 };
 
 }  // namespace yinetd::config
