@@ -41,6 +41,15 @@ void Append(std::string& list, const char* name) {
   list += name;
 }
 
+bool Beneath(const std::string& path, const std::vector<std::string>& dirs) {
+  for (const std::string& dir : dirs) {
+    if (path == dir || (path.size() > dir.size() && path.compare(0, dir.size(), dir) == 0 && path[dir.size()] == '/')) {
+      return true;
+    }
+  }
+  return false;
+}
+
 void PrepareMounts(const config::SandboxConfig& sandbox, Prepared& prepared) {
   if (sandbox.private_tmp) {
     for (const char* dir : {"/tmp", "/var/tmp"}) {
@@ -49,7 +58,9 @@ void PrepareMounts(const config::SandboxConfig& sandbox, Prepared& prepared) {
   }
   for (const std::string& path : sandbox.hidden) {
     if (!IsDirectory(path)) throw SysError("hidden " + path + " (must be an existing directory)", ENOTDIR);
-    prepared.hidden.push_back(path);
+    // Beneath a private /tmp it is gone already, and mounting on it would
+    // fail: the fresh tmpfs has no such path.
+    if (!Beneath(path, prepared.private_tmp_dirs)) prepared.hidden.push_back(path);
   }
 }
 
