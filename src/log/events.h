@@ -35,8 +35,9 @@ Level CurrentLevel();
 // The syslog priority prefix for a level: "<3>" for error.
 std::string_view PriorityPrefix(Level level);
 
+// `sandbox`: the mechanisms the kernel offers a sandbox ("landlock,seccomp").
 void Start(std::string_view version, std::string_view config_file, size_t services,
-           int max_children);
+           int max_children, std::string_view sandbox);
 void Listen(std::string_view service, std::string_view addr);
 // A socket passed by systemd (fd `fd`, FileDescriptorName `name`) serves
 // `addr` of `service` instead of one yinetd binds.
@@ -48,8 +49,10 @@ void Accept(std::string_view service, pid_t pid, std::string_view peer);
 void BacklogClamped(std::string_view service, std::string_view addr, int requested, int used);
 // `wait_status` is what waitpid returned; `reason` is empty unless yinetd
 // itself caused the exit (for example "shutdown").
+// `cpu_ms` (user + system) and `maxrss_kb`: what the child used, as wait4
+// reports it.
 void Exit(std::string_view service, pid_t pid, std::string_view peer, int wait_status,
-          int64_t duration_ms, std::string_view reason);
+          int64_t duration_ms, int64_t cpu_ms, int64_t maxrss_kb, std::string_view reason);
 // A connection closed without starting its program; `reason` is
 // denied, max_children, max_connections, max_per_source, max_rate or
 // max_rate_per_source.

@@ -18,6 +18,14 @@ std::optional<uid_t> DynamicUsers::Acquire() {
   return std::nullopt;
 }
 
+bool DynamicUsers::Hold(uid_t uid) {
+  if (uid < range_.first || uid > range_.last) return false;
+  size_t slot = uid - range_.first;
+  if (!held_[slot]) ++held_count_;
+  held_[slot] = true;
+  return true;
+}
+
 void DynamicUsers::Release(uid_t uid) {
   if (uid < range_.first || uid > range_.last) return;
   size_t slot = uid - range_.first;

@@ -22,6 +22,9 @@ class DynamicUsers {
   // A uid no running connection holds; nullopt when all are held.
   std::optional<uid_t> Acquire();
   void Release(uid_t uid);
+  // Marks `uid` held (a connection kept across a reload that changed the
+  // range); false if it is outside the range.
+  bool Hold(uid_t uid);
   size_t Held() const { return held_count_; }
   const config::DynamicUserRange& Range() const { return range_; }
 

@@ -85,8 +85,9 @@ void Children::Ended(const Reaped& reaped) {
   --state.counts.running;
   state.gate.CountOut(record.source);
   TimePoint now = clock_.Now();
-  state.counts.CountExit(WIFSIGNALED(reaped.status),
-                         std::chrono::duration<double>(now - record.started).count());
+  ChildUsage used = UsageOf(reaped.usage);
+  state.counts.CountExit(WIFSIGNALED(reaped.status), std::chrono::duration<double>(now - record.started).count(),
+                         static_cast<double>(used.cpu_ms) / 1000);
   if (record.output) {
     // What the child wrote before it died comes before its exit line.
     int fd = record.output->Fd();
@@ -94,7 +95,8 @@ void Children::Ended(const Reaped& reaped) {
     poll_.Remove(fd);
     if (!record.output->AtEof()) KeepOrphanOutput(record.service, record.pid, std::move(record.output));
   }
-  log::Exit(service.Name(), record.pid, record.peer, reaped.status, MillisBetween(record.started, now),
+  log::Exit(service.Name(), record.pid, record.peer, reaped.status, MillisBetween(record.started, now), used.cpu_ms,
+            used.maxrss_kb,
             record.kill_reason);
   if (processes_.GroupAlive(record.pid)) Linger(record);
   if (on_ended) on_ended(record, reaped.status);

@@ -32,11 +32,12 @@ struct ServiceCounts {
   std::array<uint64_t, kDurationBuckets.size()> buckets{};  // not cumulative
   uint64_t durations = 0;
   double duration_sum = 0;
+  double cpu_seconds = 0;  // user + system, of the programs reaped
 
   uint64_t Exited() const { return exits_status + exits_signal; }
   uint64_t Refused() const;
   void CountRefusal(std::string_view reason);
-  void CountExit(bool by_signal, double seconds);
+  void CountExit(bool by_signal, double seconds, double cpu_seconds);
 };
 
 // What the exposition shows besides the services.

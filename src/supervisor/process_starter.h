@@ -9,6 +9,7 @@
 #include <sys/resource.h>
 #include <sys/types.h>
 
+#include <cstdint>
 #include <optional>
 
 #include "spawn/spawner.h"
@@ -20,6 +21,13 @@ struct Reaped {
   int status = 0;      // as waitpid reports it
   rusage usage = {};   // what the child used (wait4)
 };
+
+// What an exit line and the metrics say a child used.
+struct ChildUsage {
+  int64_t cpu_ms = 0;     // user + system
+  int64_t maxrss_kb = 0;  // its largest resident set
+};
+ChildUsage UsageOf(const rusage& usage);
 
 class ProcessStarter {
  public:

@@ -23,6 +23,7 @@
 #include "config/config.h"
 #include "config/loader.h"
 #include "net/address.h"
+#include "sandbox/facilities.h"
 #include "spawn/spawner.h"
 #include "supervisor/children.h"
 #include "supervisor/clock.h"
@@ -104,7 +105,10 @@ class Supervisor {
   std::optional<pid_t> StartChild(Listener& listener, int fd, std::vector<std::string> env, std::string peer,
                                   std::optional<net::IpAddress> client, const SourceKey& source);
   void OnChildEnded(const ChildRecord& child, int wait_status);
-  void Apply(config::Config next);
+  // "" once applied; otherwise why not, and the old config still serves.
+  std::string Apply(config::Config next);
+  std::shared_ptr<Service> MakeService(const config::ServiceConfig& service_config,
+                                       std::shared_ptr<ServiceState> state = nullptr);
   void ApplyTopLevel();
   void WatchConfig();
   void OnConfigChanged();
@@ -127,6 +131,7 @@ class Supervisor {
   UniqueFd devnull_;
   spawn::ReportPipe spare_pipe_;  // opened before accept; see ReportPipe
   ProcessCounts process_counts_;
+  sandbox::Facilities sandboxes_;
   bool stopping_ = false;
 };
 

@@ -40,5 +40,13 @@ TEST_CASE("releasing a uid not held or outside the range changes nothing") {
   CHECK(pool.Held() == 0);
 }
 
+TEST_CASE("a uid held across a change of range stays held") {
+  DynamicUsers pool({100, 101});
+  CHECK(pool.Hold(100));
+  CHECK_FALSE(pool.Hold(102));
+  CHECK(pool.Acquire() == 101u);
+  CHECK_FALSE(pool.Acquire());
+}
+
 }  // namespace
 }  // namespace yinetd::sandbox
