@@ -6,7 +6,7 @@
 #   bench/sandbox.sh YINETD LOADGEN TINY_SERVICE [REPS] [SECONDS]
 # Needs root (namespaces, dynamic users). Stops everything it started.
 set -uo pipefail
-yinetd=$1 loadgen=$2 tiny=$3 reps=${4:-3} seconds=${5:-2}
+yinetd=$(realpath "$1") loadgen=$(realpath "$2") tiny=$(realpath "$3") reps=${4:-3} seconds=${5:-2}
 reply='hello from tiny\n'
 tmp=$(mktemp -d)
 pid=""
