@@ -36,6 +36,16 @@ variants=(
     sandbox: {private_network: true, private_tmp: true, read_only: true, writable: [$tmp/writable], hidden: [$tmp/hidden], system_calls: service, address_families: [unix, inet, inet6], namespaces: [pid, ipc, uts]}"
 )
 
+# VARIANTS=REGEX: only the variants whose name matches (plain always runs).
+if [[ -n ${VARIANTS:-} ]]; then
+  kept=()
+  for variant in "${variants[@]}"; do
+    name=${variant%%|*}
+    [[ $name == plain || $name =~ $VARIANTS ]] && kept+=("$variant")
+  done
+  variants=("${kept[@]}")
+fi
+
 base=$((20000 + RANDOM % 10000))
 {
   echo "dynamic_users: 62000-62999"
