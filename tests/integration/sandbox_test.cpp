@@ -2,10 +2,12 @@
 // its sandbox lets it do (tests/helpers/sandbox_probe.cpp).
 #include <doctest/doctest.h>
 #include <poll.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <filesystem>
+#include <thread>
 #include <map>
 
 #include "integration/harness.h"
@@ -242,6 +244,48 @@ TEST_CASE("user: dynamic: two connections run as different uids and cannot signa
   REQUIRE(yinetd.WaitForLog({"event=exit", "service=probe"}, 2));
   // Released: a third connection gets a uid again.
   CHECK(Probe(port)["ready"] == "yes");
+}
+
+TEST_CASE("a reload whose sandbox cannot be prepared keeps the old config serving") {
+  if (!Kernel().namespaces) {
+    MESSAGE("skipped: yinetd may not make namespaces here (no CAP_SYS_ADMIN)");
+    return;
+  }
+  uint16_t port = FreePort();
+  Yinetd yinetd(ProbeService(port, ""));
+  REQUIRE(yinetd.WaitForLog({"event=start"}));
+  // Valid to the loader, which makes no system calls; the directory is
+  // found missing when the sandbox is prepared.
+  yinetd.Rewrite(ProbeService(port, "    sandbox: {hidden: [/nonexistent/yinetd-hidden]}\n"));
+  yinetd.Signal(SIGHUP);
+  CHECK(yinetd.WaitForLog({"event=reload", "result=error", "unable to prepare its sandbox", "/nonexistent/yinetd-hidden"}));
+  Report report = Probe(port);
+  REQUIRE(report["ready"] == "yes");
+  CHECK(report["Seccomp"] == "0");  // the old, unconfined config
+}
+
+TEST_CASE("user: dynamic with every uid held: the next client is closed and logged, later ones served") {
+  if (!Kernel().namespaces || geteuid() != 0) {
+    MESSAGE("skipped: user: dynamic needs root and namespaces");
+    return;
+  }
+  uint16_t port = FreePort();
+  Yinetd yinetd("dynamic_users: 61010-61010\n" + ProbeService(port, "    user: dynamic\n"));
+  UniqueFd holder = ConnectTcp("127.0.0.1", port);
+  REQUIRE(ReadReport(holder.Get())["uid"] == "61010");
+  UniqueFd turned_away = ConnectTcp("127.0.0.1", port);
+  CHECK(ReadUntilEof(turned_away.Get()) == "");
+  CHECK(yinetd.WaitForLog({"event=error", "service=probe", "call=dynamic_users"}));
+  shutdown(holder.Get(), SHUT_WR);
+  ReadUntilEof(holder.Get());
+  REQUIRE(yinetd.WaitForLog({"event=exit", "service=probe"}));
+  // The listener rests briefly after the refusal; a later client is served.
+  Report later;
+  for (int attempt = 0; attempt < 20 && later["ready"] != "yes"; ++attempt) {
+    later = Probe(port);
+    if (later["ready"] != "yes") std::this_thread::sleep_for(100ms);
+  }
+  CHECK(later["uid"] == "61010");
 }
 
 TEST_CASE("a sandbox step that fails at a connection is an exec_error naming the step") {
