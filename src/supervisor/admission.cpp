@@ -66,9 +66,25 @@ void Supervisor::EnforceTimeouts() {
   }
 }
 
+// tls_error lines share the refusals' rate limit, under keys of their own.
+constexpr std::string_view kTlsReasonPrefix = "tls:";
+
+void Supervisor::LogTlsError(Service& service, pid_t pid, const std::string& peer, const std::string& reason,
+                             const std::string& detail) {
+  metrics_.TlsHandshakeFailed(service.config.name, reason);
+  if (refusals_.Record(service.config.name, std::string(kTlsReasonPrefix) + reason, Clock::now())) {
+    log::TlsError(service.config.name, pid, peer, reason, detail);
+  }
+}
+
 void Supervisor::FlushRefusals() {
   for (const auto& suppressed : refusals_.Flush(Clock::now())) {
-    log::RefusalsSuppressed(suppressed.service, suppressed.reason, suppressed.count);
+    std::string_view reason = suppressed.reason;
+    if (reason.substr(0, kTlsReasonPrefix.size()) == kTlsReasonPrefix) {
+      log::TlsErrorsSuppressed(suppressed.service, reason.substr(kTlsReasonPrefix.size()), suppressed.count);
+    } else {
+      log::RefusalsSuppressed(suppressed.service, suppressed.reason, suppressed.count);
+    }
   }
 }
 

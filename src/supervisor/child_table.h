@@ -17,6 +17,7 @@
 
 #include "supervisor/output_reader.h"
 #include "supervisor/service.h"
+#include "sys/unique_fd.h"
 
 namespace yinetd::supervisor {
 
@@ -32,6 +33,7 @@ struct ChildRecord {
   SourceKey source;         // what the service's gate counted it under
   std::optional<Clock::time_point> term_at;  // `timeout` runs out: SIGTERM
   std::optional<Clock::time_point> kill_at;  // then `kill_grace`: SIGKILL
+  UniqueFd tls_outcome;  // a TLS child's outcome pipe (supervisor/tls_service.h)
 };
 
 // A report pipe whose child is gone but whose writers are not.

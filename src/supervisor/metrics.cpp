@@ -77,6 +77,17 @@ void Metrics::Exited(std::string_view service, bool by_signal, double seconds) {
 
 void Metrics::Reloaded(bool success) { ++(success ? reloads_success_ : reloads_failure_); }
 
+void Metrics::TlsHandshakeFailed(std::string_view service, std::string_view reason) {
+  std::map<std::string, uint64_t, std::less<>>& failures = For(service).tls_failures;
+  auto it = failures.find(reason);
+  if (it == failures.end()) it = failures.emplace(std::string(reason), 0).first;
+  ++it->second;
+}
+
+void Metrics::TlsCertificates(std::string_view service, std::map<std::string, int64_t> expiry_by_file) {
+  For(service).cert_expiry = std::move(expiry_by_file);
+}
+
 std::string Metrics::Exposition() const {
   std::string out;
   Family(out, "yinetd_connections_accepted_total", "counter", "Connections handed to a program.");
@@ -111,6 +122,21 @@ std::string Metrics::Exposition() const {
            std::to_string(c.durations));
     Sample(out, "yinetd_child_duration_seconds_sum", ServiceLabel(name), Number(c.duration_sum));
     Sample(out, "yinetd_child_duration_seconds_count", ServiceLabel(name), std::to_string(c.durations));
+  }
+  Family(out, "yinetd_tls_handshake_failures_total", "counter", "TLS handshakes that failed, by reason.");
+  for (const auto& [name, c] : services_) {
+    for (const auto& [reason, count] : c.tls_failures) {
+      Sample(out, "yinetd_tls_handshake_failures_total",
+             ServiceLabel(name) + ",reason=\"" + EscapeLabelValue(reason) + "\"", std::to_string(count));
+    }
+  }
+  Family(out, "yinetd_tls_cert_expiry_timestamp_seconds", "gauge",
+         "When each certificate a TLS service serves expires, in seconds since the epoch.");
+  for (const auto& [name, c] : services_) {
+    for (const auto& [file, not_after] : c.cert_expiry) {
+      Sample(out, "yinetd_tls_cert_expiry_timestamp_seconds",
+             ServiceLabel(name) + ",cert=\"" + EscapeLabelValue(file) + "\"", std::to_string(not_after));
+    }
   }
   Family(out, "yinetd_reloads_total", "counter", "Config reloads, by result.");
   Sample(out, "yinetd_reloads_total", "result=\"success\"", std::to_string(reloads_success_));

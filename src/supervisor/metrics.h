@@ -30,6 +30,11 @@ class Metrics {
   void Refused(std::string_view service, std::string_view reason);
   void Exited(std::string_view service, bool by_signal, double seconds);
   void Reloaded(bool success);
+  // A TLS handshake of `service` failed, for `reason` (one word).
+  void TlsHandshakeFailed(std::string_view service, std::string_view reason);
+  // The certificates `service` serves now and when each expires (seconds
+  // since the epoch); replaces what was recorded before.
+  void TlsCertificates(std::string_view service, std::map<std::string, int64_t> expiry_by_file);
 
   // The Prometheus text exposition format (version 0.0.4).
   std::string Exposition() const;
@@ -44,6 +49,8 @@ class Metrics {
     std::array<uint64_t, kDurationBuckets.size()> buckets{};  // not cumulative
     uint64_t durations = 0;
     double duration_sum = 0;
+    std::map<std::string, uint64_t, std::less<>> tls_failures;  // by reason
+    std::map<std::string, int64_t> cert_expiry;                 // by file
   };
   ServiceCounters& For(std::string_view service);
 

@@ -13,6 +13,7 @@
 #include "net/listener.h"
 #include "supervisor/reload_plan.h"
 #include "supervisor/supervisor.h"
+#include "supervisor/tls_service.h"
 #include "sys/sys_error.h"
 #include "systemd/notify.h"
 
@@ -124,7 +125,7 @@ void Supervisor::Reload(std::string_view trigger) {
     }
     metrics_.Reloaded(false);
   } else {
-    Apply(std::move(*result.config));
+    Apply(std::move(*result.config), trigger);
     metrics_.Reloaded(true);
   }
   // READY=1 ends the reload for systemd either way: the old or the new
@@ -132,7 +133,7 @@ void Supervisor::Reload(std::string_view trigger) {
   NotifyReady();
 }
 
-void Supervisor::Apply(config::Config next) {
+void Supervisor::Apply(config::Config next, std::string_view trigger) {
   std::vector<const config::ServiceConfig*> old_configs;
   std::map<std::string, std::shared_ptr<Service>> old_by_name;
   for (const auto& service : services_) {
@@ -145,11 +146,16 @@ void Supervisor::Apply(config::Config next) {
     auto old = old_by_name.find(next.services[i].name);
     if (plan.next[i] == ReloadPlan::Fate::kKept) {
       services.push_back(old->second);
+      RefreshTls(*old->second, trigger, metrics_);  // its files may have changed
       continue;
     }
     auto service = std::make_shared<Service>(next.services[i]);
     metrics_.AddService(service->config.name);
-    if (old != old_by_name.end()) service->totals = old->second->totals;
+    if (old != old_by_name.end()) {
+      service->totals = old->second->totals;
+      service->tls = old->second->tls;  // serves on if the new one cannot be built
+    }
+    RefreshTls(*service, trigger, metrics_);
     services.push_back(std::move(service));
   }
   std::vector<Listener> old_listeners = std::move(listeners_);
@@ -167,7 +173,15 @@ void Supervisor::Apply(config::Config next) {
 
 void Supervisor::WatchConfig() {
   watch_.Stop();
-  if (config_.watch) watch_.Watch(config_.files, config_.include_dirs);
+  if (!config_.watch) return;
+  // A renewed certificate, key or CA reloads too (and rebuilds the context).
+  std::vector<std::string> files = config_.files;
+  for (const config::ServiceConfig& service : config_.services) {
+    if (service.tls) {
+      for (std::string& file : service.tls->Files()) files.push_back(std::move(file));
+    }
+  }
+  watch_.Watch(files, config_.include_dirs);
 }
 
 void Supervisor::OnConfigChanged() {

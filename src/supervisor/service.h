@@ -13,6 +13,7 @@
 #include "builtin/builtin.h"
 #include "config/config.h"
 #include "supervisor/limits.h"
+#include "tls/context.h"
 
 namespace yinetd::supervisor {
 
@@ -28,6 +29,10 @@ struct Service {
   std::string program_text;         // the program, or "builtin:NAME", for logs
   int running = 0;
   ServiceGate gate;
+  // With tls:, the context every connection's front uses; replaced at each
+  // reload (supervisor/tls_service.h), while fronts already running keep the
+  // one they were forked with. nullptr: none could be built yet.
+  std::shared_ptr<const tls::ServerContext> tls;
 
   // Since yinetd started; carried over when a reload changes the service.
   struct Totals {

@@ -12,6 +12,7 @@
 #include "log/events.h"
 #include "net/listener.h"
 #include "spawn/child_env.h"
+#include "supervisor/tls_service.h"
 #include "systemd/notify.h"
 #include "sys/sys_error.h"
 
@@ -52,7 +53,8 @@ bool IsExhaustionError(int err) {
 
 bool NeedsReportPipe(const Service& service) {
   const config::ServiceConfig& config = service.config;
-  return spawn::NeedsReportPipe(config.stderr_mode, spawn::ClonesChild(service.builtin));
+  // A TLS child is forked (its front runs our code until the program starts).
+  return spawn::NeedsReportPipe(config.stderr_mode, spawn::ClonesChild(service.builtin) && !config.tls);
 }
 
 // Each child may cost yinetd one descriptor (its report pipe) while it runs;
@@ -90,6 +92,7 @@ void Supervisor::Bind() {
   for (const auto& service_config : config_.services) {
     services_.push_back(std::make_shared<Service>(service_config));
     metrics_.AddService(service_config.name);
+    RefreshTls(*services_.back(), "start", metrics_);
   }
   std::vector<Listener> none;
   OpenListeners(services_, none, true);
@@ -284,8 +287,14 @@ void Supervisor::ResumeWaitListener(pid_t pid, int wait_status) {
 void Supervisor::LogExit(ChildRecord& record, int wait_status) {
   // The child wrote before it died: log its last lines before its exit.
   ForwardOutput(*record.service, record.pid, record.output);
-  log::Exit(record.service->config.name, record.pid, record.peer, wait_status,
-            MillisSince(record.started), record.kill_reason);
+  tls::Outcome outcome;
+  if (record.tls_outcome) outcome = ReadOutcome(record.tls_outcome.Get());
+  if (!outcome.failure.empty()) {
+    LogTlsError(*record.service, record.pid, record.peer, outcome.failure, outcome.detail);
+  } else {
+    log::Exit(record.service->config.name, record.pid, record.peer, wait_status,
+              MillisSince(record.started), record.kill_reason, outcome.version, outcome.client);
+  }
   metrics_.Exited(record.service->config.name, WIFSIGNALED(wait_status),
                   std::chrono::duration<double>(Clock::now() - record.started).count());
   if (!record.output.AtEof()) {
@@ -372,6 +381,12 @@ void Supervisor::EndQuietEpisodes() {
 bool Supervisor::StartChild(Listener& listener, UniqueFd connection, const net::Endpoint& peer,
                             const SourceKey& source) {
   Service& service = *listener.service;
+  if (service.config.tls && !service.tls) {
+    // No certificate could be loaded for it yet (tls_reload said why).
+    service.gate.Release(source);
+    LogTlsError(service, 0, peer.ToString(), "no_context", "");
+    return true;
+  }
   spawn::Connection ends{peer, listener.fixed_local ? listener.local : net::LocalEndpoint(connection.Get())};
   if (peer.is_unix) ends.credentials = net::PeerCredentialsOf(connection.Get());
   std::optional<pid_t> pid =
@@ -421,10 +436,24 @@ std::optional<pid_t> Supervisor::SpawnChild(Listener& listener, int fd, std::vec
     metrics_text = metrics_.Exposition();
     spec.prepared = metrics_text;
   }
+  // TLS: the front reports its handshake on a pipe of its own, which the
+  // program never holds (tls/outcome.h).
+  UniqueFd outcome_read, outcome_write;
+  tls::FrontSpec front{service.tls.get(), -1};
+  if (service.config.tls) {
+    if (!OpenOutcomePipe(outcome_read, outcome_write)) {
+      service.gate.Release(source);
+      OnServeError(listener, "pipe2", errno);
+      return std::nullopt;
+    }
+    front.outcome_fd = outcome_write.Get();
+    spec.tls = &front;
+  }
   spawn::ReportPipe pipe;
   if (NeedsReportPipe(service)) pipe = std::move(spare_pipe_);
   spawn::Started started;
   spawn::SysResult spawned = spawner_.Spawn(spec, pipe, started);
+  outcome_write.Reset();
   if (!spawned.Ok()) {
     // clone or fork refused (EAGAIN, ENOMEM): this client is closed, and the
     // listener rests before the next.
@@ -440,7 +469,8 @@ std::optional<pid_t> Supervisor::SpawnChild(Listener& listener, int fd, std::vec
   metrics_.Accepted(service.config.name);
   service.totals.accepted++;
   ChildRecord record{listener.service, pid, std::move(peer_text), Clock::now(),
-                     OutputReader(std::move(pipe.read_end)), "", source, std::nullopt, std::nullopt};
+                     OutputReader(std::move(pipe.read_end)), "", source, std::nullopt, std::nullopt,
+                     std::move(outcome_read)};
   StartTimeout(record);
   children_.Add(std::move(record));
   return pid;

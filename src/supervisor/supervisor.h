@@ -104,7 +104,7 @@ class Supervisor {
   std::vector<std::string> OpenListeners(const std::vector<std::shared_ptr<Service>>& services,
                                          std::vector<Listener>& old, bool fatal);
   void Reload(std::string_view trigger);
-  void Apply(config::Config next);
+  void Apply(config::Config next, std::string_view trigger);
   void WatchConfig();
   void OnConfigChanged();
   void RunPendingReload();
@@ -115,6 +115,10 @@ class Supervisor {
   void ReapChildren();
   void LogExit(ChildRecord& record, int wait_status);
   void ForwardOutput(Service& service, pid_t pid, OutputReader& output);
+  // A failed TLS handshake: counted, and logged unless too many came this
+  // second (RefusalLog, as refusals are).
+  void LogTlsError(Service& service, pid_t pid, const std::string& peer, const std::string& reason,
+                   const std::string& detail);
   void AcceptBatch(Listener& listener);
   bool AcceptOne(Listener& listener);
   // A failure to accept or to start a child: logs it and pauses the

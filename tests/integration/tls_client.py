@@ -1,0 +1,183 @@
+#!/usr/bin/env python3
+"""TLS client for yinetd's integration tests, on Python's ssl module.
+
+Connects to 127.0.0.1:PORT, does the handshake, sends the bytes of --send
+(a file) while it reads, then closes its sending side (with close_notify,
+or with a bare TCP half-close under --bare-eof) and reads until the server
+closes. Writes what it received to --out, and one JSON line to stdout: the
+handshake's facts, or {"error": ...} when it failed. Every wait is bounded
+by --timeout.
+"""
+import argparse
+import json
+import select
+import socket
+import ssl
+import sys
+import time
+
+
+def parse_args():
+    p = argparse.ArgumentParser()
+    p.add_argument("--port", type=int, required=True)
+    p.add_argument("--ca", required=True)
+    p.add_argument("--cert")
+    p.add_argument("--key")
+    p.add_argument("--sni", default="localhost")
+    p.add_argument("--alpn", default="")
+    p.add_argument("--max-version", choices=["1.2", "1.3"])
+    p.add_argument("--send")
+    p.add_argument("--out")
+    p.add_argument("--bare-eof", action="store_true")
+    p.add_argument("--hold", type=float, default=0.0,
+                   help="seconds to wait after the handshake before sending")
+    p.add_argument("--session-in")
+    p.add_argument("--connections", type=int, default=1,
+                   help="connect this many times in a row, resuming the first session")
+    p.add_argument("--timeout", type=float, default=30.0)
+    return p.parse_args()
+
+
+class Conn:
+    def __init__(self, args, ctx, session=None):
+        self.deadline = time.monotonic() + args.timeout
+        self.sock = socket.create_connection(("127.0.0.1", args.port), timeout=args.timeout)
+        self.sock.setblocking(False)
+        self.inc, self.out = ssl.MemoryBIO(), ssl.MemoryBIO()
+        self.obj = ctx.wrap_bio(self.inc, self.out, server_hostname=args.sni, session=session)
+        self.peer_eof = False
+
+    def left(self):
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError("timed out")
+        return left
+
+    def flush(self):
+        data = self.out.read()
+        while data:
+            select.select([], [self.sock], [], self.left())
+            try:
+                n = self.sock.send(data)
+                data = data[n:]
+            except BlockingIOError:
+                pass
+
+    def pull(self):
+        """Reads what the socket has into the TLS object; False at EOF."""
+        select.select([self.sock], [], [], self.left())
+        try:
+            data = self.sock.recv(65536)
+        except BlockingIOError:
+            return True
+        except ConnectionResetError:
+            data = b""
+        if not data:
+            self.inc.write_eof()
+            self.peer_eof = True
+            return False
+        self.inc.write(data)
+        return True
+
+    def handshake(self):
+        while True:
+            try:
+                self.obj.do_handshake()
+                self.flush()
+                return
+            except ssl.SSLWantReadError:
+                self.flush()
+                if not self.pull():
+                    # Let the TLS object tell what the EOF means.
+                    self.obj.do_handshake()
+                    raise ConnectionError("server closed during the handshake")
+
+    def exchange(self, payload, bare_eof):
+        received = bytearray()
+        sent = 0
+        closed = False
+        while True:
+            # Send what fits, then read what is there, so neither side stalls.
+            if sent < len(payload):
+                chunk = payload[sent:sent + 16384]
+                self.obj.write(chunk)
+                sent += len(chunk)
+                self.flush()
+            elif not closed:
+                closed = True
+                if bare_eof:
+                    self.sock.shutdown(socket.SHUT_WR)
+                else:
+                    try:
+                        self.obj.unwrap()  # sends close_notify
+                    except ssl.SSLWantReadError:
+                        pass
+                    self.flush()
+            r, _, _ = select.select([self.sock], [], [], 0 if sent < len(payload) else self.left())
+            if r or sent >= len(payload):
+                if not self.pull() and self.inc.pending == 0:
+                    pass
+            while True:
+                try:
+                    data = self.obj.read(65536)
+                except ssl.SSLWantReadError:
+                    break
+                except ssl.SSLZeroReturnError:
+                    return bytes(received), "close_notify"
+                except ssl.SSLError as e:
+                    if self.peer_eof:
+                        return bytes(received), "eof"
+                    raise
+                if not data:
+                    return bytes(received), "close_notify"
+                received += data
+            if self.peer_eof:
+                return bytes(received), "eof"
+
+
+def main():
+    args = parse_args()
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.load_verify_locations(args.ca)
+    if args.cert:
+        ctx.load_cert_chain(args.cert, args.key)
+    if args.max_version:
+        ctx.maximum_version = {"1.2": ssl.TLSVersion.TLSv1_2, "1.3": ssl.TLSVersion.TLSv1_3}[args.max_version]
+    if args.alpn:
+        ctx.set_alpn_protocols(args.alpn.split(","))
+    payload = b""
+    if args.send:
+        with open(args.send, "rb") as f:
+            payload = f.read()
+    result = {}
+    session = None
+    resumed = []
+    try:
+        for _ in range(args.connections):
+            conn = Conn(args, ctx, session)
+            conn.handshake()
+            if args.hold:
+                time.sleep(args.hold)
+            received, ending = conn.exchange(payload, args.bare_eof)
+            resumed.append(conn.obj.session_reused)
+            session = conn.obj.session
+            result = {
+                "version": conn.obj.version(),
+                "alpn": conn.obj.selected_alpn_protocol(),
+                "server_cn": dict(x[0] for x in conn.obj.getpeercert()["subject"]).get("commonName"),
+                "ending": ending,
+                "received": len(received),
+            }
+            conn.sock.close()
+        result["resumed"] = resumed
+        if args.out:
+            with open(args.out, "wb") as f:
+                f.write(received)
+    except (ssl.SSLError, OSError, ConnectionError, TimeoutError) as e:
+        result = {"error": type(e).__name__ + ": " + str(e)}
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
