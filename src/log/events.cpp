@@ -168,8 +168,7 @@ void BacklogClamped(std::string_view service, std::string_view addr, int request
 }
 
 void Exit(std::string_view service, pid_t pid, std::string_view peer, int wait_status,
-          int64_t duration_ms, std::string_view reason, std::string_view tls_version,
-          std::string_view client) {
+          int64_t duration_ms, std::string_view reason, const TlsFacts& tls) {
   Line line = ServiceLine("exit", service);
   line.Add("pid", pid).Add("peer", peer);
   if (WIFSIGNALED(wait_status)) {
@@ -179,8 +178,8 @@ void Exit(std::string_view service, pid_t pid, std::string_view peer, int wait_s
   }
   line.Add("duration_ms", duration_ms);
   if (!reason.empty()) line.Add("reason", reason);
-  if (!tls_version.empty()) line.Add("tls", tls_version);
-  if (!client.empty()) line.Add("client", client);
+  if (!tls.version.empty()) line.Add("tls", tls.version).Add("ktls", tls.ktls);
+  if (!tls.client.empty()) line.Add("client", tls.client);
   Emit(spdlog::level::info, line);
 }
 

@@ -46,11 +46,16 @@ void Accept(std::string_view service, pid_t pid, std::string_view peer);
 void BacklogClamped(std::string_view service, std::string_view addr, int requested, int used);
 // `wait_status` is what waitpid returned; `reason` is empty unless yinetd
 // itself caused the exit (for example "shutdown").
-// A TLS connection's exit also carries `tls_version` ("1.3") and, with a
-// client certificate, `client` (its subject); both "" otherwise.
+// What a TLS connection's exit line adds: the version ("1.3"), the client
+// certificate's subject ("" without one) and whether kernel TLS carried the
+// records (send+recv, send, recv or off).
+struct TlsFacts {
+  std::string_view version;
+  std::string_view client;
+  std::string_view ktls;
+};
 void Exit(std::string_view service, pid_t pid, std::string_view peer, int wait_status,
-          int64_t duration_ms, std::string_view reason, std::string_view tls_version = {},
-          std::string_view client = {});
+          int64_t duration_ms, std::string_view reason, const TlsFacts& tls = {});
 // A TLS handshake that failed (or a client allow_client refused); `reason`
 // is one word (handshake_timeout, no_client_cert, ...), `detail` OpenSSL's.
 void TlsError(std::string_view service, pid_t pid, std::string_view peer, std::string_view reason,

@@ -293,7 +293,8 @@ void Supervisor::LogExit(ChildRecord& record, int wait_status) {
     LogTlsError(*record.service, record.pid, record.peer, outcome.failure, outcome.detail);
   } else {
     log::Exit(record.service->config.name, record.pid, record.peer, wait_status,
-              MillisSince(record.started), record.kill_reason, outcome.version, outcome.client);
+              MillisSince(record.started), record.kill_reason,
+              log::TlsFacts{outcome.version, outcome.client, outcome.ktls});
   }
   metrics_.Exited(record.service->config.name, WIFSIGNALED(wait_status),
                   std::chrono::duration<double>(Clock::now() - record.started).count());
