@@ -18,7 +18,7 @@ int64_t WallClockNow() {
       .count();
 }
 
-void RefreshTls(Service& service, std::string_view trigger, Metrics& metrics) {
+void RefreshTls(Service& service, std::string_view trigger) {
   if (!service.config.tls) return;
   int64_t now = WallClockNow();
   tls::BuildResult built = tls::BuildContext(*service.config.tls, now);
@@ -27,14 +27,14 @@ void RefreshTls(Service& service, std::string_view trigger, Metrics& metrics) {
     for (const config::Problem& problem : built.problems) {
       error += (error.empty() ? "" : "; ") + problem.ToString();
     }
-    log::TlsReloadFailed(service.config.name, trigger, error, service.tls != nullptr);
+    log::TlsReloadFailed(service.Name(), trigger, error, service.state->tls != nullptr);
     return;
   }
-  service.tls = std::move(built.context);
-  std::map<std::string, int64_t> expiries;
-  for (const tls::CertExpiry& expiry : service.tls->Expiries()) expiries[expiry.file] = expiry.not_after;
-  metrics.TlsCertificates(service.config.name, std::move(expiries));
-  log::TlsReload(service.config.name, trigger, service.tls->NotAfter(), now);
+  ServiceState& state = *service.state;
+  state.tls = std::move(built.context);
+  state.counts.cert_expiry.clear();
+  for (const tls::CertExpiry& expiry : state.tls->Expiries()) state.counts.cert_expiry[expiry.file] = expiry.not_after;
+  log::TlsReload(service.Name(), trigger, state.tls->NotAfter(), now);
 }
 
 bool OpenOutcomePipe(UniqueFd& read_end, UniqueFd& write_end) {

@@ -10,17 +10,16 @@
 #include <cstdint>
 #include <string_view>
 
-#include "supervisor/metrics.h"
 #include "supervisor/service.h"
 #include "sys/unique_fd.h"
 #include "tls/outcome.h"
 
 namespace yinetd::supervisor {
 
-// Builds `service`'s context when it has a tls: block. On failure the
-// context it had (if any) serves on, and the failure is logged. Logs
-// tls_reload and records the certificates' expiry in `metrics` either way.
-void RefreshTls(Service& service, std::string_view trigger, Metrics& metrics);
+// Builds `service`'s context when it has a tls: block, into its state. On
+// failure the context it had (if any) serves on, and the failure is logged.
+// Logs tls_reload and records the certificates' expiry for the metrics.
+void RefreshTls(Service& service, std::string_view trigger);
 
 // The pipe a TLS child's front reports its handshake on: `read_end` ours and
 // non-blocking, `write_end` the front's; both close-on-exec. False with
