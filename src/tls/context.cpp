@@ -158,7 +158,11 @@ struct Builder {
     // Kernel TLS where the kernel has it (the record layer then runs in the
     // kernel); OpenSSL falls back to its own silently. No renegotiation: a
     // client could make us repeat the costly part at will.
-    SSL_CTX_set_options(ctx, SSL_OP_ENABLE_KTLS | SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
+    // A bare TCP EOF from the client reads as close_notify: a half-close
+    // that the program sees as the end of its stdin, as without TLS, and
+    // after which its answer still goes out.
+    SSL_CTX_set_options(ctx, SSL_OP_ENABLE_KTLS | SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE |
+                                 SSL_OP_IGNORE_UNEXPECTED_EOF);
     SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
     // Every front is a fork of us: a server-side session cache would live
     // and die in one child. Tickets carry the session instead, sealed with

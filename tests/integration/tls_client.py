@@ -93,11 +93,15 @@ class Conn:
                     raise ConnectionError("server closed during the handshake")
 
     def exchange(self, payload, bare_eof):
+        """Sends `payload` and then closes (when there is one), reading all
+        along; returns what came and how the server ended: close_notify or
+        eof. Goes on sending after the server's close_notify (TLS 1.3
+        half-close)."""
         received = bytearray()
         sent = 0
-        closed = False
+        closed = not payload  # nothing to send: leave the ending to the server
+        ending = None
         while True:
-            # Send what fits, then read what is there, so neither side stalls.
             if sent < len(payload):
                 chunk = payload[sent:sent + 16384]
                 self.obj.write(chunk)
@@ -113,26 +117,31 @@ class Conn:
                     except ssl.SSLWantReadError:
                         pass
                     self.flush()
-            r, _, _ = select.select([self.sock], [], [], 0 if sent < len(payload) else self.left())
-            if r or sent >= len(payload):
-                if not self.pull() and self.inc.pending == 0:
-                    pass
-            while True:
+            while ending is None:
                 try:
                     data = self.obj.read(65536)
                 except ssl.SSLWantReadError:
                     break
                 except ssl.SSLZeroReturnError:
-                    return bytes(received), "close_notify"
-                except ssl.SSLError as e:
-                    if self.peer_eof:
-                        return bytes(received), "eof"
-                    raise
+                    ending = "close_notify"
+                    break
+                except ssl.SSLError:
+                    if not self.peer_eof:
+                        raise
+                    ending = "eof"
+                    break
                 if not data:
-                    return bytes(received), "close_notify"
+                    ending = "close_notify"
+                    break
                 received += data
-            if self.peer_eof:
-                return bytes(received), "eof"
+            if ending is None and self.peer_eof:
+                ending = "eof"
+            if ending is not None and closed:
+                return bytes(received), ending
+            if ending is None:
+                r, _, _ = select.select([self.sock], [], [], 0 if sent < len(payload) else self.left())
+                if r:
+                    self.pull()
 
 
 def main():
@@ -156,24 +165,24 @@ def main():
         for _ in range(args.connections):
             conn = Conn(args, ctx, session)
             conn.handshake()
-            if args.hold:
-                time.sleep(args.hold)
-            received, ending = conn.exchange(payload, args.bare_eof)
-            resumed.append(conn.obj.session_reused)
-            session = conn.obj.session
             result = {
                 "version": conn.obj.version(),
                 "alpn": conn.obj.selected_alpn_protocol(),
                 "server_cn": dict(x[0] for x in conn.obj.getpeercert()["subject"]).get("commonName"),
-                "ending": ending,
-                "received": len(received),
             }
+            resumed.append(conn.obj.session_reused)
+            if args.hold:
+                time.sleep(args.hold)
+            received, ending = conn.exchange(payload, args.bare_eof)
+            session = conn.obj.session
+            result["ending"] = ending
+            result["received"] = len(received)
             conn.sock.close()
         result["resumed"] = resumed
         if args.out:
             with open(args.out, "wb") as f:
                 f.write(received)
-    except (ssl.SSLError, OSError, ConnectionError, TimeoutError) as e:
+    except (ssl.SSLError, OSError, ConnectionError, TimeoutError, ValueError) as e:
         result = {"error": type(e).__name__ + ": " + str(e)}
     print(json.dumps(result))
     return 0
