@@ -92,6 +92,23 @@ class Conn:
                     self.obj.do_handshake()
                     raise ConnectionError("server closed during the handshake")
 
+    def drain(self, received):
+        """Reads what the TLS object has; the server's ending, or None."""
+        while True:
+            try:
+                data = self.obj.read(65536)
+            except ssl.SSLWantReadError:
+                return None
+            except ssl.SSLZeroReturnError:
+                return "close_notify"
+            except ssl.SSLError:
+                if not self.peer_eof:
+                    raise
+                return "eof"
+            if not data:
+                return "close_notify"
+            received += data
+
     def exchange(self, payload, bare_eof):
         """Sends `payload` and then closes (when there is one), reading all
         along; returns what came and how the server ended: close_notify or
@@ -112,28 +129,18 @@ class Conn:
                 if bare_eof:
                     self.sock.shutdown(socket.SHUT_WR)
                 else:
+                    # Python's unwrap calls SSL_shutdown twice, and the second
+                    # call fails on application data already buffered: read
+                    # all that first (nothing new arrives until we pull).
+                    if ending is None:
+                        ending = self.drain(received)
                     try:
                         self.obj.unwrap()  # sends close_notify
                     except ssl.SSLWantReadError:
                         pass
                     self.flush()
-            while ending is None:
-                try:
-                    data = self.obj.read(65536)
-                except ssl.SSLWantReadError:
-                    break
-                except ssl.SSLZeroReturnError:
-                    ending = "close_notify"
-                    break
-                except ssl.SSLError:
-                    if not self.peer_eof:
-                        raise
-                    ending = "eof"
-                    break
-                if not data:
-                    ending = "close_notify"
-                    break
-                received += data
+            if ending is None:
+                ending = self.drain(received)
             if ending is None and self.peer_eof:
                 ending = "eof"
             if ending is not None and closed:
