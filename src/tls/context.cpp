@@ -1,6 +1,7 @@
 #include "tls/context.h"
 
 #include <openssl/err.h>
+#include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
 #include <algorithm>
@@ -39,6 +40,14 @@ std::string FormatTime(int64_t seconds) {
   char text[32];
   strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &utc);
   return text;
+}
+
+EVP_PKEY* ReadKey(const std::string& path) {
+  FILE* file = std::fopen(path.c_str(), "r");
+  if (file == nullptr) return nullptr;
+  EVP_PKEY* key = PEM_read_PrivateKey(file, nullptr, nullptr, nullptr);
+  std::fclose(file);
+  return key;
 }
 
 int64_t ToEpoch(const ASN1_TIME* time) {
@@ -122,14 +131,22 @@ struct Builder {
       Report(key_where, "cannot read private key " + key + ": " + why);
       return false;
     }
-    if (SSL_CTX_use_PrivateKey_file(ctx, key.c_str(), SSL_FILETYPE_PEM) != 1) {
+    EVP_PKEY* pkey = ReadKey(key);
+    if (pkey == nullptr) {
       Report(key_where, "private key " + key + " is not a usable PEM key: " + TakeError());
       return false;
     }
-    if (SSL_CTX_check_private_key(ctx) != 1) {
+    bool matches = X509_check_private_key(SSL_CTX_get0_certificate(ctx), pkey) == 1;
+    bool used = matches && SSL_CTX_use_PrivateKey(ctx, pkey) == 1;
+    EVP_PKEY_free(pkey);
+    if (!matches) {
       ERR_clear_error();
       Report(key_where, "private key " + key + " does not match the certificate in " + cert +
                             ": point key and cert at the same pair");
+      return false;
+    }
+    if (!used) {
+      Report(key_where, "private key " + key + " cannot be used: " + TakeError());
       return false;
     }
     return CheckDates(SSL_CTX_get0_certificate(ctx), cert, cert_where, expiries);

@@ -206,15 +206,28 @@ TEST_CASE("openssl s_client talks to a TLS service and sees close_notify at the 
 TEST_CASE("half-close works both ways: the client's EOF reaches the program, and the program's EOF the client") {
   Pki pki;
   uint16_t port = FreePort();
-  // Prints, closes its stdout (the client sees close_notify), then reads
-  // everything the client still sends and stores it.
-  std::string program = "echo first; exec 1>&-; cat > " + pki / "late";
-  Yinetd yinetd(Config(Service("halves", port, "/bin/sh", "    args: ['-c', '" + program + "']\n" + TlsBlock(pki))));
+  // Answers, shuts down its sending side (the client then sees
+  // close_notify), then reads everything the client still sends and stores it.
+  WriteText(pki / "halves.py",
+            "import socket, sys\n"
+            "out = socket.socket(fileno=1)\n"
+            "out.sendall(b'first\\n')\n"
+            "out.shutdown(socket.SHUT_WR)\n"
+            "open(sys.argv[1], 'wb').write(sys.stdin.buffer.read())\n");
+  Yinetd yinetd(Config(Service("halves", port, "/usr/bin/python3",
+                               "    args: ['" + pki / "halves.py" + "', '" + pki / "late" + "']\n" + TlsBlock(pki))));
   WriteText(pki / "payload", std::string(100000, 'x'));
   std::string result = Client(pki, port, "--hold 0.5 --send " + pki / "payload" + " --out " + pki / "early");
+  CHECK(Has(result, "\"ending\": \"close_notify\""));
   CHECK(ReadFile(pki / "early") == "first\n");
   CHECK(yinetd.WaitForLog({"event=exit", "service=halves", "status=0"}));
   CHECK(ReadFile(pki / "late") == std::string(100000, 'x'));
+  // The client's close_notify ends the program's stdin, and its answer
+  // still comes back.
+  uint16_t after_port = FreePort();
+  Yinetd after(Config(Service("after", after_port, "/bin/sh", "    args: ['-c', 'wc -c']\n" + TlsBlock(pki))));
+  std::string counted = Client(pki, after_port, "--send " + pki / "payload" + " --out " + pki / "count");
+  CHECK(ReadFile(pki / "count") == "100000\n");
   // A bare TCP half-close (no close_notify) ends the program's stdin too.
   uint16_t cat_port = FreePort();
   Yinetd cat(Config(Service("cat", cat_port, "/bin/cat", TlsBlock(pki))));
@@ -305,17 +318,17 @@ TEST_CASE("--check names the file, line and column of each TLS problem") {
       "      sni:\n        - cert: x\n          key: y\n");
   auto [code, out] = RunCheck(config);
   CHECK(code == 1);
-  CHECK(Has(out, "yinetd.yaml:11:20: error: tls.client_cert must be none, optional or require"));
-  CHECK(Has(out, "yinetd.yaml:18:5: error: tls needs a stream"));
-  CHECK(Has(out, "yinetd.yaml:22:11: error: a tls.sni entry needs names"));
+  CHECK(Has(out, "yinetd.yaml:14:20: error: tls.client_cert must be none, optional or require"));
+  CHECK(Has(out, "yinetd.yaml:20:7: error: tls needs a stream"));
+  CHECK(Has(out, "yinetd.yaml:23:11: error: a tls.sni entry needs names"));
   auto [code2, out2] = RunCheck(Config(
       "  - name: a\n    listen: 127.0.0.1:1\n    program: /bin/cat\n    tls:\n      cert: " + pki / "server.pem" +
       "\n      key: " + pki / "org.key" + "\n" +
       "  - name: b\n    listen: 127.0.0.1:2\n    program: /bin/cat\n    tls:\n      cert: /nonexistent.pem\n      key: " +
       pki / "server.key" + "\n"));
   CHECK(code2 == 1);
-  CHECK(Has(out2, "yinetd.yaml:6:12: error: private key " + pki / "org.key" + " does not match the certificate"));
-  CHECK(Has(out2, "yinetd.yaml:11:13: error: cannot read certificate /nonexistent.pem: No such file or directory"));
+  CHECK(Has(out2, "yinetd.yaml:7:12: error: private key " + pki / "org.key" + " does not match the certificate"));
+  CHECK(Has(out2, "yinetd.yaml:12:13: error: cannot read certificate /nonexistent.pem: No such file or directory"));
 }
 
 TEST_CASE("--check refuses an expired certificate") {
@@ -327,7 +340,7 @@ TEST_CASE("--check refuses an expired certificate") {
   auto [code, out] = RunCheck(Config("  - name: a\n    listen: 127.0.0.1:1\n    program: /bin/cat\n    tls:\n      cert: " +
                                      pki / "old.pem" + "\n      key: " + pki / "server.key" + "\n"));
   CHECK(code == 1);
-  CHECK(Has(out, "yinetd.yaml:5:13: error: certificate " + pki / "old.pem" + " expired on "));
+  CHECK(Has(out, "yinetd.yaml:6:13: error: certificate " + pki / "old.pem" + " expired on "));
   CHECK(Has(out, ": renew it"));
 }
 
