@@ -73,6 +73,7 @@ struct DurationRange {
 constexpr DurationRange kTimeoutRange{0.001, 7 * 24 * 3600, "7 days", "leave it out for no limit"};
 constexpr DurationRange kKillGraceRange{0, 3600, "1 hour", ""};
 constexpr DurationRange kShutdownGraceRange{0, 3600, "1 hour", ""};
+constexpr DurationRange kHandshakeTimeoutRange{0.001, 3600, "1 hour", ""};
 
 // A number as short as it can be written: 0.001, 604800.
 std::string ShortNumber(double value) {
@@ -1098,9 +1099,7 @@ void Loader::ParseTlsKey(const std::string& name, const Field& field, TlsConfig&
       if (protocol.empty() || protocol.size() > 255) Report(field, "tls.alpn names are 1 to 255 bytes long");
     }
   } else if (name == "handshake_timeout") {
-    auto seconds = Seconds(field, "tls.handshake_timeout");
-    if (seconds && *seconds <= 0) Report(field, "tls.handshake_timeout must be above 0 seconds");
-    if (seconds && *seconds > 0) tls.handshake_timeout = std::chrono::milliseconds(std::llround(*seconds * 1000));
+    if (auto timeout = Duration(field, "tls.handshake_timeout", kHandshakeTimeoutRange)) tls.handshake_timeout = *timeout;
   } else if (name == "sni") {
     ParseTlsSni(field, tls);
   }
