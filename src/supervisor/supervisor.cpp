@@ -52,7 +52,7 @@ bool IsExhaustionError(int err) {
 
 bool NeedsReportPipe(const Service& service) {
   const config::ServiceConfig& config = service.config;
-  return spawn::NeedsReportPipe(config.stderr_mode, spawn::ClonesChild(service.builtin));
+  return spawn::NeedsReportPipe(config.stderr_mode);
 }
 
 // Each child may cost yinetd one descriptor (its report pipe) while it runs;
@@ -261,8 +261,12 @@ void Supervisor::ReapChildren() {
       if (errno != ECHILD) log::SyscallFailed("", "waitpid", "", errno);
       return;
     }
+    std::optional<SysFailure> failure = spawner_.Reaped(pid);
     std::optional<ChildRecord> record = children_.Remove(pid);
     if (!record) continue;
+    if (failure) {
+      log::ExecFailed(record->service->config.name, pid, record->service->program_text, failure->call, failure->err);
+    }
     record->service->gate.Release(record->source);
     record->service->totals.exited++;
     LogExit(*record, status);
@@ -294,14 +298,9 @@ void Supervisor::LogExit(ChildRecord& record, int wait_status) {
 }
 
 void Supervisor::ForwardOutput(Service& service, pid_t pid, OutputReader& output) {
-  for (const std::string& line : output.Read()) {
-    // A forked child's failure to start (spawn::Spawner).
-    if (auto failure = spawn::ParseStartFailure(line)) {
-      log::ExecFailed(service.config.name, pid, service.program_text, failure->step, failure->err);
-    } else {
-      log::Stderr(service.config.name, pid, line);
-    }
-  }
+  // Only ever the program's output: start failures come another way
+  // (spawn::Spawner), so nothing a program prints can pass for one.
+  for (const std::string& line : output.Read()) log::Stderr(service.config.name, pid, line);
 }
 
 void Supervisor::AcceptBatch(Listener& listener) {
@@ -386,7 +385,7 @@ bool Supervisor::StartChild(Listener& listener, UniqueFd connection, const net::
 bool Supervisor::ReadyReportPipe(Listener& listener) {
   const Service& service = *listener.service;
   if (!NeedsReportPipe(service) || spare_pipe_.read_end) return true;
-  spawn::SysResult opened = spawn::OpenReportPipe(spare_pipe_);
+  SysFailure opened = spawn::OpenReportPipe(spare_pipe_);
   if (opened.Ok()) return true;
   spare_pipe_ = spawn::ReportPipe{};
   OnServeError(listener, opened.call, opened.err);
@@ -424,7 +423,7 @@ std::optional<pid_t> Supervisor::SpawnChild(Listener& listener, int fd, std::vec
   spawn::ReportPipe pipe;
   if (NeedsReportPipe(service)) pipe = std::move(spare_pipe_);
   spawn::Started started;
-  spawn::SysResult spawned = spawner_.Spawn(spec, pipe, started);
+  SysFailure spawned = spawner_.Spawn(spec, pipe, started);
   if (!spawned.Ok()) {
     // clone or fork refused (EAGAIN, ENOMEM): this client is closed, and the
     // listener rests before the next.
@@ -435,7 +434,7 @@ std::optional<pid_t> Supervisor::SpawnChild(Listener& listener, int fd, std::vec
   pid_t pid = started.pid;
   log::Accept(service.config.name, pid, peer_text);
   if (started.failure) {
-    log::ExecFailed(service.config.name, pid, service.program_text, started.failure->step, started.failure->err);
+    log::ExecFailed(service.config.name, pid, service.program_text, started.failure->call, started.failure->err);
   }
   metrics_.Accepted(service.config.name);
   service.totals.accepted++;
