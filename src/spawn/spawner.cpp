@@ -217,13 +217,19 @@ SysFailure ForkSpawner::Spawn(const ChildSpec& spec, ReportPipe& pipe, Started& 
 SysFailure ForkSpawner::ForkChild(const ChildSpec& spec, int pipe_write, Started& started) {
   int fds[2];
   // Non-blocking both ways: the child's one small write into the empty pipe
-  // cannot block anyway, and our read in Reaped must not.
-  if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) != 0) return SysFailure{"pipe2", errno};
-  UniqueFd read_end(fds[0]), write_end(fds[1]);
+  // cannot block anyway, and our read in Reaped must not. Out of
+  // descriptors, the child starts without one: the connection is already
+  // accepted and must not be dropped; a failure then shows only as exit
+  // status 127. (TODO: reserve this pipe before accept, as the report pipe.)
+  UniqueFd read_end, write_end;
+  if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) == 0) {
+    read_end.Reset(fds[0]);
+    write_end.Reset(fds[1]);
+  }
   started.pid = fork();
   if (started.pid == 0) RunChild(spec, pipe_write, write_end.Get(), nullptr);
   if (started.pid < 0) return SysFailure{"fork", errno};
-  failure_pipes_[started.pid] = std::move(read_end);
+  if (read_end) failure_pipes_[started.pid] = std::move(read_end);
   return SysFailure{};
 }
 
