@@ -1252,11 +1252,23 @@ bool Covers(const net::Address& address, bool ipv6_only, net::Address::Family fa
   return !ipv6_only || family != Family::kIPv4;
 }
 
+bool IsWildcard(const net::Address& address) {
+  return address.family == net::Address::Family::kAny || address.host == "0.0.0.0" || address.host == "::";
+}
+
+// Whether the two addresses cannot both be bound. The same address never
+// can. A wildcard (a bare port, 0.0.0.0, [::]) and a specific address of a
+// family it takes can only with SO_REUSEPORT on both, as the kernel refuses
+// the second bind otherwise; with it, the specific address's service gets
+// that address's clients and the wildcard's the rest.
 bool Overlaps(const net::Address& a, const ServiceConfig& a_service, const net::Address& b,
               const ServiceConfig& b_service) {
   if (a == b) return true;
   if (!a.IsInet() || !b.IsInet() || a.port != b.port) return false;
-  if (a.family != net::Address::Family::kAny && b.family != net::Address::Family::kAny) return false;
+  if (!IsWildcard(a) && !IsWildcard(b)) return false;
+  if (a_service.socket.reuseport && b_service.socket.reuseport) return false;
+  using Family = net::Address::Family;
+  if (a.family != Family::kAny && b.family != Family::kAny) return a.family == b.family;
   return Covers(a, a_service.socket.ipv6_only, b.family) && Covers(b, b_service.socket.ipv6_only, a.family);
 }
 
@@ -1272,9 +1284,13 @@ void Loader::CheckDuplicates(const Config& config) {
     for (const net::Address& address : service.listen) {
       for (const auto& [other, owner] : addresses) {
         if (owner->protocol != service.protocol || !Overlaps(address, service, other, *owner)) continue;
-        problems_.push_back({service.where, "listen address " + address.ToString() +
-                                                " is already used by service '" + owner->name +
-                                                "' at " + owner->where.ToString()});
+        std::string message = "listen address " + address.ToString() + " is already used by service '" +
+                              owner->name + "' at " + owner->where.ToString();
+        if (!(address == other)) {
+          message += " (as " + other.ToString() + "); to give one address its own service, set "
+                     "reuseport: true on both";
+        }
+        problems_.push_back({service.where, message});
       }
       addresses.emplace_back(address, &service);
     }

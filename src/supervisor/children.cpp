@@ -108,6 +108,10 @@ void Children::Ended(const Reaped& reaped) {
   TimePoint now = clock_.Now();
   state.counts.CountExit(WIFSIGNALED(reaped.status),
                          std::chrono::duration<double>(now - record.started).count());
+  if (reaped.start_failure) {
+    log::ExecFailed(service.Name(), record.pid, service.program_text, reaped.start_failure->call,
+                    reaped.start_failure->err);
+  }
   if (record.output) {
     // What the child wrote before it died comes before its exit line.
     int fd = record.output->Fd();
@@ -240,14 +244,9 @@ void Children::KeepOrphanOutput(std::shared_ptr<Service> service, pid_t pid, std
 }
 
 void Children::ForwardOutput(Service& service, pid_t pid, OutputReader& output) {
-  for (const std::string& line : output.Read()) {
-    // A forked child's failure to start (spawn::Spawner).
-    if (auto failure = spawn::ParseStartFailure(line)) {
-      log::ExecFailed(service.Name(), pid, service.program_text, failure->step, failure->err);
-    } else {
-      log::Stderr(service.Name(), pid, line);
-    }
-  }
+  // Only ever the program's output: start failures come another way
+  // (Reaped::start_failure), so nothing a program prints can pass for one.
+  for (const std::string& line : output.Read()) log::Stderr(service.Name(), pid, line);
 }
 
 void Children::BeginShutdown(milliseconds grace) {

@@ -38,9 +38,7 @@ bool IsTransientAcceptError(int err) {
 }
 
 bool NeedsReportPipe(const Service& service) {
-  // A TLS child is forked: its front runs our code until the program starts.
-  bool cloned = spawn::ClonesChild(service.builtin) && !service.config.tls;
-  return spawn::NeedsReportPipe(service.config.stderr_mode, cloned);
+  return spawn::NeedsReportPipe(service.config.stderr_mode);
 }
 
 }  // namespace
@@ -235,7 +233,7 @@ void Supervisor::Refuse(Listener& listener, UniqueFd connection, const net::Endp
 // listener rests.
 bool Supervisor::ReadyReportPipe(Listener& listener) {
   if (!NeedsReportPipe(*listener.service) || spare_pipe_.read_end) return true;
-  spawn::SysResult opened = spawn::OpenReportPipe(spare_pipe_);
+  SysFailure opened = spawn::OpenReportPipe(spare_pipe_);
   if (opened.Ok()) return true;
   spare_pipe_ = spawn::ReportPipe{};
   listeners_.OnServeError(listener, opened.call, opened.err);
@@ -298,7 +296,7 @@ std::optional<pid_t> Supervisor::StartChild(Listener& listener, int fd, std::vec
   spawn::ReportPipe pipe;
   if (NeedsReportPipe(service)) pipe = std::move(spare_pipe_);
   spawn::Started started;
-  spawn::SysResult spawned = processes_.Spawn(spec, pipe, started);
+  SysFailure spawned = processes_.Spawn(spec, pipe, started);
   outcome_write.Reset();
   if (!spawned.Ok()) {
     // clone or fork refused (EAGAIN, ENOMEM): this client is closed, and the
@@ -309,7 +307,7 @@ std::optional<pid_t> Supervisor::StartChild(Listener& listener, int fd, std::vec
   children_.Started(listener.service, started.pid, std::move(peer), client, source, std::move(pipe.read_end),
                     std::move(outcome_read));
   if (started.failure) {
-    log::ExecFailed(service.Name(), started.pid, service.program_text, started.failure->step, started.failure->err);
+    log::ExecFailed(service.Name(), started.pid, service.program_text, started.failure->call, started.failure->err);
   }
   return started.pid;
 }

@@ -201,7 +201,8 @@ TEST_CASE("duplicate names and listen addresses name both places") {
         "duplicate service name 'echo': it is already used at /etc/yinetd/test.yaml:2:5");
   CHECK(result.problems[0].where.line == 5);
   CHECK(result.problems[1].message ==
-        "listen address 7007 is already used by service 'echo' at /etc/yinetd/test.yaml:2:5");
+        "listen address 7007 is already used by service 'echo' at /etc/yinetd/test.yaml:2:5 (as 127.0.0.1:7007); "
+        "to give one address its own service, set reuseport: true on both");
 }
 
 TEST_CASE("different hosts on one port do not clash") {
@@ -438,6 +439,47 @@ TEST_CASE("bad socket options are explained; ipv6_only frees the IPv4 half of a 
   CHECK(OnlyProblem("services:\n  - {name: a, listen: 7000, program: /bin/cat, ipv6_only: true}\n"
                     "  - {name: b, listen: \"[::1]:7000\", program: /bin/cat}\n")
             .message.find("already used by service 'a'") != std::string::npos);
+}
+
+TEST_CASE("--check finds what bind would refuse: a wildcard and a specific address on one port") {
+  auto two = [](const std::string& a, const std::string& b, const std::string& extra = "",
+                const std::string& protocol = "tcp") {
+    return "services:\n  - {name: a, listen: \"" + a + "\", program: /bin/cat, protocol: " + protocol + extra +
+           "}\n  - {name: b, listen: \"" + b + "\", program: /bin/cat, protocol: " + protocol + extra + "}\n";
+  };
+  // Before: these loaded, and the second bind failed at start.
+  CHECK(OnlyProblem(two("0.0.0.0:7000", "127.0.0.1:7000")).message ==
+        "listen address 127.0.0.1:7000 is already used by service 'a' at /etc/yinetd/test.yaml:2:5 (as "
+        "0.0.0.0:7000); to give one address its own service, set reuseport: true on both");
+  CHECK(OnlyProblem(two("127.0.0.1:7000", "0.0.0.0:7000", "", "udp")).message.find("already used") != std::string::npos);
+  CHECK(OnlyProblem(two("[::]:7000", "[::1]:7000")).message.find("already used") != std::string::npos);
+  // Different families, ports or protocols, or reuseport on both: fine.
+  CHECK(Load(two("0.0.0.0:7000", "[::1]:7000")).problems.empty());
+  CHECK(Load(two("0.0.0.0:7000", "127.0.0.1:7001")).problems.empty());
+  CHECK(Load(two("127.0.0.1:7000", "127.0.0.2:7000")).problems.empty());
+  CHECK(Load(two("0.0.0.0:7000", "127.0.0.1:7000", ", reuseport: true")).problems.empty());
+  CHECK(Load(two("7000", "127.0.0.1:7000", ", reuseport: true")).problems.empty());
+  // The same address stays a conflict even then.
+  CHECK(OnlyProblem(two("127.0.0.1:7000", "127.0.0.1:7000", ", reuseport: true")).message.find("already used") != std::string::npos);
+}
+
+TEST_CASE("a v4-mapped IPv6 listen address is refused with the IPv4 form to write") {
+  CHECK(OnlyProblem("services:\n  - {name: a, listen: \"[::ffff:127.0.0.1]:7000\", program: /bin/cat}\n")
+            .message.find("'::ffff:127.0.0.1' is an IPv4 address in IPv6 form: write 127.0.0.1:7000") !=
+        std::string::npos);
+}
+
+TEST_CASE("one unix socket written two ways is found as one") {
+  for (const char* other : {"unix:/run//x.sock", "unix:/run/./x.sock", "unix://run/x.sock"}) {
+    CAPTURE(other);
+    CHECK(OnlyProblem("services:\n  - {name: a, listen: \"unix:/run/x.sock\", program: /bin/cat}\n"
+                      "  - {name: b, listen: \"" + std::string(other) + "\", program: /bin/cat}\n")
+              .message.find("listen address unix:/run/x.sock is already used by service 'a'") == 0);
+  }
+  CHECK(OnlyProblem("services:\n  - {name: a, listen: \"unix:/run/../x.sock\", program: /bin/cat}\n")
+            .message.find("must not contain '..'") != std::string::npos);
+  CHECK(OnlyProblem("services:\n  - {name: a, listen: \"unix:run/x.sock\", program: /bin/cat}\n")
+            .message.find("must be absolute") != std::string::npos);
 }
 
 TEST_CASE("per-client limits and access lists are refused in mode wait, unless inherited") {
