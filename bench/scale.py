@@ -84,6 +84,14 @@ def cpu_seconds(pid):
         return int(f.read().split()[0]) / 1e9
 
 
+def user_system_ticks(pid):
+    """utime and stime of PID's main thread, in clock ticks: coarse, but it
+    splits the loop's time between our code and the kernel's."""
+    with open(f"/proc/{pid}/task/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return int(fields[11]), int(fields[12])
+
+
 def children_of(pid):
     """(pid, start time) of PID's live children."""
     try:
@@ -122,6 +130,7 @@ class Supervisor:
         self.workdir = workdir
         self.process = None
         self.startup_s = None
+        self.startup_cpu_s = None
 
     def start(self, services):
         """SERVICES: (name, port, program). Returns False when yinetd did
@@ -159,6 +168,8 @@ class Supervisor:
                 continue
             if b"READY=1" in message.split(b"\n"):
                 self.startup_s = time.monotonic() - began
+                # Idle once ready: nearly all of this is the start-up's.
+                self.startup_cpu_s = cpu_seconds(self.pid)
                 return True
         return False
 
@@ -231,10 +242,14 @@ def run_loadgen(loadgen, port, concurrency, count=None, duration=None):
 def measured_load(supervisor, loadgen, port, concurrency, count=None, duration=None):
     """loadgen's figures plus the supervisor's CPU µs per connection."""
     cpu_before = supervisor.cpu_seconds()
+    user_before, system_before = user_system_ticks(supervisor.pid)
     figures = run_loadgen(loadgen, port, concurrency, count, duration)
     cpu = supervisor.cpu_seconds() - cpu_before
+    user_after, system_after = user_system_ticks(supervisor.pid)
+    ticks = (user_after - user_before) + (system_after - system_before)
     served = max(figures["connections"], 1)
-    return {"conn_per_s": figures["conn_per_s"], "p50_us": figures["p50_us"],
+    return {"supervisor_kernel_share": round((system_after - system_before) / ticks, 2) if ticks else None,
+            "conn_per_s": figures["conn_per_s"], "p50_us": figures["p50_us"],
             "p99_us": figures["p99_us"], "max_us": figures["max_us"],
             "connections": figures["connections"], "errors": figures["errors_total"],
             "supervisor_cpu_us_per_conn": round(cpu * 1e6 / served, 1)}
@@ -323,9 +338,11 @@ def scenario_many_services(version, binary, tools, opts, workdir, run, count):
     if left:
         PROBLEMS.add(f"{version}: {left} programs left after shutdown")
     startup_ms = round(supervisor.startup_s * 1000, 2)
-    log(f"{version:>8} {count} services: start-up {startup_ms} ms, {figures['conn_per_s']} conn/s, "
+    startup_cpu_ms = round(supervisor.startup_cpu_s * 1000, 2)
+    log(f"{version:>8} {count} services: start-up {startup_ms} ms ({startup_cpu_ms} ms CPU), {figures['conn_per_s']} conn/s, "
         f"p99 {figures['p99_us']} µs, {figures['supervisor_cpu_us_per_conn']} µs CPU/conn")
     return [dict(kind="many_services", version=version, run=run, services=count, startup_ms=startup_ms,
+                 startup_cpu_ms=startup_cpu_ms,
                  rss_kb=rss_kb, **figures)]
 
 
@@ -417,7 +434,8 @@ def summarize(records, opts):
         one = median_of(records, "conn_per_s", kind="many_services", version=v, services=base)
         for n in opts.services:
             fields = {f: median_of(records, f, kind="many_services", version=v, services=n)
-                      for f in ("conn_per_s", "p99_us", "startup_ms", "supervisor_cpu_us_per_conn", "rss_kb")}
+                      for f in ("conn_per_s", "p99_us", "startup_ms", "startup_cpu_ms",
+                                "supervisor_cpu_us_per_conn", "rss_kb")}
             fields["startup_ms_max"] = max(r["startup_ms"] for r in records
                                            if r["kind"] == "many_services" and r["version"] == v
                                            and r["services"] == n)
@@ -425,10 +443,11 @@ def summarize(records, opts):
                                                  conn_per_s_vs_first=ratio(fields["conn_per_s"], one)))
     for v in versions:
         idle = {f: median_of(records, f, kind="held", version=v, held=0)
-                for f in ("p50_us", "p99_us", "supervisor_cpu_us_per_conn")}
+                for f in ("p50_us", "p99_us", "supervisor_cpu_us_per_conn", "supervisor_kernel_share")}
         busy_records = [r for r in records if r["kind"] == "held" and r["version"] == v and r["held"] > 0]
         busy = {f: statistics.median(r[f] for r in busy_records) if busy_records else None
-                for f in ("p50_us", "p99_us", "supervisor_cpu_us_per_conn", "rss_kb", "seconds_to_hold")}
+                for f in ("p50_us", "p99_us", "supervisor_cpu_us_per_conn", "supervisor_kernel_share",
+                          "rss_kb", "seconds_to_hold")}
         summary["held"].append(dict(version=v, held=opts.held, idle=idle, busy=busy,
                                     p99_ratio=ratio(busy["p99_us"], idle["p99_us"])))
     return summary
@@ -453,24 +472,27 @@ def markdown(summary, opts):
     out.append(f"Many services, load on the last one (c={opts.many_concurrency}, "
                f"{opts.many_connections} connections; median of {opts.runs})\n")
     out.append(f"| version | services | conn/s | ÷ {opts.services[0]} service(s) | p99 µs | CPU µs/conn "
-               "| start-up ms (median, max) | RSS kB |")
-    out.append("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+               "| start-up ms (median, max) | start-up CPU ms | RSS kB |")
+    out.append("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for row in summary["many_services"]:
         out.append(f"| {row['version']} | {row['services']} | {fmt(row['conn_per_s'])} | "
                    f"{fmt(row['conn_per_s_vs_first'])} | {fmt(row['p99_us'])} | "
                    f"{fmt(row['supervisor_cpu_us_per_conn'])} | {fmt(row['startup_ms'])}, "
-                   f"{fmt(row['startup_ms_max'])} | {fmt(row['rss_kb'])} |")
+                   f"{fmt(row['startup_ms_max'])} | {fmt(row['startup_cpu_ms'])} | {fmt(row['rss_kb'])} |")
     out.append("")
     out.append(f"Held connections: another service's latency at c=1 ({opts.latency_connections} "
                f"connections; median of {opts.runs})\n")
-    out.append("| version | held | p50 µs | p99 µs | p99 ÷ none held | CPU µs/conn | RSS kB | s to hold them |")
-    out.append("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    out.append("| version | held | p50 µs | p99 µs | p99 ÷ none held | CPU µs/conn | of it in the kernel "
+               "| RSS kB | s to hold them |")
+    out.append("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for row in summary["held"]:
         out.append(f"| {row['version']} | 0 | {fmt(row['idle']['p50_us'])} | {fmt(row['idle']['p99_us'])} | 1.00 "
-                   f"| {fmt(row['idle']['supervisor_cpu_us_per_conn'])} | | |")
+                   f"| {fmt(row['idle']['supervisor_cpu_us_per_conn'])} | "
+                   f"{fmt(row['idle']['supervisor_kernel_share'])} | | |")
         out.append(f"| {row['version']} | {row['held']} | {fmt(row['busy']['p50_us'])} | "
                    f"{fmt(row['busy']['p99_us'])} | {fmt(row['p99_ratio'])} | "
-                   f"{fmt(row['busy']['supervisor_cpu_us_per_conn'])} | {fmt(row['busy']['rss_kb'])} | "
+                   f"{fmt(row['busy']['supervisor_cpu_us_per_conn'])} | "
+                   f"{fmt(row['busy']['supervisor_kernel_share'])} | {fmt(row['busy']['rss_kb'])} | "
                    f"{fmt(row['busy']['seconds_to_hold'])} |")
     return "\n".join(out) + "\n"
 
