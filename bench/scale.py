@@ -351,11 +351,11 @@ def scenario_many_services(version, binary, tools, opts, workdir, run, count):
     CHECKS.expect(left == 0, f"{version}: {left} programs left after shutdown")
     startup_ms = round(supervisor.startup_s * 1000, 2)
     startup_cpu_ms = round(supervisor.startup_cpu_s * 1000, 2)
-    log(f"{version:>8} {count} services: start-up {startup_ms} ms ({startup_cpu_ms} ms CPU), {figures['conn_per_s']} conn/s, "
-        f"p99 {figures['p99_us']} µs, {figures['supervisor_cpu_us_per_conn']} µs CPU/conn")
+    log(f"{version:>8} {count} services: start-up {startup_ms} ms ({startup_cpu_ms} ms CPU), "
+        f"{figures['conn_per_s']} conn/s, p99 {figures['p99_us']} µs, "
+        f"{figures['supervisor_cpu_us_per_conn']} µs CPU/conn")
     return [dict(kind="many_services", version=version, run=run, services=count, startup_ms=startup_ms,
-                 startup_cpu_ms=startup_cpu_ms,
-                 rss_kb=rss_kb, **figures)]
+                 startup_cpu_ms=startup_cpu_ms, rss_kb=rss_kb, **figures)]
 
 
 def scenario_held(version, binary, tools, opts, workdir, run):
@@ -372,7 +372,8 @@ def scenario_held(version, binary, tools, opts, workdir, run):
         held = hold_connections(hold_port, opts.held, window=64, timeout_s=HOLD_TIMEOUT_S)
         hold_s = time.monotonic() - began
         running = len(children_of(supervisor.pid))
-        CHECKS.expect(running >= opts.held, f"{version}: {running} programs running for {opts.held} held connections")
+        CHECKS.expect(running >= opts.held,
+                      f"{version}: {running} programs running for {opts.held} held connections")
         busy = measured_load(supervisor, tools.loadgen, tiny_port, 1, count=opts.latency_connections)
         records.append(dict(kind="held", version=version, run=run, held=len(held),
                             rss_kb=rss_of(supervisor.pid), seconds_to_hold=round(hold_s, 2), **busy))
