@@ -10,6 +10,7 @@
 #include <fstream>
 #include <iostream>
 
+#include "config/capabilities.h"
 #include "config/host.h"
 #include "config/loader.h"
 #include "log/events.h"
@@ -85,15 +86,26 @@ void EnsureStandardFds() {
   }
 }
 
-int Check(const config::LoadResult& result) {
+// --check's report on stdout. Under systemd (the unit's ExecStartPre) stdout
+// is the journal, which ranks a line by its "<N>" prefix and would file the
+// rest at info: errors carry <3> so `journalctl -p err` finds them.
+int Check(const config::LoadResult& result, config::Host& host) {
+  bool journal = systemd::IsJournal(STDOUT_FILENO);
+  auto prefix = [journal](log::Level level) { return journal ? log::PriorityPrefix(level) : ""; };
   for (const config::Problem& problem : result.problems) {
-    std::cout << problem.where.ToString() << ": error: " << problem.message << "\n";
+    std::cout << prefix(log::Level::kError) << problem.where.ToString() << ": error: "
+              << problem.message << "\n";
   }
   if (!result.config) {
-    std::cout << result.problems.size() << " problem(s) found\n";
+    std::cout << prefix(log::Level::kError) << result.problems.size() << " problem(s) found\n";
     return kExitConfig;
   }
-  std::cout << result.config->file << ": OK, " << result.config->services.size() << " service(s)\n";
+  for (const config::Problem& warning : config::MissingCapabilities(*result.config, host)) {
+    std::cout << prefix(log::Level::kWarn) << warning.where.ToString() << ": warning: "
+              << warning.message << "\n";
+  }
+  std::cout << prefix(log::Level::kInfo) << result.config->file << ": OK, "
+            << result.config->services.size() << " service(s)\n";
   return kExitOk;
 }
 
@@ -164,7 +176,7 @@ int main(int argc, char** argv) {
   std::string config_file = std::filesystem::absolute(options.config_file).lexically_normal();
   config::SystemHost host;
   config::LoadResult result = config::LoadConfigFile(config_file, host);
-  if (options.check) return Check(result);
+  if (options.check) return Check(result, host);
   if (!result.config) {
     for (const config::Problem& problem : result.problems) log::ConfigProblem(problem.where.file,
         problem.where.line, problem.where.column, problem.message);

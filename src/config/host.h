@@ -6,6 +6,7 @@
 
 #include <sys/types.h>
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -32,6 +33,12 @@ class Host {
   virtual std::vector<std::string> Glob(const std::string& pattern) = 0;
   // A file's contents, or nullopt with `error` saying why not.
   virtual std::optional<std::string> ReadFile(const std::string& path, std::string& error) = 0;
+  // Whether yinetd's effective capability set holds `capability` (CAP_*
+  // from <linux/capability.h>). Under systemd it is bounded by the unit's
+  // CapabilityBoundingSet=, even for root.
+  virtual bool HasCapability(int capability) = 0;
+  // yinetd's hard limit for `resource` (RLIMIT_*); RLIM_INFINITY if none.
+  virtual uint64_t HardLimit(int resource) = 0;
 };
 
 // The real machine, through libc.
@@ -44,6 +51,8 @@ class SystemHost : public Host {
   uid_t EffectiveUid() override;
   std::vector<std::string> Glob(const std::string& pattern) override;
   std::optional<std::string> ReadFile(const std::string& path, std::string& error) override;
+  bool HasCapability(int capability) override;
+  uint64_t HardLimit(int resource) override;
 };
 
 }  // namespace yinetd::config
