@@ -62,7 +62,7 @@ check "systemd-analyze verify accepts the units" \
   env MANPATH="$root/share/man" systemd-analyze verify "$units/yinetd.service" "$units/yinetd.socket"
 check "the service unit is Type=notify with --check before start" \
   grep -q "^Type=notify" "$units/yinetd.service"
-check "ExecStartPre runs --check" grep -q "^ExecStartPre=$prefix/sbin/yinetd --check" "$unit"
+check "ExecStartPre runs --check" grep -q "^ExecStartPre=-$prefix/sbin/yinetd --check" "$unit"
 check "a config error (exit 1) is not restarted" grep -qx "RestartPreventExitStatus=1" "$unit"
 for capability in CAP_SYS_CHROOT CAP_SYS_NICE CAP_SYS_RESOURCE CAP_SETUID CAP_SETGID; do
   check "the unit grants $capability" grep -q "^CapabilityBoundingSet=.*$capability" "$unit"
