@@ -96,7 +96,8 @@ echo "package ready in $((SECONDS - started)) s"
 # debootstrap takes real packages only: a virtual one (libspdlog1.10-fmt9)
 # becomes the package that provides it, as the host's apt knows it.
 real_package() {
-  if apt-cache show --no-all-versions "$1" 2>/dev/null | grep -q '^Package:'; then
+  # Not grep -q: apt-cache would die of SIGPIPE, failing the pipeline.
+  if apt-cache show --no-all-versions "$1" 2>/dev/null | grep '^Package:' >/dev/null; then
     echo "$1"
   else
     apt-cache showpkg "$1" | awk '/^Reverse Provides:/ { getline; print $1; exit }'
