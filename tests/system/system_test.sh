@@ -53,8 +53,10 @@ stop_container() {
   nspawn_pid=""
 }
 
+overlay=0
 cleanup() {
   stop_container
+  ((overlay)) && umount "$work/root"
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -79,7 +81,8 @@ fi
 # YINETD_SYSTEST_DEB: a package built already (by scripts/build-deb.sh from
 # this tree), to walk again without building it again.
 if [[ -n ${YINETD_SYSTEST_DEB:-} ]]; then
-  mkdir "$work/deb" && cp "$YINETD_SYSTEST_DEB" "$work/deb/"
+  mkdir "$work/deb" && cp "$YINETD_SYSTEST_DEB" "$work/deb/" ||
+    { check "YINETD_SYSTEST_DEB names a package" false; finish; exit 1; }
 elif ! DEB_BUILD_OPTIONS="parallel=$(nproc)" "$source_dir/scripts/build-deb.sh" "$work/deb" \
     >"$work/build-deb.log" 2>&1; then
   tail -40 "$work/build-deb.log"
@@ -128,8 +131,16 @@ if [[ ! -e $cache/$key/complete ]]; then
   touch "$cache/$key/complete"
 fi
 flock -u "$lock"
+# The container writes to an overlay on the cached root, which stays as
+# debootstrap left it (a copy would take a minute).
 root=$work/root
-cp -a "$cache/$key/root" "$root"
+mkdir "$root" "$work/upper" "$work/overlay-work"
+if mount -t overlay overlay -o "lowerdir=$cache/$key/root,upperdir=$work/upper,workdir=$work/overlay-work" \
+    "$root" 2>/dev/null; then
+  overlay=1
+else
+  cp -a "$cache/$key/root/." "$root"
+fi
 install -m 0755 "$here/client.sh" "$root/usr/local/bin/systest-client"
 cp "$deb" "$root/root/"
 echo "root ready in $((SECONDS - started)) s"
@@ -159,8 +170,15 @@ for ((i = 0; i < 300; i++)); do
   [[ -n $leader ]] && break
   sleep 0.1
 done
+# Until systemd has made its private socket, systemctl cannot connect:
+# ask again until it answers; --wait then waits out the boot itself.
 state=""
-[[ -n $leader ]] && state=$(ct timeout 90 systemctl is-system-running --wait 2>&1)
+for ((i = 0; i < 900; i++)); do
+  [[ -n $leader ]] || break
+  state=$(ct timeout 90 systemctl is-system-running --wait 2>&1)
+  [[ $state == *"Failed to connect to bus"* ]] || break
+  sleep 0.1
+done
 if [[ $state != running && $state != degraded ]]; then
   reason=$(grep -v '^$' "$work/console.log" | tail -3 | tr '\n' ' ')
   skip "systemd did not boot in systemd-nspawn (state '${state:-no PID 1}'): $reason"
