@@ -16,7 +16,17 @@ bool ServiceConfig::SameSettings(const ServiceConfig& other) const {
          limits == other.limits && access == other.access &&
          refuse_message == other.refuse_message && timeout == other.timeout &&
          kill_grace == other.kill_grace && dynamic_user == other.dynamic_user &&
-         sandbox == other.sandbox;
+         sandbox == other.sandbox && tls == other.tls;
+}
+
+std::vector<std::string> TlsConfig::Files() const {
+  std::vector<std::string> files = {cert, key};
+  if (!client_ca.empty()) files.push_back(client_ca);
+  for (const TlsSni& entry : sni) {
+    files.push_back(entry.cert);
+    files.push_back(entry.key);
+  }
+  return files;
 }
 
 }  // namespace yinetd::config

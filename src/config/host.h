@@ -7,6 +7,7 @@
 #include <sys/types.h>
 
 #include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -52,6 +53,12 @@ class Host {
   virtual const KernelSupport& Kernel() = 0;
   // Whether `name` is a system call on this architecture (libseccomp's table).
   virtual bool IsSystemCall(const std::string& name) = 0;
+  // Whether yinetd's effective capability set holds `capability` (CAP_*
+  // from <linux/capability.h>). Under systemd it is bounded by the unit's
+  // CapabilityBoundingSet=, even for root.
+  virtual bool HasCapability(int capability) = 0;
+  // yinetd's hard limit for `resource` (RLIMIT_*); RLIM_INFINITY if none.
+  virtual uint64_t HardLimit(int resource) = 0;
 };
 
 // The real machine, through libc.
@@ -66,6 +73,8 @@ class SystemHost : public Host {
   std::optional<std::string> ReadFile(const std::string& path, std::string& error) override;
   const KernelSupport& Kernel() override;
   bool IsSystemCall(const std::string& name) override;
+  bool HasCapability(int capability) override;
+  uint64_t HardLimit(int resource) override;
 
  private:
   std::optional<KernelSupport> kernel_;

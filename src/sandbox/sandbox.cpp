@@ -66,7 +66,7 @@ void PrepareMounts(const config::SandboxConfig& sandbox, Prepared& prepared) {
 
 // Child side from here on: raw calls, no allocation.
 
-spawn::StepError Fail(const char* step) { return spawn::StepError{step, errno}; }
+SysFailure Fail(const char* call) { return SysFailure{call, errno}; }
 
 }  // namespace
 
@@ -107,7 +107,7 @@ std::string OfferedMechanisms(const config::KernelSupport& kernel) {
   return list.empty() ? "none" : list;
 }
 
-spawn::StepError EnterNamespaces(const Prepared& prepared) {
+SysFailure EnterNamespaces(const Prepared& prepared) {
   if (prepared.network_namespace && setns(prepared.network_namespace.Get(), CLONE_NEWNET) != 0) {
     return Fail("setns net");
   }
@@ -128,7 +128,7 @@ spawn::StepError EnterNamespaces(const Prepared& prepared) {
   return {};
 }
 
-spawn::StepError Confine(const Prepared& prepared) {
+SysFailure Confine(const Prepared& prepared) {
   if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) return Fail("no_new_privs");
   if (prepared.landlock_ruleset && syscall(SYS_landlock_restrict_self, prepared.landlock_ruleset.Get(), 0) != 0) {
     return Fail("landlock_restrict_self");

@@ -63,8 +63,8 @@ std::unique_ptr<Prepared> Prepare(std::string_view service, const config::Sandbo
 std::string OfferedMechanisms(const config::KernelSupport& kernel);
 
 // Child side: async-signal-safe, no allocation. Step 1 (see above).
-spawn::StepError EnterNamespaces(const Prepared& prepared);
+SysFailure EnterNamespaces(const Prepared& prepared);
 // Child side: step 3, after privileges are dropped.
-spawn::StepError Confine(const Prepared& prepared);
+SysFailure Confine(const Prepared& prepared);
 
 }  // namespace yinetd::sandbox

@@ -14,8 +14,8 @@ ChildUsage UsageOf(const rusage& usage) {
   return ChildUsage{millis(usage.ru_utime) + millis(usage.ru_stime), static_cast<int64_t>(usage.ru_maxrss)};
 }
 
-spawn::SysResult SystemProcesses::Spawn(const spawn::ChildSpec& spec, spawn::ReportPipe& pipe,
-                                        spawn::Started& started) {
+SysFailure SystemProcesses::Spawn(const spawn::ChildSpec& spec, spawn::ReportPipe& pipe,
+                                  spawn::Started& started) {
   return spawner_.Spawn(spec, pipe, started);
 }
 
@@ -30,6 +30,7 @@ std::optional<Reaped> SystemProcesses::Reap() {
     return std::nullopt;
   }
   reaped.pid = pid;
+  reaped.start_failure = spawner_.Reaped(pid);
   return reaped;
 }
 

@@ -20,6 +20,8 @@ class FakeHost : public Host {
   std::map<std::string, std::string> files;  // path → contents
   // A kernel that offers every sandbox mechanism; tests take some away.
   KernelSupport kernel{3, true, true, "/sys/fs/cgroup/yinetd", ""};
+  std::set<int> capabilities;                // CAP_*; empty: none
+  std::map<int, uint64_t> hard_limits;       // RLIMIT_* → limit; missing: unlimited
 
   std::optional<User> LookupUser(const std::string& name) override {
     auto it = users.find(name);
@@ -52,6 +54,11 @@ class FakeHost : public Host {
   const KernelSupport& Kernel() override { return kernel; }
   // libseccomp's table is data, not a question to the kernel.
   bool IsSystemCall(const std::string& name) override { return sandbox::IsSystemCall(name); }
+  bool HasCapability(int capability) override { return capabilities.count(capability) > 0; }
+  uint64_t HardLimit(int resource) override {
+    auto it = hard_limits.find(resource);
+    return it == hard_limits.end() ? UINT64_MAX : it->second;
+  }
 };
 
 }  // namespace yinetd::config
