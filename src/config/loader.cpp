@@ -70,7 +70,8 @@ struct ServiceKey {
 };
 
 const std::vector<std::string_view> kTopLevelKeys = {"log", "defaults", "services", "shutdown_grace",
-                                                     "max_children", "include", "watch"};
+                                                     "max_children", "include", "watch",
+                                                     "control"};
 const std::vector<std::string_view> kLogKeys = {"level", "target"};
 
 class Loader {
@@ -147,6 +148,7 @@ class Loader {
   const std::string& KeepName(std::string file) { return files_.emplace_back(std::move(file)); }
   void ParseLog(const Field& field, Config& config);
   void ParseLogTarget(const Field& field, Config& config);
+  void ParseControl(const Field& field, Config& config);
   Fields ParseDefaults(const Field& field);
   void ParseServices(const Field& field, const Fields& defaults, Config& config);
   std::optional<ServiceConfig> ParseService(const YAML::Node& entry, const std::string& file,
@@ -362,6 +364,8 @@ void Loader::ParseTopLevel(const YAML::Node& root, Config& config) {
       }
     } else if (key == "watch") {
       if (auto flag = Bool(value, key)) config.watch = *flag;
+    } else if (key == "control") {
+      ParseControl(value, config);
     } else if (key == "max_children") {
       if (auto n = Integer(value, key, 1, 1'000'000)) config.max_children = static_cast<int>(*n);
     } else if (key != "defaults" && key != "include") {
@@ -468,6 +472,18 @@ void Loader::ParseLogTarget(const Field& field, Config& config) {
     config.log_output = log::Output::kSyslog;
   } else {
     Report(field, "log.target must be stderr or syslog; not '" + *text + "'");
+  }
+}
+
+void Loader::ParseControl(const Field& field, Config& config) {
+  auto text = Scalar(field, "control");
+  if (!text) return;
+  if (*text == "false") {
+    config.control_socket.clear();
+  } else if (*text == "true") {
+    config.control_socket = kDefaultControlSocket;
+  } else if (auto path = AbsolutePath(field, "control")) {
+    config.control_socket = *path;
   }
 }
 
@@ -1037,6 +1053,7 @@ void Loader::ResolveCredentials(const Fields& fields, ServiceConfig& service) {
       return;
     }
     credentials.gid = *gid;
+    credentials.group = *name;
   }
   credentials.groups = credentials.set_uid ? host_.GroupsOf(credentials.user, credentials.gid)
                                            : std::vector<gid_t>{credentials.gid};

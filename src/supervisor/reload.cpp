@@ -110,10 +110,13 @@ std::vector<std::string> Supervisor::OpenListeners(const std::vector<std::shared
   return failed;
 }
 
-void Supervisor::Reload(std::string_view trigger) {
+control::ReloadOutcome Supervisor::Reload(std::string_view trigger) {
+  control::ReloadOutcome outcome;
   if (!config_source_) {
     log::ReloadError(trigger, config_.file, 0, "reload is not available");
-    return;
+    outcome.result = control::ReloadOutcome::Result::kRefused;
+    outcome.problems.push_back({config::Location{config_.file, 0, 0}, "reload is not available"});
+    return outcome;
   }
   systemd::NotifyReloading();
   config::LoadResult result = config_source_();
@@ -123,16 +126,19 @@ void Supervisor::Reload(std::string_view trigger) {
       log::ReloadError(trigger, problem.where.file, problem.where.line, problem.message);
     }
     metrics_.Reloaded(false);
+    outcome.result = control::ReloadOutcome::Result::kRefused;
+    outcome.problems = std::move(result.problems);
   } else {
-    Apply(std::move(*result.config));
+    outcome = Apply(std::move(*result.config));
     metrics_.Reloaded(true);
   }
   // READY=1 ends the reload for systemd either way: the old or the new
   // config is serving.
   NotifyReady();
+  return outcome;
 }
 
-void Supervisor::Apply(config::Config next) {
+control::ReloadOutcome Supervisor::Apply(config::Config next) {
   std::vector<const config::ServiceConfig*> old_configs;
   std::map<std::string, std::shared_ptr<Service>> old_by_name;
   for (const auto& service : services_) {
@@ -160,9 +166,16 @@ void Supervisor::Apply(config::Config next) {
   if (config_.max_children) max_children_ = *config_.max_children;
   if (level) log::SetLevel(*level);
   WatchConfig();
-  log::ReloadDone(failed.empty() ? "ok" : "partial", plan.Count(ReloadPlan::Fate::kAdded),
-                  plan.removed.size(), plan.Count(ReloadPlan::Fate::kChanged),
-                  plan.Count(ReloadPlan::Fate::kKept), failed.size());
+  control::ReloadOutcome outcome;
+  outcome.result = failed.empty() ? control::ReloadOutcome::Result::kOk : control::ReloadOutcome::Result::kPartial;
+  outcome.added = plan.Count(ReloadPlan::Fate::kAdded);
+  outcome.removed = plan.removed.size();
+  outcome.changed = plan.Count(ReloadPlan::Fate::kChanged);
+  outcome.kept = plan.Count(ReloadPlan::Fate::kKept);
+  log::ReloadDone(failed.empty() ? "ok" : "partial", outcome.added, outcome.removed, outcome.changed,
+                  outcome.kept, failed.size());
+  outcome.unbound = std::move(failed);
+  return outcome;
 }
 
 void Supervisor::WatchConfig() {
@@ -175,11 +188,17 @@ void Supervisor::OnConfigChanged() {
 }
 
 void Supervisor::RunPendingReload() {
-  if (stopping_) return;
-  if (reload_requested_) {
+  if (stopping_) {
+    AnswerControlReloads(std::nullopt);
+    return;
+  }
+  bool by_control = control_ && control_->ReloadWanted();
+  if (reload_requested_ || by_control) {
+    // One reload answers a SIGHUP and every waiting `yinetd ctl reload`.
     reload_requested_ = false;
     reload_at_.reset();
-    Reload("SIGHUP");
+    control::ReloadOutcome outcome = Reload(by_control ? "ctl" : "SIGHUP");
+    AnswerControlReloads(std::move(outcome));
   } else if (reload_at_ && Clock::now() >= *reload_at_) {
     reload_at_.reset();
     Reload("watch");

@@ -166,6 +166,10 @@ int Supervisor::Run(SignalPipe& signals) {
         AcceptBatch(listeners_[poll_targets_[i].index]);
       }
     }
+    for (size_t i = 0; i < poll_fds_.size(); ++i) {
+      if (poll_targets_[i].kind == PollKind::kControl && poll_fds_[i].revents != 0) ServeControl(poll_fds_[i]);
+    }
+    if (control_) control_->Expire(Clock::now());
     if (!stopping_ && poll_fds_.size() > 1 && poll_targets_[1].kind == PollKind::kWatch &&
         poll_fds_[1].revents != 0) {
       OnConfigChanged();
@@ -184,8 +188,8 @@ int Supervisor::Run(SignalPipe& signals) {
 void Supervisor::BuildPollSet(int signal_fd) {
   poll_fds_.clear();
   poll_targets_.clear();
-  auto add = [&](int fd, PollTarget target) {
-    poll_fds_.push_back(pollfd{fd, POLLIN, 0});
+  auto add = [&](int fd, PollTarget target, short events = POLLIN) {
+    poll_fds_.push_back(pollfd{fd, events, 0});
     poll_targets_.push_back(target);
   };
   add(signal_fd, {PollKind::kSignals, 0, 0});
@@ -206,6 +210,9 @@ void Supervisor::BuildPollSet(int signal_fd) {
   }
   auto& orphans = children_.Orphans();
   for (size_t i = 0; i < orphans.size(); ++i) add(orphans[i].output.Fd(), {PollKind::kOrphan, i, 0});
+  if (control_) {
+    for (const pollfd& watch : control_->Watches()) add(watch.fd, {PollKind::kControl, 0, 0}, watch.events);
+  }
 }
 
 int Supervisor::PollTimeoutMs() const {
@@ -222,6 +229,9 @@ int Supervisor::PollTimeoutMs() const {
   if (auto deadline = NextLimitDeadline()) consider(*deadline);
   if (reload_at_) consider(*reload_at_);
   if (status_due_) consider(*status_due_);
+  if (control_) {
+    if (auto deadline = control_->NextDeadline()) consider(*deadline);
+  }
   if (!next) return -1;
   // Round up so we never wake a millisecond early and spin.
   return static_cast<int>(duration_cast<milliseconds>(*next - now).count()) + 1;

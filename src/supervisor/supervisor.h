@@ -21,6 +21,8 @@
 
 #include "config/config.h"
 #include "config/loader.h"
+#include "control/report.h"
+#include "control/server.h"
 #include "net/address.h"
 #include "spawn/spawner.h"
 #include "supervisor/child_table.h"
@@ -82,11 +84,15 @@ class Supervisor {
   // records each reload with GetMetrics().Reloaded(success).
   Metrics& GetMetrics() { return metrics_; }
 
+  // Serves `yinetd ctl` on `server` from the next pass on (control.cpp);
+  // `version` is what status reports.
+  void SetControl(std::unique_ptr<control::Server> server, std::string version);
+
   // Serves until SIGTERM or SIGINT, then shuts down; returns the exit code.
   int Run(SignalPipe& signals);
 
  private:
-  enum class PollKind { kSignals, kListener, kChild, kOrphan, kWatch };
+  enum class PollKind { kSignals, kListener, kChild, kOrphan, kWatch, kControl };
   struct PollTarget {
     PollKind kind;
     size_t index;  // listener or orphan index
@@ -103,8 +109,8 @@ class Supervisor {
   bool UseAdopted(Listener& listener);
   std::vector<std::string> OpenListeners(const std::vector<std::shared_ptr<Service>>& services,
                                          std::vector<Listener>& old, bool fatal);
-  void Reload(std::string_view trigger);
-  void Apply(config::Config next);
+  control::ReloadOutcome Reload(std::string_view trigger);
+  control::ReloadOutcome Apply(config::Config next);
   void WatchConfig();
   void OnConfigChanged();
   void RunPendingReload();
@@ -135,6 +141,15 @@ class Supervisor {
   // False when the child could not be started (the listener is paused).
   bool StartChild(Listener& listener, UniqueFd connection, const net::Endpoint& peer,
                   const SourceKey& source);
+
+  // control.cpp: the control socket's commands, answered from the state
+  // of this moment.
+  class ControlHandler;
+  void ServeControl(const pollfd& ready);
+  void AnswerControlReloads(std::optional<control::ReloadOutcome> done);
+  control::Snapshot TakeSnapshot() const;
+  control::CheckOutcome CheckConfigOnDisk() const;
+  std::string AnswerControl(const control::Request& request);
 
   // admission.cpp: limits, access lists, refusals and timeouts.
   std::optional<RefuseReason> Admit(Listener& listener, const sockaddr* peer, SourceKey& source);
@@ -175,6 +190,9 @@ class Supervisor {
   int max_children_;
   RefusalLog refusals_;
   Metrics metrics_;
+  std::unique_ptr<control::Server> control_;
+  std::string version_;
+  Clock::time_point started_at_ = Clock::now();
   bool stopping_ = false;
   bool killed_ = false;
   Clock::time_point kill_deadline_{};
