@@ -14,12 +14,13 @@ namespace {
 // Text safe inside a comment: one line, printable ASCII.
 std::string Plain(std::string_view text) {
   std::string plain;
-  for (unsigned char c : text) plain += (c >= 0x20 && c < 0x7f) ? static_cast<char>(c) : '?';
+  for (unsigned char c : text) plain += c == '\t' ? ' ' : (c >= 0x20 && c < 0x7f) ? static_cast<char>(c) : '?';
   return plain;
 }
 
+// Printable ASCII, and tabs between words.
 bool IsPlain(std::string_view text) {
-  return std::all_of(text.begin(), text.end(), [](unsigned char c) { return c >= 0x20 && c < 0x7f; });
+  return std::all_of(text.begin(), text.end(), [](unsigned char c) { return c == '\t' || (c >= 0x20 && c < 0x7f); });
 }
 
 // A YAML double-quoted scalar; values are checked IsPlain first.
@@ -173,6 +174,10 @@ void FromInetdLine(const std::vector<std::string>& fields, Draft& draft, Names& 
     draft.unservable = "socket type " + socket_type + " with " + protocol + ": yinetd serves stream/tcp and dgram/udp";
     return;
   }
+  if (fields[5] == "internal" && !IsBuiltin(service)) {
+    draft.unservable = "internal service '" + service + "': yinetd's builtins are echo, discard, chargen, daytime, time";
+    return;
+  }
   std::optional<uint16_t> port;
   if (auto number = Number(service); number && *number > 0 && *number < 65536) port = static_cast<uint16_t>(*number);
   if (!port) port = ports(service, base);
@@ -193,10 +198,6 @@ void FromInetdLine(const std::vector<std::string>& fields, Draft& draft, Names& 
   const std::string& program = fields[5];
   std::vector<std::string> args(fields.begin() + 6, fields.end());
   if (program == "internal") {
-    if (!IsBuiltin(service)) {
-      draft.unservable = "internal service '" + service + "': yinetd's builtins are echo, discard, chargen, daytime, time";
-      return;
-    }
     draft.Key("builtin", service);
     if (udp) draft.Key("protocol", "udp");
     if (!max.empty()) draft.Note("wait/nowait." + max + ": builtins need no rate limit here; add max_rate if wanted");

@@ -370,7 +370,7 @@ TEST_CASE("socket options are applied: a backlog above somaxconn is clamped with
   Yinetd yinetd("services:\n  - name: opts\n    listen: 127.0.0.1:" + std::to_string(port) +
                 "\n    backlog: 100000000\n    keepalive: true\n    nodelay: true\n    reuseport: true\n"
                 "    freebind: true\n    bind_interface: lo\n    builtin: echo\n");
-  CHECK(yinetd.WaitForLog({"level=warning", "event=backlog_clamped", "service=opts", "backlog=100000000",
+  CHECK(yinetd.WaitForLog({"level=warn", "event=backlog_clamped", "service=opts", "backlog=100000000",
                            "somaxconn="}));
   CHECK(Exchange(port, "still serves") == "still serves");
 }
