@@ -122,6 +122,18 @@ bool ServesConfig(pid_t pid, const std::string& config_file) {
   return std::filesystem::weakly_canonical(full, error) == std::filesystem::weakly_canonical(config_file, error);
 }
 
+// Whether the yinetd answering on `socket` serves `config_file` (its
+// status names the file).
+bool ControlServes(const std::string& socket, const std::string& config_file) {
+  auto answer = control::Ask(socket, control::Request{control::Command::kStatus, false}, std::chrono::seconds(10));
+  auto* got = std::get_if<control::Answer>(&answer);
+  if (got == nullptr) return false;
+  std::string first_line = got->text.substr(0, got->text.find('\n'));
+  std::string_view marker = ", config ";
+  size_t at = first_line.rfind(marker);
+  return at != std::string::npos && first_line.substr(at + marker.size()) == config_file;
+}
+
 // --reload: through the control socket when yinetd has one (the outcome is
 // printed, exit status as `yinetd ctl reload`); otherwise SIGHUP to the pid
 // in --pidfile, once that pid is known to be a yinetd serving this config.
@@ -133,7 +145,9 @@ int SendReload(const Options& options, const std::string& config_file) {
     socket = result.config ? result.config->control_socket : config::kDefaultControlSocket;
   }
   if (!socket.empty() && access(socket.c_str(), F_OK) == 0) {
-    return AskControl(socket, control::Request{control::Command::kReload, false});
+    if (ControlServes(socket, config_file)) return AskControl(socket, control::Request{control::Command::kReload, false});
+    std::cerr << "yinetd: --reload: the yinetd at " << socket << " does not serve " << config_file << "\n";
+    if (options.pidfile.empty()) return kExitStartup;
   }
   if (options.pidfile.empty()) {
     std::cerr << "yinetd: --reload: no control socket at " << (socket.empty() ? "(control: false)" : socket)
