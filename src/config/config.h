@@ -25,7 +25,7 @@ struct Location {
   int line = 0;
   int column = 0;
 
-  std::string ToString() const;  // "file:line:column"
+  std::string ToString() const;  // "file:line:column", or "file" for line 0
   bool operator==(const Location&) const = default;
 };
 
