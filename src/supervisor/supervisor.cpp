@@ -403,12 +403,33 @@ bool Supervisor::ReadyReportPipe(Listener& listener) {
   return false;
 }
 
+namespace {
+
+// The sender of the datagram waiting on a UDP socket, read without taking
+// it (MSG_PEEK), and without waiting (MSG_DONTWAIT: a wait-mode socket
+// blocks); "" when there is none or the socket is not UDP.
+std::string PeekDatagramSender(const Listener& listener) {
+  if (listener.service->config.protocol != config::Protocol::kUdp) return "";
+  net::SockAddr sender;
+  sender.length = sizeof sender.storage;
+  char byte;
+  ssize_t n = RetryOnEintr([&] {
+    return recvfrom(listener.fd.Get(), &byte, sizeof byte, MSG_PEEK | MSG_DONTWAIT, sender.Get(), &sender.length);
+  });
+  if (n < 0 || sender.length == 0) return "";
+  return net::ToEndpoint(sender.Get(), sender.length).ToString();
+}
+
+}  // namespace
+
 void Supervisor::StartWaitChild(Listener& listener) {
   if (!ReadyReportPipe(listener)) return;
-  // No peer: the program meets its clients itself, so there is no source
-  // to admit or count; max_connections and allow/deny do not apply.
+  // The program meets its clients itself, so there is no source to admit
+  // or count; max_connections and allow/deny do not apply. The peer named
+  // in the log is that of the datagram that woke the service.
   listener.wait_child = SpawnChild(listener, listener.fd.Get(),
-                                   spawn::BuildWaitEnv(listener.service->config, listener.address), "", SourceKey{});
+                                   spawn::BuildWaitEnv(listener.service->config, listener.address),
+                                   PeekDatagramSender(listener), SourceKey{});
 }
 
 std::optional<pid_t> Supervisor::SpawnChild(Listener& listener, int fd, std::vector<std::string> env,
