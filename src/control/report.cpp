@@ -121,7 +121,9 @@ Printed ReloadReport(const ReloadOutcome& outcome) {
                        ", changed " + std::to_string(outcome.changed) + ", kept " + std::to_string(outcome.kept) +
                        "\n";
   if (outcome.result == Result::kPartial) {
-    return {kExitPartial, "partial: " + counts + "not bound: " + Join(outcome.unbound, " ") + "\n"};
+    std::string text = "partial: " + counts;
+    for (const std::string& failure : outcome.unbound) text += "not bound: " + failure + "\n";
+    return {kExitPartial, text};
   }
   return {kExitOk, "ok: " + counts};
 }

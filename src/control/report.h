@@ -50,7 +50,7 @@ std::string ConnectionsJson(const Snapshot& snapshot);
 struct ReloadOutcome {
   enum class Result { kOk, kPartial, kRefused };
   Result result = Result::kOk;
-  std::vector<std::string> unbound;  // kPartial: addresses that could not be bound
+  std::vector<std::string> unbound;  // kPartial: "ADDR: error" for each address not bound
   std::vector<config::Problem> problems;  // kRefused: why
   size_t added = 0, removed = 0, changed = 0, kept = 0;
 };

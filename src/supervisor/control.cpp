@@ -1,9 +1,9 @@
-// The Supervisor's side of the control socket (control/server.h): what the
-// loop polls for it, and the answers to `yinetd ctl`, built from the state
-// of the moment (control/report.h formats them).
+// The Supervisor's side of the control socket (control/server.h): its
+// descriptors in the poll set and its deadline in the timer queue, kept in
+// step with what the server wants after each event; and the answers to
+// `yinetd ctl`, built from the state of the moment (control/report.h
+// formats them).
 #include <unistd.h>
-
-#include <algorithm>
 
 #include "config/dump.h"
 #include "supervisor/reload_plan.h"
@@ -21,40 +21,70 @@ class Supervisor::ControlHandler : public control::Handler {
 };
 
 void Supervisor::SetControl(std::unique_ptr<control::Server> server, std::string version) {
+  for (const auto& [fd, events] : control_polled_) poll_.Remove(fd);
+  control_polled_.clear();
+  control_deadline_.Cancel();
   control_ = std::move(server);
   version_ = std::move(version);
+  if (control_) SyncControl();
 }
 
-void Supervisor::ServeControl(const pollfd& ready) {
+void Supervisor::OnControlReady(int fd, short revents) {
   ControlHandler handler(*this);
-  control_->OnReady(ready.fd, ready.revents, handler, Clock::now());
+  control_->OnReady(fd, revents, handler, clock_.Now());
+  if (control_->ReloadWanted()) {
+    // In this pass, as SIGHUP's reload is: every client waiting gets it.
+    control::Printed printed = control::ReloadReport(Reload("ctl"));
+    control_->AnswerReloads(control::FormatAnswer(printed.exit_status, printed.text));
+  }
+  SyncControl();
 }
 
-void Supervisor::AnswerControlReloads(std::optional<control::ReloadOutcome> done) {
-  if (!control_ || !control_->ReloadWanted()) return;
-  control::Printed printed{control::kExitFailed, "refused: yinetd is stopping\n"};
-  if (done) printed = control::ReloadReport(*done);
-  control_->AnswerReloads(control::FormatAnswer(printed.exit_status, printed.text));
+void Supervisor::SyncControl() {
+  std::map<int, short> wanted;
+  for (const pollfd& watch : control_->Watches()) wanted[watch.fd] = watch.events;
+  for (auto it = control_polled_.begin(); it != control_polled_.end();) {
+    auto want = wanted.find(it->first);
+    if (want != wanted.end() && want->second == it->second) {
+      ++it;
+      continue;
+    }
+    poll_.Remove(it->first);
+    it = control_polled_.erase(it);
+  }
+  for (const auto& [fd, events] : wanted) {
+    if (control_polled_.count(fd)) continue;
+    poll_.Add(fd, [this, fd = fd](short revents) { OnControlReady(fd, revents); }, events);
+    control_polled_[fd] = events;
+  }
+  control_deadline_.Cancel();
+  if (std::optional<TimePoint> next = control_->NextDeadline()) {
+    control_deadline_ = timers_.Schedule(*next, [this] {
+      control_->Expire(clock_.Now());
+      SyncControl();
+    });
+  }
 }
 
 control::Snapshot Supervisor::TakeSnapshot() const {
-  Clock::time_point now = Clock::now();
-  auto millis = [](Clock::duration d) { return std::chrono::duration_cast<std::chrono::milliseconds>(d).count(); };
+  TimePoint now = clock_.Now();
+  auto millis = [](auto d) { return std::chrono::duration_cast<milliseconds>(d).count(); };
   control::Snapshot snapshot;
   snapshot.version = version_;
   snapshot.config_file = config_.file;
   snapshot.pid = getpid();
   snapshot.uptime_ms = millis(now - started_at_);
-  snapshot.max_children = max_children_;
+  snapshot.max_children = children_.MaxChildren();
   for (const auto& service : services_) {
-    control::ServiceSnapshot entry{service->config.name, {}, service->running, service->totals.accepted,
-                                   service->totals.refused, service->totals.exited};
-    for (const Listener& listener : listeners_) {
-      if (listener.service == service) entry.listeners.push_back(listener.addr_text);
+    const ServiceCounts& counts = service->state->counts;
+    control::ServiceSnapshot entry{service->Name(), {}, counts.running, counts.accepted, counts.Refused(),
+                                   counts.Exited()};
+    for (const auto& listener : listeners_.All()) {
+      if (listener->service == service) entry.listeners.push_back(listener->addr_text);
     }
     snapshot.services.push_back(std::move(entry));
   }
-  for (const auto& [pid, child] : children_.Children()) {
+  for (const auto& [pid, child] : children_.All()) {
     const config::ServiceConfig& config = child.service->config;
     std::string user = config.credentials && config.credentials->set_uid ? config.credentials->user : "";
     snapshot.connections.push_back({config.name, pid, child.peer, user, millis(now - child.started)});
@@ -75,13 +105,13 @@ control::CheckOutcome Supervisor::CheckConfigOnDisk() const {
   }
   std::vector<const config::ServiceConfig*> old_configs;
   for (const auto& service : services_) old_configs.push_back(&service->config);
-  ReloadPlan plan = Diff(old_configs, result.config->services);
-  for (size_t i = 0; i < plan.next.size(); ++i) {
+  ReloadPlan plan = PlanReload(old_configs, listeners_.Describe(), result.config->services);
+  for (size_t i = 0; i < plan.services.size(); ++i) {
     const std::string& name = result.config->services[i].name;
-    switch (plan.next[i]) {
-      case ReloadPlan::Fate::kAdded: outcome.added.push_back(name); break;
-      case ReloadPlan::Fate::kChanged: outcome.changed.push_back(name); break;
-      case ReloadPlan::Fate::kKept: outcome.kept.push_back(name); break;
+    switch (plan.services[i].fate) {
+      case ServiceStep::Fate::kAdded: outcome.added.push_back(name); break;
+      case ServiceStep::Fate::kChanged: outcome.changed.push_back(name); break;
+      case ServiceStep::Fate::kKept: outcome.kept.push_back(name); break;
     }
   }
   outcome.removed = plan.removed;

@@ -68,10 +68,12 @@ TEST_CASE("reload: ok, partial with the addresses, refused with FILE:LINE:COLUMN
 
   ReloadOutcome partial = ok;
   partial.result = ReloadOutcome::Result::kPartial;
-  partial.unbound = {"127.0.0.1:80", "[::1]:80"};
+  partial.unbound = {"127.0.0.1:80: Address already in use", "[::1]:80: Permission denied"};
   printed = ReloadReport(partial);
   CHECK(printed.exit_status == kExitPartial);
-  CHECK(printed.text == "partial: added 1, removed 0, changed 0, kept 2\nnot bound: 127.0.0.1:80 [::1]:80\n");
+  CHECK(printed.text == "partial: added 1, removed 0, changed 0, kept 2\n"
+                        "not bound: 127.0.0.1:80: Address already in use\n"
+                        "not bound: [::1]:80: Permission denied\n");
 
   ReloadOutcome refused;
   refused.result = ReloadOutcome::Result::kRefused;
