@@ -8,6 +8,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 
 #include "control/client.h"
@@ -155,6 +156,25 @@ TEST_CASE("at kMaxClients the listener is not watched; the next client waits in 
   send(clients.back().Get(), "dump\n", 5, 0);
   clients.front().Reset();  // one leaves: the last is accepted and answered
   CHECK(Drain(server, handler, clients.back().Get()) == "yinetd-ctl 0\ndump\n");
+}
+
+struct HugeHandler : Handler {
+  std::string Answer(const Request&) override { return FormatAnswer(kExitOk, std::string(16 << 20, 'y')); }
+};
+
+TEST_CASE("a client that asks for a large answer and never reads it is dropped at its deadline") {
+  TempDir dir;
+  Server server(dir.path + "/control");
+  HugeHandler handler;
+  UniqueFd deaf = Connect(server.Path());
+  send(deaf.Get(), "dump\n", 5, 0);
+  Clock::time_point start = Clock::now();
+  for (int i = 0; i < 10; ++i) Pass(server, handler, 10, start);
+  REQUIRE(server.Clients() == 1);  // the socket buffer is full: waiting to write
+  std::vector<pollfd> watches = server.Watches();
+  CHECK(std::any_of(watches.begin(), watches.end(), [](const pollfd& w) { return w.events == POLLOUT; }));
+  server.Expire(start + Server::kDeadline);
+  CHECK(server.Clients() == 0);
 }
 
 TEST_CASE("reload waits for the loop's outcome; every waiting client gets it") {
