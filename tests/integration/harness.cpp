@@ -315,15 +315,19 @@ std::pair<int, std::string> RunCommand(const std::string& command) {
   return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
 }
 
-std::string UdpExchange(uint16_t port, const std::string& datagram, Duration timeout) {
-  UniqueFd fd(socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
-  REQUIRE(fd);
+void SendDatagram(int fd, uint16_t port, std::string_view datagram) {
   sockaddr_in to{};
   to.sin_family = AF_INET;
   to.sin_port = htons(port);
   to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  REQUIRE(sendto(fd.Get(), datagram.data(), datagram.size(), 0, reinterpret_cast<sockaddr*>(&to),
-                 sizeof to) == static_cast<ssize_t>(datagram.size()));
+  REQUIRE(sendto(fd, datagram.data(), datagram.size(), 0, reinterpret_cast<sockaddr*>(&to), sizeof to) ==
+          static_cast<ssize_t>(datagram.size()));
+}
+
+std::string UdpExchange(uint16_t port, const std::string& datagram, Duration timeout) {
+  UniqueFd fd(socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  REQUIRE(fd);
+  SendDatagram(fd.Get(), port, datagram);
   pollfd p{fd.Get(), POLLIN, 0};
   if (poll(&p, 1, static_cast<int>(timeout.count())) != 1) return "<none>";
   char buf[2048];

@@ -133,6 +133,9 @@ int TryConnect(uint16_t port);
 // first reply, or "<none>" after `timeout`.
 std::string UdpExchange(uint16_t port, const std::string& datagram, Duration timeout = 5s);
 
+// Sends `datagram` from the UDP socket `fd` to 127.0.0.1:`port`.
+void SendDatagram(int fd, uint16_t port, std::string_view datagram);
+
 UniqueFd ConnectTcp(const std::string& host, uint16_t port, Duration timeout = 5s);
 // The same from a chosen local address (127.0.0.2, say) for per-source tests.
 UniqueFd ConnectTcpFrom(const std::string& source, const std::string& host, uint16_t port,
