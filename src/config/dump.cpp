@@ -115,6 +115,33 @@ void EmitAdmission(YAML::Emitter& out, const ServiceConfig& service) {
   Key(out, "refuse_message", service.refuse_message);
 }
 
+void EmitTls(YAML::Emitter& out, const TlsConfig& tls) {
+  out << YAML::Key << "tls" << YAML::Value << YAML::BeginMap;
+  Key(out, "cert", tls.cert);
+  Key(out, "key", tls.key);
+  if (!tls.client_ca.empty()) Key(out, "client_ca", tls.client_ca);
+  const char* client_cert = tls.client_cert == ClientCert::kRequire    ? "require"
+                            : tls.client_cert == ClientCert::kOptional ? "optional"
+                                                                       : "none";
+  Key(out, "client_cert", std::string(client_cert));
+  if (!tls.allow_client.empty()) EmitList(out, "allow_client", tls.allow_client);
+  Key(out, "min_version", tls.min_version);
+  if (!tls.alpn.empty()) EmitList(out, "alpn", tls.alpn);
+  Key(out, "handshake_timeout", SecondsText(tls.handshake_timeout));
+  if (!tls.sni.empty()) {
+    out << YAML::Key << "sni" << YAML::Value << YAML::BeginSeq;
+    for (const TlsSni& sni : tls.sni) {
+      out << YAML::BeginMap;
+      EmitList(out, "names", sni.names);
+      Key(out, "cert", sni.cert);
+      Key(out, "key", sni.key);
+      out << YAML::EndMap;
+    }
+    out << YAML::EndSeq;
+  }
+  out << YAML::EndMap;
+}
+
 void EmitService(YAML::Emitter& out, const ServiceConfig& service) {
   out << YAML::BeginMap;
   Key(out, "name", service.name);
@@ -145,6 +172,7 @@ void EmitService(YAML::Emitter& out, const ServiceConfig& service) {
   Key(out, "source_prefix_v4", static_cast<long>(service.limits.source_prefix_v4));
   Key(out, "source_prefix_v6", static_cast<long>(service.limits.source_prefix_v6));
   if (service.mode == Mode::kNowait) EmitAdmission(out, service);
+  if (service.tls) EmitTls(out, *service.tls);
   if (service.timeout) Key(out, "timeout", SecondsText(*service.timeout)); else Unset(out, "timeout: none");
   Key(out, "kill_grace", SecondsText(service.kill_grace));
   out << YAML::EndMap;

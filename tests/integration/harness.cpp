@@ -168,8 +168,19 @@ Yinetd::Yinetd(const std::string& config_yaml, StartOptions options) {
 
 Yinetd::~Yinetd() {
   if (!exited_ && pid_ > 0) {
-    kill(pid_, SIGKILL);
-    waitpid(pid_, nullptr, 0);
+    // Whatever yinetd started is stopped too, also when an assertion ended
+    // the test early: a chance to shut down as it would, then SIGKILL for
+    // yinetd and for every process below it, by the pids seen before.
+    std::vector<pid_t> below = Descendants(pid_);
+    kill(pid_, SIGTERM);
+    if (!WaitExit(3s)) {
+      kill(pid_, SIGKILL);
+      waitpid(pid_, nullptr, 0);
+    }
+    for (pid_t pid : below) {
+      kill(-pid, SIGKILL);  // its process group: a program's own children
+      kill(pid, SIGKILL);
+    }
   }
   // The pipe reaches EOF once yinetd and its children are gone; a program
   // of a killed yinetd may linger, so do not wait for it forever.
@@ -416,19 +427,51 @@ std::string Exchange(uint16_t port, std::string_view request, const std::string&
   return ReadUntilEof(fd.Get());
 }
 
-int CountZombieChildren(pid_t parent) {
-  int zombies = 0;
-  for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
+namespace {
+
+struct ProcStat {
+  pid_t pid = 0;
+  char state = '?';
+  pid_t ppid = 0;
+};
+
+// Every process's state and parent, from /proc/PID/stat.
+std::vector<ProcStat> ProcessTable() {
+  std::vector<ProcStat> table;
+  std::error_code error;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc", error)) {
     std::ifstream stat(entry.path() / "stat");
     std::string text;
     if (!std::getline(stat, text)) continue;
     size_t paren = text.rfind(')');
     if (paren == std::string::npos) continue;
+    ProcStat process;
+    process.pid = static_cast<pid_t>(std::atol(entry.path().filename().c_str()));
     std::istringstream rest(text.substr(paren + 2));
-    char state;
-    pid_t ppid;
-    rest >> state >> ppid;
-    if (ppid == parent && state == 'Z') ++zombies;
+    rest >> process.state >> process.ppid;
+    table.push_back(process);
+  }
+  return table;
+}
+
+}  // namespace
+
+std::vector<pid_t> Descendants(pid_t root) {
+  std::vector<ProcStat> table = ProcessTable();
+  std::vector<pid_t> found{root};
+  for (size_t i = 0; i < found.size(); ++i) {
+    for (const ProcStat& process : table) {
+      if (process.ppid == found[i]) found.push_back(process.pid);
+    }
+  }
+  found.erase(found.begin());
+  return found;
+}
+
+int CountZombieChildren(pid_t parent) {
+  int zombies = 0;
+  for (const ProcStat& process : ProcessTable()) {
+    if (process.ppid == parent && process.state == 'Z') ++zombies;
   }
   return zombies;
 }

@@ -146,6 +146,8 @@ std::string ReadUntilEof(int fd, Duration timeout = 10s);
 // Connects, sends `request`, half-closes, and reads the whole reply.
 std::string Exchange(uint16_t port, std::string_view request = "", const std::string& host = "127.0.0.1");
 
+// The processes below `pid` (children, their children, ...), now.
+std::vector<pid_t> Descendants(pid_t pid);
 // Processes whose parent is `pid` and that are zombies.
 int CountZombieChildren(pid_t pid);
 // Processes whose real uid is `uid`.
