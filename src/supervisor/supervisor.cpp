@@ -353,10 +353,12 @@ void Supervisor::Apply(config::Config next) {
     if (step.recount_sources) children_.Recount(*service);
     services.push_back(std::move(service));
   }
-  std::vector<std::string> failures = listeners_.Apply(plan, services);
   services_ = std::move(services);
   config_ = std::move(next);
+  // Before the listeners: applying them decides which are polled, and an
+  // overflow: queue listener's room depends on the new max_children.
   ApplyTopLevel();
+  std::vector<std::string> failures = listeners_.Apply(plan, services_);
   WatchConfig();
   log::ReloadDone(failures.empty() ? "ok" : "partial", plan.Count(ServiceStep::Fate::kAdded), plan.removed.size(),
                   plan.Count(ServiceStep::Fate::kChanged), plan.Count(ServiceStep::Fate::kKept), failures);

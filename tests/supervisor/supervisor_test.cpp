@@ -429,5 +429,26 @@ TEST_CASE("a pass costs what happened: the poll set and timers follow the childr
   CHECK(rig.supervisor->PollSize() == 50);
 }
 
+TEST_CASE("overflow: queue is polled again when a reload raises max_children, not only when a child ends") {
+  config::ServiceConfig queued = Svc("queued");
+  queued.limits.overflow = config::Overflow::kQueue;
+  config::Config config = Conf({queued});
+  config.max_children = 1;
+  Rig rig(config);
+  UniqueFd a = ConnectTo(rig.Port());
+  UniqueFd b = ConnectTo(rig.Port());
+  rig.Settle();
+  REQUIRE(rig.processes.spawned.size() == 1);
+  REQUIRE_FALSE(rig.ListenerAt(0).polled);
+  // The first child runs on (it may for hours): the room the reload makes
+  // must be used now.
+  rig.next.max_children = 2;
+  rig.supervisor->Reload("test");
+  CHECK(rig.ListenerAt(0).polled);
+  rig.Settle();
+  CHECK(rig.processes.spawned.size() == 2);
+  CHECK(rig.Counts().Refused() == 0);
+}
+
 }  // namespace
 }  // namespace yinetd::supervisor
