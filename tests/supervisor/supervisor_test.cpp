@@ -5,6 +5,7 @@
 
 #include <arpa/inet.h>
 #include <doctest/doctest.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -226,6 +227,27 @@ TEST_CASE("an option that cannot be applied keeps the old socket serving, and th
   UniqueFd client = ConnectTo(port);
   rig.Settle();
   CHECK(rig.processes.spawned.size() == 1);
+}
+
+TEST_CASE("a listener kept after its reload step failed takes its service's mode: nowait never accepts blocking") {
+  config::ServiceConfig waiting = Svc("svc");
+  waiting.mode = config::Mode::kWait;
+  Rig rig(Conf({waiting}));
+  REQUIRE((fcntl(rig.ListenerAt(0).fd.Get(), F_GETFL) & O_NONBLOCK) == 0);
+  // The mode changes along with an option that cannot be applied: the old
+  // socket keeps serving, now for a nowait service, which accepts up to
+  // kAcceptBatch in a row and would block the loop on a blocking socket.
+  rig.next.services[0].mode = config::Mode::kNowait;
+  rig.next.services[0].socket.bind_interface = "no-such-if0";
+  rig.supervisor->Reload("test");
+  REQUIRE(rig.supervisor->GetListeners().All().size() == 1);
+  const Listener& kept = rig.ListenerAt(0);
+  CHECK(kept.service->config.mode == config::Mode::kNowait);
+  CHECK((fcntl(kept.fd.Get(), F_GETFL) & O_NONBLOCK) != 0);
+  // And back: a wait program is handed a blocking socket.
+  rig.next.services[0].mode = config::Mode::kWait;
+  rig.supervisor->Reload("test");
+  CHECK((fcntl(rig.ListenerAt(0).fd.Get(), F_GETFL) & O_NONBLOCK) == 0);
 }
 
 TEST_CASE("a service whose new address cannot be bound keeps serving on its old one") {
