@@ -93,14 +93,18 @@ void Supervisor::Bind() {
 void Supervisor::NotifyReady() { status_.Ready(services_.size(), children_.Running()); }
 
 int Supervisor::Run(SignalPipe& signals) {
-  // The first entry of the poll set, so signals (and reaping) come before
-  // accepting in every pass, as in s6-tcpserverd.
-  poll_.Add(signals.ReadFd(), [this, &signals](short) { HandleSignals(signals); });
+  WatchSignals(signals);
   while (RunOnce(-1)) {
   }
   poll_.Remove(signals.ReadFd());
   log::Stop(0);
   return 0;
+}
+
+void Supervisor::WatchSignals(SignalPipe& signals) {
+  // Signals (and reaping) come before accepting in every pass, as in
+  // s6-tcpserverd; the listeners were added before, at Bind.
+  poll_.AddFirst(signals.ReadFd(), [this, &signals](short) { HandleSignals(signals); });
 }
 
 bool Supervisor::RunOnce(int max_wait_ms) {

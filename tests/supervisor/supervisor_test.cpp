@@ -16,6 +16,7 @@
 #include <memory>
 
 #include "supervisor/fakes.h"
+#include "sys/signal_pipe.h"
 
 namespace yinetd::supervisor {
 namespace {
@@ -470,6 +471,25 @@ TEST_CASE("overflow: queue is polled again when a reload raises max_children, no
   rig.Settle();
   CHECK(rig.processes.spawned.size() == 2);
   CHECK(rig.Counts().Refused() == 0);
+}
+
+TEST_CASE("a child that died is counted out before the next connection in the same pass is admitted") {
+  SignalPipe signals({SIGCHLD});
+  config::ServiceConfig echo = Svc("echo");
+  echo.limits.max_connections = 1;
+  Rig rig(Conf({echo}));
+  rig.supervisor->WatchSignals(signals);
+  UniqueFd a = ConnectTo(rig.Port());
+  rig.Settle();
+  REQUIRE(rig.processes.spawned.size() == 1);
+  // The program exits and the next client connects before the loop wakes:
+  // one pass sees both the SIGCHLD and the ready listener.
+  rig.processes.Exit(rig.processes.spawned[0].pid, 0);
+  UniqueFd b = ConnectTo(rig.Port());
+  REQUIRE(kill(getpid(), SIGCHLD) == 0);
+  rig.supervisor->RunOnce(1000);
+  CHECK(rig.Counts().Refused() == 0);
+  CHECK(rig.processes.spawned.size() == 2);
 }
 
 }  // namespace
