@@ -235,7 +235,11 @@ void ListenerSet::Replace(Listener& listener, const std::shared_ptr<Service>& se
   try {
     Bind(*fresh);
   } catch (const SysError& e) {
-    if (e.Errno() != EADDRINUSE) throw;
+    // A wait-mode program holding the old socket holds its address too:
+    // closing our copy would not free it, and the old socket could then
+    // not be bound again. It keeps serving until a reload after the
+    // program exits.
+    if (e.Errno() != EADDRINUSE || listener.wait_child) throw;
     // Our own old socket holds the address (no SO_REUSEPORT on both): it
     // has to go first. If the new one still cannot bind, the old options
     // are bound again.
@@ -252,7 +256,6 @@ void ListenerSet::Replace(Listener& listener, const std::shared_ptr<Service>& se
   }
   if (listener.polled) poll_.Remove(listener.fd.Get());
   listener.polled = false;
-  fresh->wait_child = listener.wait_child;  // still holding the old socket
   listener.fd = std::move(fresh->fd);
   listener.options = fresh->options;
   listener.service = service;

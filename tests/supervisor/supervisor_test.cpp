@@ -492,5 +492,42 @@ TEST_CASE("a child that died is counted out before the next connection in the sa
   CHECK(rig.processes.spawned.size() == 2);
 }
 
+// A port free now, from the kernel.
+uint16_t FreePort() {
+  UniqueFd probe(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+  REQUIRE(bind(probe.Get(), reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0);
+  socklen_t length = sizeof sa;
+  REQUIRE(getsockname(probe.Get(), reinterpret_cast<sockaddr*>(&sa), &length) == 0);
+  return ntohs(sa.sin_port);
+}
+
+TEST_CASE("a wait-mode socket that needs replacing while its program holds it keeps serving") {
+  config::ServiceConfig waiting = Svc("svc", "127.0.0.1:" + std::to_string(FreePort()));
+  waiting.mode = config::Mode::kWait;
+  Rig rig(Conf({waiting}));
+  UniqueFd client = ConnectTo(rig.Port());
+  rig.Settle();
+  REQUIRE(rig.processes.spawned.size() == 1);
+  REQUIRE(rig.ListenerAt(0).wait_child);
+  // What the running program holds: the listening socket itself.
+  UniqueFd held(fcntl(rig.ListenerAt(0).fd.Get(), F_DUPFD_CLOEXEC, 0));
+  ino_t socket_before = InodeOf(held.Get());
+  rig.next.services[0].socket.freebind = true;  // a new socket is needed
+  rig.supervisor->Reload("test");
+  // The new socket cannot have the address while the program holds the old
+  // one: the old keeps serving once the program exits.
+  REQUIRE(rig.supervisor->GetListeners().All().size() == 1);
+  CHECK(InodeOf(rig.ListenerAt(0).fd.Get()) == socket_before);
+  held.Reset();
+  rig.Exit(0);
+  CHECK(rig.ListenerAt(0).polled);
+  UniqueFd next = ConnectTo(rig.Port());
+  rig.Settle();
+  CHECK(rig.processes.spawned.size() == 2);
+}
+
 }  // namespace
 }  // namespace yinetd::supervisor
