@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <chrono>
 #include <cstdlib>
 #include <exception>
 #include <filesystem>
@@ -20,6 +21,7 @@
 #include "systemd/activation.h"
 #include "systemd/journal.h"
 #include "systemd/notify.h"
+#include "tls/context.h"
 #include "version.h"
 
 namespace {
@@ -83,6 +85,20 @@ void EnsureStandardFds() {
     // not close-on-exec: it stands in for a standard descriptor.
     [[maybe_unused]] int null_fd = open("/dev/null", O_RDWR);
   }
+}
+
+// The config, and every TLS service's certificates and keys read and
+// checked (a reload checks them again, service by service, keeping the old
+// context of one that fails: supervisor/tls_service.h).
+config::LoadResult LoadAndCheck(const std::string& config_file) {
+  config::SystemHost host;
+  config::LoadResult result = config::LoadConfigFile(config_file, host);
+  if (!result.config) return result;
+  int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
+                    std::chrono::system_clock::now().time_since_epoch()).count();
+  result.problems = tls::CheckContexts(*result.config, now);
+  if (!result.problems.empty()) result.config.reset();
+  return result;
 }
 
 int Check(const config::LoadResult& result) {
@@ -163,8 +179,7 @@ int main(int argc, char** argv) {
 
   // Absolute, so that ./program paths in it survive the child's chdir("/").
   std::string config_file = std::filesystem::absolute(options.config_file).lexically_normal();
-  config::SystemHost host;
-  config::LoadResult result = config::LoadConfigFile(config_file, host);
+  config::LoadResult result = LoadAndCheck(config_file);
   if (options.check) return Check(result);
   if (!result.config) {
     for (const config::Problem& problem : result.problems) log::ConfigProblem(problem.where.file,

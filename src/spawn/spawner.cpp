@@ -142,7 +142,9 @@ int StderrSource(const ChildSpec& spec, int pipe_write) {
 }
 
 // `shared`: where a cloned child reports a failure; nullptr in a forked one.
-[[noreturn]] void RunChild(const ChildSpec& spec, int pipe_write, FailureSlot* shared) {
+// `own_group`: false for a program under a TLS front, which stays in the
+// front's group so that signalling the group reaches both.
+[[noreturn]] void RunChild(const ChildSpec& spec, int pipe_write, FailureSlot* shared, bool own_group = true) {
   ResetSignalsForChild();
   Reporter report{pipe_write, shared};
   if (dup2(spec.connection_fd, 0) < 0) FailStart(report, "dup2", errno);
@@ -156,11 +158,49 @@ int StderrSource(const ChildSpec& spec, int pipe_write) {
   // it. Not setsid(): with scheduler autogroups (Debian's default) every new
   // session creates a scheduling group, which cost 2-3x in connections/s at
   // concurrency 1 (docs/benchmarks.md).
-  if (setpgid(0, 0) < 0) FailStart(report, "setpgid", errno);
+  if (own_group && setpgid(0, 0) < 0) FailStart(report, "setpgid", errno);
   SetUpProcess(spec, report);
   if (spec.builtin != nullptr) RunBuiltin(*spec.builtin, spec.prepared);
   execve(spec.program, spec.argv, spec.envp);
   FailStart(report, "exec", errno);
+}
+
+// Closes every fd from 3 up but those in `keep` (sorted): a front lives as
+// long as its connection and must not hold listeners or other children's
+// pipes open.
+void CloseAllBut(std::initializer_list<int> keep) {
+  unsigned int from = 3;
+  for (int fd : keep) {
+    if (fd < static_cast<int>(from)) continue;
+    if (static_cast<unsigned int>(fd) > from) close_range(from, static_cast<unsigned int>(fd) - 1, 0);
+    from = static_cast<unsigned int>(fd) + 1;
+  }
+  close_range(from, ~0U, 0);
+}
+
+// A TLS connection's child (tls/front.h): the front forks the program once
+// the handshake succeeded. The program is started like any forked child,
+// on the front's plaintext socket and with the SSL_* environment.
+[[noreturn]] void RunTlsFront(const ChildSpec& spec, int pipe_write) {
+  ResetSignalsForChild();
+  if (setpgid(0, 0) < 0) FailStart(Reporter{pipe_write, nullptr}, "setpgid", errno);
+  int keep[] = {spec.connection_fd, spec.tls->outcome_fd, pipe_write, spec.devnull_fd};
+  std::sort(std::begin(keep), std::end(keep));
+  CloseAllBut({keep[0], keep[1], keep[2], keep[3]});
+  tls::RunFront(*spec.tls, spec.connection_fd, spec.envp, spec.credentials, [&](int plain_fd, char* const* envp) {
+    pid_t pid = fork();
+    if (pid == 0) {
+      ChildSpec program = spec;
+      program.connection_fd = plain_fd;
+      program.envp = envp;
+      program.tls = nullptr;
+      RunChild(program, pipe_write, nullptr, false);
+    }
+    // The program's stderr and start failures reach us through its copy;
+    // ours would keep the pipe from ending when the program does.
+    if (pid > 0 && pipe_write >= 0) close(pipe_write);
+    return pid;
+  });
 }
 
 struct CloneArgs {
@@ -238,10 +278,11 @@ SysResult ForkSpawner::Spawn(const ChildSpec& spec, ReportPipe& pipe, Started& s
   sigprocmask(SIG_SETMASK, &all, &previous);
   SysResult result;
   started = Started{};
-  if (ClonesChild(spec.builtin)) {
+  if (ClonesChild(spec.builtin) && spec.tls == nullptr) {
     result = CloneChild(spec, pipe.write_end.Get(), started);
   } else {
     started.pid = fork();
+    if (started.pid == 0 && spec.tls != nullptr) RunTlsFront(spec, pipe.write_end.Get());
     if (started.pid == 0) RunChild(spec, pipe.write_end.Get(), nullptr);
     if (started.pid < 0) result = SysResult{"fork", errno};
   }

@@ -27,6 +27,7 @@
 #include "config/config.h"
 #include "spawn/clone_watchdog.h"
 #include "sys/unique_fd.h"
+#include "tls/front.h"
 
 namespace yinetd::spawn {
 
@@ -49,6 +50,10 @@ struct ChildSpec {
   // What the builtin serves that only we know (the metrics text); the
   // forked child has its own copy of it.
   std::string_view prepared = {};
+  // Set: the child is forked as the connection's TLS front (tls/front.h),
+  // which starts the program, as described by the fields above, once the
+  // handshake succeeded.
+  const tls::FrontSpec* tls = nullptr;
 };
 
 // The pipe a child reports through: with stderr=log it carries the

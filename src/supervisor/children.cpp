@@ -6,6 +6,7 @@
 #include <cerrno>
 
 #include "log/events.h"
+#include "supervisor/tls_service.h"
 
 namespace yinetd::supervisor {
 namespace {
@@ -43,15 +44,34 @@ void Children::ScheduleRefusalFlush() {
   }
 }
 
+// tls_error lines share the refusals' rate limit, under keys of their own.
+constexpr std::string_view kTlsReasonPrefix = "tls:";
+
+void Children::TlsFailed(Service& service, pid_t pid, std::string_view peer, const std::string& reason,
+                         std::string_view detail) {
+  service.state->counts.CountTlsFailure(reason);
+  if (refusals_.Record(service.Name(), std::string(kTlsReasonPrefix) + reason, clock_.Now())) {
+    log::TlsError(service.Name(), pid, peer, reason, detail);
+  } else {
+    ScheduleRefusalFlush();
+  }
+}
+
 void Children::FlushRefusals() {
   for (const auto& suppressed : refusals_.Flush(clock_.Now())) {
-    log::RefusalsSuppressed(suppressed.service, suppressed.reason, suppressed.count);
+    std::string_view reason = suppressed.reason;
+    if (reason.substr(0, kTlsReasonPrefix.size()) == kTlsReasonPrefix) {
+      log::TlsErrorsSuppressed(suppressed.service, reason.substr(kTlsReasonPrefix.size()), suppressed.count);
+    } else {
+      log::RefusalsSuppressed(suppressed.service, suppressed.reason, suppressed.count);
+    }
   }
   ScheduleRefusalFlush();
 }
 
 void Children::Started(std::shared_ptr<Service> service, pid_t pid, std::string peer,
-                       std::optional<net::IpAddress> client, const SourceKey& source, UniqueFd report_pipe) {
+                       std::optional<net::IpAddress> client, const SourceKey& source, UniqueFd report_pipe,
+                       UniqueFd tls_outcome) {
   ServiceState& state = *service->state;
   ++state.counts.running;
   ++state.counts.accepted;
@@ -67,6 +87,7 @@ void Children::Started(std::shared_ptr<Service> service, pid_t pid, std::string 
   record.source = source;
   record.started = clock_.Now();
   if (report_pipe) record.output = std::make_unique<OutputReader>(std::move(report_pipe));
+  record.tls_outcome = std::move(tls_outcome);
   ArmTimeout(record);
   WatchOutput(record);
 }
@@ -94,8 +115,16 @@ void Children::Ended(const Reaped& reaped) {
     poll_.Remove(fd);
     if (!record.output->AtEof()) KeepOrphanOutput(record.service, record.pid, std::move(record.output));
   }
-  log::Exit(service.Name(), record.pid, record.peer, reaped.status, MillisBetween(record.started, now),
-            record.kill_reason);
+  // A TLS child's front said how its handshake went: a failure is its one
+  // line (tls_error), a success adds to the exit line.
+  tls::Outcome outcome;
+  if (record.tls_outcome) outcome = ReadOutcome(record.tls_outcome.Get());
+  if (!outcome.failure.empty()) {
+    TlsFailed(service, record.pid, record.peer, outcome.failure, outcome.detail);
+  } else {
+    log::Exit(service.Name(), record.pid, record.peer, reaped.status, MillisBetween(record.started, now),
+              record.kill_reason, log::TlsFacts{outcome.version, outcome.client, outcome.ktls});
+  }
   if (processes_.GroupAlive(record.pid)) Linger(record);
   if (on_ended) on_ended(record, reaped.status);
 }

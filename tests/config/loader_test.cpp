@@ -645,3 +645,86 @@ TEST_CASE("include of a missing literal file is an error; an empty glob is not")
 
 }  // namespace
 }  // namespace yinetd::config
+
+namespace yinetd::config {
+namespace {
+
+const char* kTlsService = R"(services:
+  - name: s
+    listen: 127.0.0.1:7443
+    program: /bin/cat
+    tls:
+      cert: certs/server.pem
+      key: /etc/k.key
+)";
+
+TEST_CASE("tls: every key is read; a relative path is relative to the config file") {
+  LoadResult result = Load(std::string(kTlsService) + R"(      client_ca: /etc/ca.pem
+      client_cert: require
+      allow_client: ["CN=backup-*", "URI:spiffe://corp/*"]
+      min_version: "1.3"
+      alpn: [h2, http/1.1]
+      handshake_timeout: 2.5
+      sni:
+        - names: ["*.example.org"]
+          cert: /etc/org.pem
+          key: /etc/org.key
+)");
+  REQUIRE(result.config);
+  const TlsConfig& tls = *result.config->services[0].tls;
+  CHECK(tls.cert == "/etc/yinetd/certs/server.pem");
+  CHECK(tls.key == "/etc/k.key");
+  CHECK(tls.client_cert == ClientCert::kRequire);
+  CHECK(tls.allow_client.size() == 2);
+  CHECK(tls.min_version == "1.3");
+  CHECK(tls.alpn == std::vector<std::string>{"h2", "http/1.1"});
+  CHECK(tls.handshake_timeout == std::chrono::milliseconds(2500));
+  REQUIRE(tls.sni.size() == 1);
+  CHECK(tls.sni[0].names == std::vector<std::string>{"*.example.org"});
+  CHECK(tls.key_where.line == 7);
+  CHECK(tls.key_where.column == 12);
+  CHECK(tls.Files().size() == 5);
+}
+
+TEST_CASE("tls: bad values are named at their line and column") {
+  CHECK(OnlyProblem(std::string(kTlsService) + "      client_cert: sometimes\n").ToString() ==
+        "/etc/yinetd/test.yaml:8:20: tls.client_cert must be none, optional or require, not 'sometimes'");
+  CHECK(OnlyProblem(std::string(kTlsService) + "      min_version: \"1.1\"\n").where.line == 8);
+  CHECK(OnlyProblem(std::string(kTlsService) + "      sni:\n        - cert: /a\n          key: /b\n").message ==
+        "a tls.sni entry needs names: the server names it answers, like [\"*.example.org\"]");
+  CHECK(OnlyProblem(std::string(kTlsService) + "      client_cert: optional\n").message.find("needs client_ca") !=
+        std::string::npos);
+  CHECK(OnlyProblem(std::string(kTlsService) + "      client_ca: /ca\n      client_cert: require\n"
+                                              "      allow_client: [\"O=x\"]\n").message.find("CN=, DNS: or URI:") !=
+        std::string::npos);
+  CHECK(OnlyProblem(std::string(kTlsService) + "      crt: /x\n").message ==
+        "unknown key 'crt' under tls: did you mean 'cert'?");
+  CHECK(OnlyProblem(R"(services:
+  - name: s
+    listen: 127.0.0.1:7443
+    program: /bin/cat
+    tls: {key: /k}
+)").message.find("tls is missing 'cert'") != std::string::npos);
+}
+
+TEST_CASE("tls with protocol udp or mode wait is an error naming the fix; from defaults it is left out") {
+  CHECK(OnlyProblem(std::string(kTlsService) + "    mode: wait\n").message.find("tls needs mode nowait") == 0);
+  CHECK(OnlyProblem(std::string(kTlsService) + "    protocol: udp\n").message.find("tls needs a stream") == 0);
+  LoadResult result = Load(R"(defaults:
+  tls: {cert: /c.pem, key: /k.pem}
+services:
+  - name: udp
+    listen: 127.0.0.1:7000
+    program: /bin/cat
+    protocol: udp
+  - name: tcp
+    listen: 127.0.0.1:7001
+    program: /bin/cat
+)");
+  REQUIRE(result.config);
+  CHECK_FALSE(result.config->services[0].tls);
+  CHECK(result.config->services[1].tls->cert == "/c.pem");
+}
+
+}  // namespace
+}  // namespace yinetd::config
