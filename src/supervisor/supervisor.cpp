@@ -96,14 +96,18 @@ void Supervisor::Bind() {
 void Supervisor::NotifyReady() { status_.Ready(services_.size(), children_.Running()); }
 
 int Supervisor::Run(SignalPipe& signals) {
-  // The first entry of the poll set, so signals (and reaping) come before
-  // accepting in every pass, as in s6-tcpserverd.
-  poll_.Add(signals.ReadFd(), [this, &signals](short) { HandleSignals(signals); });
+  WatchSignals(signals);
   while (RunOnce(-1)) {
   }
   poll_.Remove(signals.ReadFd());
   log::Stop(0);
   return 0;
+}
+
+void Supervisor::WatchSignals(SignalPipe& signals) {
+  // Signals (and reaping) come before accepting in every pass, as in
+  // s6-tcpserverd; the listeners were added before, at Bind.
+  poll_.AddFirst(signals.ReadFd(), [this, &signals](short) { HandleSignals(signals); });
 }
 
 bool Supervisor::RunOnce(int max_wait_ms) {
@@ -388,10 +392,12 @@ control::ReloadOutcome Supervisor::Apply(config::Config next) {
     if (step.recount_sources) children_.Recount(*service);
     services.push_back(std::move(service));
   }
-  std::vector<std::string> failures = listeners_.Apply(plan, services);
   services_ = std::move(services);
   config_ = std::move(next);
+  // Before the listeners: applying them decides which are polled, and an
+  // overflow: queue listener's room depends on the new max_children.
   ApplyTopLevel();
+  std::vector<std::string> failures = listeners_.Apply(plan, services_);
   WatchConfig();
   control::ReloadOutcome outcome;
   outcome.result = failures.empty() ? control::ReloadOutcome::Result::kOk : control::ReloadOutcome::Result::kPartial;

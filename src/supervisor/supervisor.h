@@ -77,6 +77,11 @@ class Supervisor {
   // Serves until SIGTERM or SIGINT, then shuts down; returns the exit code.
   int Run(SignalPipe& signals);
 
+  // Handles what arrives on `signals` first in every pass, before any
+  // listener (Run does this): a child that died is counted out before the
+  // next connection is admitted against its count.
+  void WatchSignals(SignalPipe& signals);
+
   // One pass of the loop, waiting at most `max_wait_ms` (-1: until
   // something happens); for tests that drive the loop by hand. False once
   // shutdown is complete.
