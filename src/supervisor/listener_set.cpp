@@ -181,7 +181,7 @@ std::vector<std::string> ListenerSet::Apply(const ReloadPlan& plan,
       // A changed socket that failed keeps serving as it was, for the
       // service as it is now.
       if (!listener || !listener->fd.Valid()) continue;
-      listener->service = service;
+      if (!KeepServing(*listener, service)) continue;
     }
     listeners_.push_back(std::move(listener));
   }
@@ -193,8 +193,7 @@ std::vector<std::string> ListenerSet::Apply(const ReloadPlan& plan,
       return s->Name() == gone->service->Name() && failed_services.count(s->Name()) != 0 &&
              s->config.protocol == gone->service->config.protocol;
     });
-    if (next != services.end()) {
-      gone->service = *next;
+    if (next != services.end() && KeepServing(*gone, *next)) {
       listeners_.push_back(std::move(gone));
       continue;
     }
@@ -203,6 +202,25 @@ std::vector<std::string> ListenerSet::Apply(const ReloadPlan& plan,
   NoteQueued();
   for (auto& listener : listeners_) Refresh(*listener);
   return failures;
+}
+
+// The socket stays as it is but for its blocking mode, which must be the
+// service's: a nowait service accepts up to kAcceptBatch in a row and would
+// freeze the loop on a blocking socket; a wait program expects a blocking
+// one. False (logged, the listener closed) if even that cannot be set.
+bool ListenerSet::KeepServing(Listener& listener, const std::shared_ptr<Service>& service) {
+  listener.service = service;
+  net::ListenOptions in_mode = listener.options;
+  in_mode.nonblocking = ListenOptionsFor(service->config).nonblocking;
+  try {
+    net::UpdateListener(listener.fd.Get(), listener.address, listener.options, in_mode);
+  } catch (const SysError& e) {
+    log::SyscallFailed(service->Name(), e.Call(), listener.addr_text, e.Errno());
+    Close(listener);
+    return false;
+  }
+  listener.options = in_mode;
+  return true;
 }
 
 void ListenerSet::Update(Listener& listener, const std::shared_ptr<Service>& service) {
@@ -217,7 +235,11 @@ void ListenerSet::Replace(Listener& listener, const std::shared_ptr<Service>& se
   try {
     Bind(*fresh);
   } catch (const SysError& e) {
-    if (e.Errno() != EADDRINUSE) throw;
+    // A wait-mode program holding the old socket holds its address too:
+    // closing our copy would not free it, and the old socket could then
+    // not be bound again. It keeps serving until a reload after the
+    // program exits.
+    if (e.Errno() != EADDRINUSE || listener.wait_child) throw;
     // Our own old socket holds the address (no SO_REUSEPORT on both): it
     // has to go first. If the new one still cannot bind, the old options
     // are bound again.
@@ -234,7 +256,6 @@ void ListenerSet::Replace(Listener& listener, const std::shared_ptr<Service>& se
   }
   if (listener.polled) poll_.Remove(listener.fd.Get());
   listener.polled = false;
-  fresh->wait_child = listener.wait_child;  // still holding the old socket
   listener.fd = std::move(fresh->fd);
   listener.options = fresh->options;
   listener.service = service;

@@ -117,6 +117,7 @@ class ListenerSet {
   bool UseAdopted(Listener& listener);
   void Rest(Listener& listener, milliseconds length);
   void Close(Listener& listener);
+  bool KeepServing(Listener& listener, const std::shared_ptr<Service>& service);
   void Update(Listener& listener, const std::shared_ptr<Service>& service);
   void Replace(Listener& listener, const std::shared_ptr<Service>& service);
   void NoteUnread(Listener& listener);

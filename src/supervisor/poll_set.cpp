@@ -5,10 +5,22 @@
 
 namespace yinetd::supervisor {
 
-void PollSet::Add(int fd, Handler handler) {
+void PollSet::Add(int fd, Handler handler, short events) {
   slots_[fd] = fds_.size();
-  fds_.push_back(pollfd{fd, POLLIN, 0});
+  fds_.push_back(pollfd{fd, events, 0});
   entries_.push_back(Entry{std::move(handler), next_generation_++});
+}
+
+void PollSet::AddFirst(int fd, Handler handler) {
+  Add(fd, std::move(handler));
+  // Handlers run in slot order, and Remove moves only the last slot: slot 0
+  // stays first until it is itself removed.
+  size_t last = fds_.size() - 1;
+  if (last == 0) return;
+  std::swap(fds_[0], fds_[last]);
+  std::swap(entries_[0], entries_[last]);
+  slots_[fds_[0].fd] = 0;
+  slots_[fds_[last].fd] = last;
 }
 
 void PollSet::Remove(int fd) {

@@ -21,9 +21,12 @@ class PollSet {
  public:
   using Handler = std::function<void(short revents)>;
 
-  // Waits for POLLIN on `fd` (borrowed: the caller keeps it open until
-  // Remove). One registration per fd.
-  void Add(int fd, Handler handler);
+  // Waits for `events` (POLLIN unless told) on `fd` (borrowed: the caller
+  // keeps it open until Remove). One registration per fd.
+  void Add(int fd, Handler handler, short events = POLLIN);
+  // As Add, but its handler is called before every other in each pass, for
+  // as long as it is registered (one such fd at a time).
+  void AddFirst(int fd, Handler handler);
   void Remove(int fd);
   bool Contains(int fd) const { return slots_.count(fd) != 0; }
   size_t Size() const { return fds_.size(); }

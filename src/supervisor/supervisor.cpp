@@ -69,7 +69,8 @@ Supervisor::Supervisor(config::Config config, ProcessStarter& processes, const C
       cli_level_(cli_level),
       children_(clock_, timers_, poll_, processes_),
       listeners_(clock_, timers_, poll_),
-      status_(clock_, timers_) {
+      status_(clock_, timers_),
+      started_at_(clock_.Now()) {
   devnull_.Reset(open("/dev/null", O_RDWR | O_CLOEXEC));
   if (!devnull_) throw SysError("open /dev/null", errno);
   process_counts_.start_time =
@@ -103,14 +104,18 @@ void Supervisor::Bind() {
 void Supervisor::NotifyReady() { status_.Ready(services_.size(), children_.Running()); }
 
 int Supervisor::Run(SignalPipe& signals) {
-  // The first entry of the poll set, so signals (and reaping) come before
-  // accepting in every pass, as in s6-tcpserverd.
-  poll_.Add(signals.ReadFd(), [this, &signals](short) { HandleSignals(signals); });
+  WatchSignals(signals);
   while (RunOnce(-1)) {
   }
   poll_.Remove(signals.ReadFd());
   log::Stop(0);
   return 0;
+}
+
+void Supervisor::WatchSignals(SignalPipe& signals) {
+  // Signals (and reaping) come before accepting in every pass, as in
+  // s6-tcpserverd; the listeners were added before, at Bind.
+  poll_.AddFirst(signals.ReadFd(), [this, &signals](short) { HandleSignals(signals); });
 }
 
 bool Supervisor::RunOnce(int max_wait_ms) {
@@ -353,11 +358,18 @@ void Supervisor::BeginShutdown() {
   children_.BeginShutdown(config_.shutdown_grace);
 }
 
-void Supervisor::Reload(std::string_view trigger) {
-  if (stopping_) return;
+control::ReloadOutcome Supervisor::Reload(std::string_view trigger) {
+  using Result = control::ReloadOutcome::Result;
+  control::ReloadOutcome outcome;
+  outcome.result = Result::kRefused;
+  if (stopping_) {
+    outcome.problems.push_back({config::Location{config_.file, 0, 0}, "yinetd is stopping"});
+    return outcome;
+  }
   if (!config_source_) {
     log::ReloadError(trigger, config_.file, 0, "reload is not available");
-    return;
+    outcome.problems.push_back({config::Location{config_.file, 0, 0}, "reload is not available"});
+    return outcome;
   }
   systemd::NotifyReloading();
   config::LoadResult result = config_source_();
@@ -367,8 +379,12 @@ void Supervisor::Reload(std::string_view trigger) {
       log::ReloadError(trigger, problem.where.file, problem.where.line, problem.message);
     }
     ++process_counts_.reloads_failure;
-  } else if (std::string error = Apply(std::move(*result.config)); !error.empty()) {
-    log::ReloadError(trigger, config_.file, 0, error);
+    outcome.problems = std::move(result.problems);
+  } else if (outcome = Apply(std::move(*result.config)); outcome.result == Result::kRefused) {
+    // A sandbox could not be prepared: the old config keeps serving.
+    for (const config::Problem& problem : outcome.problems) {
+      log::ReloadError(trigger, problem.where.file, problem.where.line, problem.message);
+    }
     ++process_counts_.reloads_failure;
   } else {
     ++process_counts_.reloads_success;
@@ -380,9 +396,10 @@ void Supervisor::Reload(std::string_view trigger) {
   // READY=1 ends the reload for systemd either way: the old or the new
   // config is serving.
   NotifyReady();
+  return outcome;
 }
 
-std::string Supervisor::Apply(config::Config next) {
+control::ReloadOutcome Supervisor::Apply(config::Config next) {
   std::vector<const config::ServiceConfig*> old_configs;
   for (const auto& service : services_) old_configs.push_back(&service->config);
   ReloadPlan plan = PlanReload(old_configs, listeners_.Describe(), next.services);
@@ -394,7 +411,11 @@ std::string Supervisor::Apply(config::Config next) {
     try {
       sandboxes[i] = sandboxes_.Prepare(next.services[i]);
     } catch (const SysError& e) {
-      return "service '" + next.services[i].name + "': unable to prepare its sandbox: " + e.what();
+      control::ReloadOutcome refused;
+      refused.result = control::ReloadOutcome::Result::kRefused;
+      refused.problems.push_back({config::Location{config_.file, 0, 0},
+                                  "service '" + next.services[i].name + "': unable to prepare its sandbox: " + e.what()});
+      return refused;
     }
   }
   std::vector<std::shared_ptr<Service>> services;
@@ -417,14 +438,23 @@ std::string Supervisor::Apply(config::Config next) {
     if (step.recount_sources) children_.Recount(*service);
     services.push_back(std::move(service));
   }
-  std::vector<std::string> failures = listeners_.Apply(plan, services);
   services_ = std::move(services);
   config_ = std::move(next);
+  // Before the listeners: applying them decides which are polled, and an
+  // overflow: queue listener's room depends on the new max_children.
   ApplyTopLevel();
+  std::vector<std::string> failures = listeners_.Apply(plan, services_);
   WatchConfig();
-  log::ReloadDone(failures.empty() ? "ok" : "partial", plan.Count(ServiceStep::Fate::kAdded), plan.removed.size(),
-                  plan.Count(ServiceStep::Fate::kChanged), plan.Count(ServiceStep::Fate::kKept), failures);
-  return "";
+  control::ReloadOutcome outcome;
+  outcome.result = failures.empty() ? control::ReloadOutcome::Result::kOk : control::ReloadOutcome::Result::kPartial;
+  outcome.added = plan.Count(ServiceStep::Fate::kAdded);
+  outcome.removed = plan.removed.size();
+  outcome.changed = plan.Count(ServiceStep::Fate::kChanged);
+  outcome.kept = plan.Count(ServiceStep::Fate::kKept);
+  log::ReloadDone(failures.empty() ? "ok" : "partial", outcome.added, outcome.removed, outcome.changed,
+                  outcome.kept, failures);
+  outcome.unbound = std::move(failures);
+  return outcome;
 }
 
 // The top-level settings as the file has them now: a key that was removed

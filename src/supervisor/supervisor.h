@@ -15,6 +15,7 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -22,6 +23,8 @@
 
 #include "config/config.h"
 #include "config/loader.h"
+#include "control/report.h"
+#include "control/server.h"
 #include "net/address.h"
 #include "sandbox/facilities.h"
 #include "spawn/spawner.h"
@@ -68,8 +71,17 @@ class Supervisor {
 
   int MaxChildren() const { return children_.MaxChildren(); }
 
+  // Serves `yinetd ctl` on `server` (control.cpp); `version` is what
+  // status reports.
+  void SetControl(std::unique_ptr<control::Server> server, std::string version);
+
   // Serves until SIGTERM or SIGINT, then shuts down; returns the exit code.
   int Run(SignalPipe& signals);
+
+  // Handles what arrives on `signals` first in every pass, before any
+  // listener (Run does this): a child that died is counted out before the
+  // next connection is admitted against its count.
+  void WatchSignals(SignalPipe& signals);
 
   // One pass of the loop, waiting at most `max_wait_ms` (-1: until
   // something happens); for tests that drive the loop by hand. False once
@@ -77,7 +89,8 @@ class Supervisor {
   bool RunOnce(int max_wait_ms);
   // SIGTERM's work; SIGHUP's; SIGUSR1's; what SIGCHLD wakes.
   void BeginShutdown();
-  void Reload(std::string_view trigger);
+  // What it did (or why not), for `yinetd ctl reload`.
+  control::ReloadOutcome Reload(std::string_view trigger);
   void LogStatus() const;
   void ReapChildren() { children_.ReapAll(); }
 
@@ -105,11 +118,20 @@ class Supervisor {
   std::optional<pid_t> StartChild(Listener& listener, int fd, std::vector<std::string> env, std::string peer,
                                   std::optional<net::IpAddress> client, const SourceKey& source);
   void OnChildEnded(const ChildRecord& child, int wait_status);
-  // "" once applied; otherwise why not, and the old config still serves.
-  std::string Apply(config::Config next);
+  // kRefused, with the problem, when a sandbox cannot be prepared: the old
+  // config then still serves.
+  control::ReloadOutcome Apply(config::Config next);
   std::shared_ptr<Service> MakeService(const config::ServiceConfig& service_config,
                                        std::shared_ptr<ServiceState> state = nullptr);
   void ApplyTopLevel();
+  // control.cpp: the control socket's descriptors in the poll set, its
+  // deadline in the timer queue, and the answers to each command.
+  class ControlHandler;
+  void OnControlReady(int fd, short revents);
+  void SyncControl();
+  control::Snapshot TakeSnapshot() const;
+  control::CheckOutcome CheckConfigOnDisk() const;
+  std::string AnswerControl(const control::Request& request);
   void WatchConfig();
   void OnConfigChanged();
   int PollTimeoutMs() const;
@@ -132,6 +154,11 @@ class Supervisor {
   spawn::ReportPipe spare_pipe_;  // opened before accept; see ReportPipe
   ProcessCounts process_counts_;
   sandbox::Facilities sandboxes_;
+  std::unique_ptr<control::Server> control_;
+  std::map<int, short> control_polled_;  // what of control_ is in poll_, with its events
+  Timer control_deadline_;                // the earliest client deadline
+  std::string version_;
+  TimePoint started_at_;
   bool stopping_ = false;
 };
 

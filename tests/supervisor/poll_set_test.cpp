@@ -89,5 +89,31 @@ TEST_CASE("removing keeps the others reachable, whatever the order") {
   CHECK(calls[3] == 1);
 }
 
+TEST_CASE("the descriptor added first is called first, also after others come and go") {
+  PollSet set;
+  Pipe a, b, c, first;
+  std::vector<char> called;
+  set.Add(a.read_end.Get(), [&](short) { called.push_back('a'); });
+  set.Add(b.read_end.Get(), [&](short) { called.push_back('b'); });
+  set.AddFirst(first.read_end.Get(), [&](short) { called.push_back('F'); });
+  a.Poke();
+  b.Poke();
+  first.Poke();
+  CHECK(set.Wait(0) == 3);
+  REQUIRE(called.size() == 3);
+  CHECK(called[0] == 'F');
+  called.clear();
+  set.Remove(a.read_end.Get());
+  set.Add(c.read_end.Get(), [&](short) { called.push_back('c'); });
+  c.Poke();
+  CHECK(set.Wait(0) == 3);
+  REQUIRE(called.size() == 3);
+  CHECK(called[0] == 'F');
+  set.Remove(first.read_end.Get());
+  called.clear();
+  CHECK(set.Wait(0) == 2);
+  CHECK(called.size() == 2);
+}
+
 }  // namespace
 }  // namespace yinetd::supervisor

@@ -5,6 +5,7 @@
 
 #include <arpa/inet.h>
 #include <doctest/doctest.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -15,6 +16,7 @@
 #include <memory>
 
 #include "supervisor/fakes.h"
+#include "sys/signal_pipe.h"
 
 namespace yinetd::supervisor {
 namespace {
@@ -228,6 +230,27 @@ TEST_CASE("an option that cannot be applied keeps the old socket serving, and th
   CHECK(rig.processes.spawned.size() == 1);
 }
 
+TEST_CASE("a listener kept after its reload step failed takes its service's mode: nowait never accepts blocking") {
+  config::ServiceConfig waiting = Svc("svc");
+  waiting.mode = config::Mode::kWait;
+  Rig rig(Conf({waiting}));
+  REQUIRE((fcntl(rig.ListenerAt(0).fd.Get(), F_GETFL) & O_NONBLOCK) == 0);
+  // The mode changes along with an option that cannot be applied: the old
+  // socket keeps serving, now for a nowait service, which accepts up to
+  // kAcceptBatch in a row and would block the loop on a blocking socket.
+  rig.next.services[0].mode = config::Mode::kNowait;
+  rig.next.services[0].socket.bind_interface = "no-such-if0";
+  rig.supervisor->Reload("test");
+  REQUIRE(rig.supervisor->GetListeners().All().size() == 1);
+  const Listener& kept = rig.ListenerAt(0);
+  CHECK(kept.service->config.mode == config::Mode::kNowait);
+  CHECK((fcntl(kept.fd.Get(), F_GETFL) & O_NONBLOCK) != 0);
+  // And back: a wait program is handed a blocking socket.
+  rig.next.services[0].mode = config::Mode::kWait;
+  rig.supervisor->Reload("test");
+  CHECK((fcntl(rig.ListenerAt(0).fd.Get(), F_GETFL) & O_NONBLOCK) == 0);
+}
+
 TEST_CASE("a service whose new address cannot be bound keeps serving on its old one") {
   Rig rig(Conf({Svc("echo")}));
   uint16_t port = rig.Port();
@@ -427,6 +450,83 @@ TEST_CASE("a pass costs what happened: the poll set and timers follow the childr
   rig.Exit(0);
   CHECK(rig.supervisor->TimerCount() == 0);
   CHECK(rig.supervisor->PollSize() == 50);
+}
+
+TEST_CASE("overflow: queue is polled again when a reload raises max_children, not only when a child ends") {
+  config::ServiceConfig queued = Svc("queued");
+  queued.limits.overflow = config::Overflow::kQueue;
+  config::Config config = Conf({queued});
+  config.max_children = 1;
+  Rig rig(config);
+  UniqueFd a = ConnectTo(rig.Port());
+  UniqueFd b = ConnectTo(rig.Port());
+  rig.Settle();
+  REQUIRE(rig.processes.spawned.size() == 1);
+  REQUIRE_FALSE(rig.ListenerAt(0).polled);
+  // The first child runs on (it may for hours): the room the reload makes
+  // must be used now.
+  rig.next.max_children = 2;
+  rig.supervisor->Reload("test");
+  CHECK(rig.ListenerAt(0).polled);
+  rig.Settle();
+  CHECK(rig.processes.spawned.size() == 2);
+  CHECK(rig.Counts().Refused() == 0);
+}
+
+TEST_CASE("a child that died is counted out before the next connection in the same pass is admitted") {
+  SignalPipe signals({SIGCHLD});
+  config::ServiceConfig echo = Svc("echo");
+  echo.limits.max_connections = 1;
+  Rig rig(Conf({echo}));
+  rig.supervisor->WatchSignals(signals);
+  UniqueFd a = ConnectTo(rig.Port());
+  rig.Settle();
+  REQUIRE(rig.processes.spawned.size() == 1);
+  // The program exits and the next client connects before the loop wakes:
+  // one pass sees both the SIGCHLD and the ready listener.
+  rig.processes.Exit(rig.processes.spawned[0].pid, 0);
+  UniqueFd b = ConnectTo(rig.Port());
+  REQUIRE(kill(getpid(), SIGCHLD) == 0);
+  rig.supervisor->RunOnce(1000);
+  CHECK(rig.Counts().Refused() == 0);
+  CHECK(rig.processes.spawned.size() == 2);
+}
+
+// A port free now, from the kernel.
+uint16_t FreePort() {
+  UniqueFd probe(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+  REQUIRE(bind(probe.Get(), reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0);
+  socklen_t length = sizeof sa;
+  REQUIRE(getsockname(probe.Get(), reinterpret_cast<sockaddr*>(&sa), &length) == 0);
+  return ntohs(sa.sin_port);
+}
+
+TEST_CASE("a wait-mode socket that needs replacing while its program holds it keeps serving") {
+  config::ServiceConfig waiting = Svc("svc", "127.0.0.1:" + std::to_string(FreePort()));
+  waiting.mode = config::Mode::kWait;
+  Rig rig(Conf({waiting}));
+  UniqueFd client = ConnectTo(rig.Port());
+  rig.Settle();
+  REQUIRE(rig.processes.spawned.size() == 1);
+  REQUIRE(rig.ListenerAt(0).wait_child);
+  // What the running program holds: the listening socket itself.
+  UniqueFd held(fcntl(rig.ListenerAt(0).fd.Get(), F_DUPFD_CLOEXEC, 0));
+  ino_t socket_before = InodeOf(held.Get());
+  rig.next.services[0].socket.freebind = true;  // a new socket is needed
+  rig.supervisor->Reload("test");
+  // The new socket cannot have the address while the program holds the old
+  // one: the old keeps serving once the program exits.
+  REQUIRE(rig.supervisor->GetListeners().All().size() == 1);
+  CHECK(InodeOf(rig.ListenerAt(0).fd.Get()) == socket_before);
+  held.Reset();
+  rig.Exit(0);
+  CHECK(rig.ListenerAt(0).polled);
+  UniqueFd next = ConnectTo(rig.Port());
+  rig.Settle();
+  CHECK(rig.processes.spawned.size() == 2);
 }
 
 }  // namespace
