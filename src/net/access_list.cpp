@@ -8,8 +8,6 @@
 #include <cstring>
 
 namespace yinetd::net {
-namespace {
-
 std::optional<IpAddress> ParseIp(const std::string& text) {
   IpAddress address;
   if (inet_pton(AF_INET, text.c_str(), address.bytes.data()) == 1) return address;
@@ -23,8 +21,6 @@ std::optional<IpAddress> ParseIp(const std::string& text) {
   std::memcpy(address.bytes.data(), &in6, 16);
   return address;
 }
-
-}  // namespace
 
 IpAddress IpAddress::Masked(int prefix) const {
   IpAddress out = *this;
