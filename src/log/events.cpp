@@ -155,8 +155,11 @@ void UnmatchedSocket(int fd, std::string_view name, std::string_view addr, std::
   Emit(spdlog::level::err, line.Add("reason", reason));
 }
 
-void Accept(std::string_view service, pid_t pid, std::string_view peer) {
-  Emit(spdlog::level::info, ServiceLine("accept", service).Add("pid", pid).Add("peer", peer));
+void Accept(std::string_view service, pid_t pid, std::string_view peer, std::string_view via) {
+  Line line = ServiceLine("accept", service);
+  line.Add("pid", pid).Add("peer", peer);
+  if (!via.empty()) line.Add("via", via);
+  Emit(spdlog::level::info, line);
 }
 
 void BacklogClamped(std::string_view service, std::string_view addr, int requested, int used) {
@@ -167,9 +170,10 @@ void BacklogClamped(std::string_view service, std::string_view addr, int request
 }
 
 void Exit(std::string_view service, pid_t pid, std::string_view peer, int wait_status,
-          int64_t duration_ms, std::string_view reason) {
+          int64_t duration_ms, std::string_view reason, std::string_view via) {
   Line line = ServiceLine("exit", service);
   line.Add("pid", pid).Add("peer", peer);
+  if (!via.empty()) line.Add("via", via);
   if (WIFSIGNALED(wait_status)) {
     line.Add("signal", SignalName(WTERMSIG(wait_status)));
   } else {
@@ -180,8 +184,14 @@ void Exit(std::string_view service, pid_t pid, std::string_view peer, int wait_s
   Emit(spdlog::level::info, line);
 }
 
-void Refuse(std::string_view service, std::string_view peer, std::string_view reason) {
-  Emit(spdlog::level::warn, ServiceLine("refuse", service).Add("peer", peer).Add("reason", reason));
+void Refuse(std::string_view service, std::string_view peer, std::string_view reason, std::string_view via,
+            std::string_view detail) {
+  Line line = ServiceLine("refuse", service);
+  line.Add("peer", peer);
+  if (!via.empty()) line.Add("via", via);
+  line.Add("reason", reason);
+  if (!detail.empty()) line.Add("detail", detail);
+  Emit(spdlog::level::warn, line);
 }
 
 void RefusalsSuppressed(std::string_view service, std::string_view reason, long count) {
