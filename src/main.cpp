@@ -100,14 +100,15 @@ int Check(const config::LoadResult& result) {
 int Serve(config::Config config, std::optional<log::Level> cli_level, const std::string& pidfile) {
   log::Level level = cli_level.value_or(config.log_level.value_or(log::Level::kInfo));
   if (config.log_output == log::Output::kSyslog) log::Setup(level, log::Output::kSyslog);
-  log::SetLevel(level);
   try {
     SignalPipe signals({SIGCHLD, SIGTERM, SIGINT, SIGHUP, SIGUSR1});
     spawn::ForkSpawner spawner;
+    supervisor::SystemProcesses processes(spawner);
+    supervisor::SteadyClock clock;
     std::string file = config.file;
     size_t services = config.services.size();
     std::vector<systemd::Adopted> passed = systemd::TakeListenSockets(config.services);
-    supervisor::Supervisor supervisor(std::move(config), spawner);
+    supervisor::Supervisor supervisor(std::move(config), processes, clock, cli_level);
     for (systemd::Adopted& socket : passed) {
       supervisor.Adopt(socket.placement.service, socket.placement.address, std::move(socket.fd),
                        socket.name);

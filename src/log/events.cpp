@@ -126,7 +126,16 @@ std::string_view PriorityPrefix(Level level) {
   return "<6>";
 }
 
-void SetLevel(Level level) { spdlog::set_level(ToSpdlog(level)); }
+namespace {
+Level current_level = Level::kInfo;
+}  // namespace
+
+void SetLevel(Level level) {
+  current_level = level;
+  spdlog::set_level(ToSpdlog(level));
+}
+
+Level CurrentLevel() { return current_level; }
 
 void Flush() { spdlog::default_logger_raw()->flush(); }
 
@@ -256,11 +265,15 @@ void ReloadError(std::string_view trigger, std::string_view file, int line, std:
 }
 
 void ReloadDone(std::string_view result, size_t added, size_t removed, size_t changed, size_t kept,
-                size_t bind_failures) {
+                const std::vector<std::string>& failures) {
   Line line("reload");
   line.Add("result", result).Add("added", added).Add("removed", removed).Add("changed", changed).Add("kept", kept);
-  if (bind_failures > 0) line.Add("bind_failures", bind_failures);
-  Emit(bind_failures > 0 ? spdlog::level::warn : spdlog::level::info, line);
+  if (!failures.empty()) {
+    std::string failed;
+    for (const std::string& failure : failures) failed += (failed.empty() ? "" : "; ") + failure;
+    line.Add("bind_failures", failures.size()).Add("failed", failed);
+  }
+  Emit(failures.empty() ? spdlog::level::info : spdlog::level::warn, line);
 }
 
 void Status(std::string_view service, size_t listeners, int running, uint64_t accepted,

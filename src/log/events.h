@@ -11,6 +11,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace yinetd::log {
 
@@ -30,6 +31,7 @@ enum class Output { kStderr, kJournal, kSyslog };
 void Setup(Level level, Output output = Output::kStderr);
 void Flush();
 void SetLevel(Level level);
+Level CurrentLevel();
 // The syslog priority prefix for a level: "<3>" for error.
 std::string_view PriorityPrefix(Level level);
 
@@ -75,9 +77,10 @@ void Kill(std::string_view service, pid_t pid, int signo);
 void Stop(int exit_code);
 // A reload (by `trigger`: SIGHUP or watch) that kept the old config.
 void ReloadError(std::string_view trigger, std::string_view file, int line, std::string_view message);
-// result is ok, or partial when `bind_failures` new addresses could not be bound.
+// result is ok, or partial when addresses could not be opened or changed:
+// `failures` holds one "ADDR: error" each, and those keep their old socket.
 void ReloadDone(std::string_view result, size_t added, size_t removed, size_t changed, size_t kept,
-                size_t bind_failures);
+                const std::vector<std::string>& failures);
 // One service's line of the SIGUSR1 snapshot.
 void Status(std::string_view service, size_t listeners, int running, uint64_t accepted,
             uint64_t refused, uint64_t exited);

@@ -1,5 +1,6 @@
 #include "net/listener.h"
 
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/stat.h>
@@ -118,6 +119,44 @@ UniqueFd OpenListener(const Address& address, const ListenOptions& options) {
   if (options.type != SOCK_STREAM) return fd;
   if (listen(fd.Get(), options.backlog) != 0) throw SysError("listen " + address.ToString(), errno);
   return fd;
+}
+
+void UpdateListener(int fd, const Address& address, const ListenOptions& had, const ListenOptions& wants) {
+  if (address.IsInet()) {
+    if (wants.bind_interface != had.bind_interface) {
+      // An empty name unbinds (socket(7)).
+      const std::string& device = wants.bind_interface;
+      if (setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, device.c_str(), static_cast<socklen_t>(device.size())) != 0) {
+        throw SysError("setsockopt SO_BINDTODEVICE " + (device.empty() ? "(none)" : device) + " on " +
+                       address.ToString(), errno);
+      }
+    }
+    if (wants.keepalive != had.keepalive) {
+      SetOption(fd, SOL_SOCKET, SO_KEEPALIVE, wants.keepalive ? kOn : kOff, address, "SO_KEEPALIVE");
+    }
+    if (wants.type == SOCK_STREAM && wants.nodelay != had.nodelay) {
+      SetOption(fd, IPPROTO_TCP, TCP_NODELAY, wants.nodelay ? kOn : kOff, address, "TCP_NODELAY");
+    }
+  } else if (wants.unix_mode != had.unix_mode || wants.unix_owner != had.unix_owner ||
+             wants.unix_group != had.unix_group) {
+    const char* path = address.path.c_str();
+    if (wants.unix_mode && chmod(path, *wants.unix_mode) != 0) throw SysError("chmod " + address.ToString(), errno);
+    if ((wants.unix_owner || wants.unix_group) &&
+        chown(path, wants.unix_owner.value_or(static_cast<uid_t>(-1)),
+              wants.unix_group.value_or(static_cast<gid_t>(-1))) != 0) {
+      throw SysError("chown " + address.ToString(), errno);
+    }
+  }
+  if (wants.nonblocking != had.nonblocking) {
+    int flags = fcntl(fd, F_GETFL);
+    if (flags < 0 || fcntl(fd, F_SETFL, wants.nonblocking ? flags | O_NONBLOCK : flags & ~O_NONBLOCK) != 0) {
+      throw SysError("fcntl O_NONBLOCK on " + address.ToString(), errno);
+    }
+  }
+  // listen() again on a listening socket changes only its backlog.
+  if (wants.type == SOCK_STREAM && wants.backlog != had.backlog && listen(fd, wants.backlog) != 0) {
+    throw SysError("listen " + address.ToString(), errno);
+  }
 }
 
 std::optional<int> SomaxConn() {

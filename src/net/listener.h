@@ -40,6 +40,14 @@ struct ListenOptions {
 // answers is an error. Throws SysError naming the call and the address.
 UniqueFd OpenListener(const Address& address, const ListenOptions& options);
 
+// Changes the options of an open listener that a bound socket can change:
+// keepalive, nodelay, bind_interface, blocking mode, backlog, and a unix
+// socket file's mode and owner. `had` is what it was opened with. The
+// options that only a new socket can change (ipv6_only, reuseport,
+// freebind) are left as they are. Throws SysError naming what failed; the
+// socket keeps serving either way.
+void UpdateListener(int fd, const Address& address, const ListenOptions& had, const ListenOptions& wants);
+
 // net.core.somaxconn, the most the kernel queues whatever `backlog` says;
 // nullopt if it cannot be read.
 std::optional<int> SomaxConn();

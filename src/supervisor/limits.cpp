@@ -55,7 +55,7 @@ bool ServiceGate::Full(int running) const {
   return limits_.max_connections && running >= *limits_.max_connections;
 }
 
-std::optional<RefuseReason> ServiceGate::Admit(const SourceKey& source, int running, Clock::time_point now) {
+std::optional<RefuseReason> ServiceGate::Check(const SourceKey& source, int running, Clock::time_point now) {
   DropFullBuckets(now);
   if (Full(running)) return RefuseReason::kMaxConnections;
   if (source && limits_.max_per_source) {
@@ -74,15 +74,31 @@ std::optional<RefuseReason> ServiceGate::Admit(const SourceKey& source, int runn
     bucket_->Take();
   }
   if (source_bucket) source_bucket->Take();
-  if (source && limits_.max_per_source) per_source_[*source]++;
   return std::nullopt;
 }
 
-void ServiceGate::Release(const SourceKey& source) {
+void ServiceGate::CountIn(const SourceKey& source) {
+  // Counted whether or not max_per_source is set now: a reload may set it
+  // while these children run.
+  if (source) per_source_[*source]++;
+}
+
+void ServiceGate::CountOut(const SourceKey& source) {
   if (!source) return;
   auto it = per_source_.find(*source);
   if (it == per_source_.end()) return;
   if (--it->second <= 0) per_source_.erase(it);
+}
+
+int ServiceGate::CountFor(const net::IpAddress& source) const {
+  auto it = per_source_.find(source);
+  return it == per_source_.end() ? 0 : it->second;
+}
+
+void ServiceGate::Reconfigure(const config::Limits& limits, bool keep_rate_bucket, bool keep_source_buckets) {
+  limits_ = limits;
+  if (!keep_rate_bucket) bucket_.reset();
+  if (!keep_source_buckets) source_buckets_.clear();
 }
 
 void ServiceGate::DropFullBuckets(Clock::time_point now) {

@@ -13,10 +13,9 @@
 
 #include "config/config.h"
 #include "net/access_list.h"
+#include "supervisor/clock.h"
 
 namespace yinetd::supervisor {
-
-using Clock = std::chrono::steady_clock;
 
 enum class RefuseReason { kDenied, kMaxChildren, kMaxConnections, kMaxPerSource, kMaxRatePerSource, kMaxRate };
 
@@ -49,19 +48,30 @@ class TokenBucket {
 using SourceKey = std::optional<net::IpAddress>;
 SourceKey SourceOf(const std::optional<net::IpAddress>& ip, const config::Limits& limits);
 
-// One service's admission state.
+// One service's admission state. It outlives reloads (ServiceState): a
+// reload hands it the new limits with Reconfigure.
 class ServiceGate {
  public:
   explicit ServiceGate(const config::Limits& limits) : limits_(limits) {}
 
   // Checks max_connections (against `running`), max_per_source and the
-  // rates; on success counts the connection in. Access lists and
+  // rates; on success takes the rate tokens. Counting the connection in is
+  // CountIn's job, done when its child has started. Access lists and
   // max_children are checked by the caller, before this.
-  std::optional<RefuseReason> Admit(const SourceKey& source, int running, Clock::time_point now);
-  // The child admitted under `source` has exited.
-  void Release(const SourceKey& source);
+  std::optional<RefuseReason> Check(const SourceKey& source, int running, Clock::time_point now);
+  // A child admitted under `source` started / has ended.
+  void CountIn(const SourceKey& source);
+  void CountOut(const SourceKey& source);
   // True while `running` children leave no room for another.
   bool Full(int running) const;
+
+  // The limits of a reloaded config. Buckets whose rate is unchanged keep
+  // their tokens; the others start full.
+  void Reconfigure(const config::Limits& limits, bool keep_rate_bucket, bool keep_source_buckets);
+  // Forgets the per-source counts, before the running children are counted
+  // in again under new source prefixes.
+  void ClearSourceCounts() { per_source_.clear(); }
+  int CountFor(const net::IpAddress& source) const;
 
   size_t TrackedSources() const { return per_source_.size() + source_buckets_.size(); }
 

@@ -40,83 +40,71 @@ std::string EscapeLabelValue(std::string_view value) {
   return out;
 }
 
-Metrics::ServiceCounters& Metrics::For(std::string_view service) {
-  auto it = services_.find(service);
-  if (it == services_.end()) it = services_.emplace(std::string(service), ServiceCounters{}).first;
-  return it->second;
+uint64_t ServiceCounts::Refused() const {
+  uint64_t total = 0;
+  for (const auto& [reason, count] : refused) total += count;
+  return total;
 }
 
-void Metrics::AddService(std::string_view service) { For(service); }
-
-void Metrics::Accepted(std::string_view service) {
-  ServiceCounters& counters = For(service);
-  ++counters.accepted;
-  ++counters.running;
-}
-
-void Metrics::Refused(std::string_view service, std::string_view reason) {
-  std::map<std::string, uint64_t, std::less<>>& refused = For(service).refused;
+void ServiceCounts::CountRefusal(std::string_view reason) {
   auto it = refused.find(reason);
   if (it == refused.end()) it = refused.emplace(std::string(reason), 0).first;
   ++it->second;
 }
 
-void Metrics::Exited(std::string_view service, bool by_signal, double seconds) {
-  ServiceCounters& counters = For(service);
-  if (counters.running > 0) --counters.running;
-  ++(by_signal ? counters.exits_signal : counters.exits_status);
-  ++counters.durations;
-  counters.duration_sum += seconds;
+void ServiceCounts::CountExit(bool by_signal, double seconds) {
+  ++(by_signal ? exits_signal : exits_status);
+  ++durations;
+  duration_sum += seconds;
   for (size_t i = 0; i < kDurationBuckets.size(); ++i) {
     if (seconds <= kDurationBuckets[i]) {
-      ++counters.buckets[i];
+      ++buckets[i];
       break;
     }
   }
 }
 
-void Metrics::Reloaded(bool success) { ++(success ? reloads_success_ : reloads_failure_); }
-
-std::string Metrics::Exposition() const {
+std::string Exposition(const std::vector<std::pair<std::string, const ServiceCounts*>>& services,
+                       const ProcessCounts& process) {
   std::string out;
   Family(out, "yinetd_connections_accepted_total", "counter", "Connections handed to a program.");
-  for (const auto& [name, c] : services_) {
-    Sample(out, "yinetd_connections_accepted_total", ServiceLabel(name), std::to_string(c.accepted));
+  for (const auto& [name, c] : services) {
+    Sample(out, "yinetd_connections_accepted_total", ServiceLabel(name), std::to_string(c->accepted));
   }
   Family(out, "yinetd_connections_refused_total", "counter", "Connections closed without a program, by reason.");
-  for (const auto& [name, c] : services_) {
-    for (const auto& [reason, count] : c.refused) {
+  for (const auto& [name, c] : services) {
+    for (const auto& [reason, count] : c->refused) {
       Sample(out, "yinetd_connections_refused_total",
              ServiceLabel(name) + ",reason=\"" + EscapeLabelValue(reason) + "\"", std::to_string(count));
     }
   }
   Family(out, "yinetd_children_running", "gauge", "Programs running now.");
-  for (const auto& [name, c] : services_) {
-    Sample(out, "yinetd_children_running", ServiceLabel(name), std::to_string(c.running));
+  for (const auto& [name, c] : services) {
+    Sample(out, "yinetd_children_running", ServiceLabel(name), std::to_string(c->running));
   }
   Family(out, "yinetd_child_exits_total", "counter", "Programs reaped, by how they ended.");
-  for (const auto& [name, c] : services_) {
-    Sample(out, "yinetd_child_exits_total", ServiceLabel(name) + ",outcome=\"status\"", std::to_string(c.exits_status));
-    Sample(out, "yinetd_child_exits_total", ServiceLabel(name) + ",outcome=\"signal\"", std::to_string(c.exits_signal));
+  for (const auto& [name, c] : services) {
+    Sample(out, "yinetd_child_exits_total", ServiceLabel(name) + ",outcome=\"status\"", std::to_string(c->exits_status));
+    Sample(out, "yinetd_child_exits_total", ServiceLabel(name) + ",outcome=\"signal\"", std::to_string(c->exits_signal));
   }
   Family(out, "yinetd_child_duration_seconds", "histogram", "How long programs ran.");
-  for (const auto& [name, c] : services_) {
+  for (const auto& [name, c] : services) {
     uint64_t cumulative = 0;
     for (size_t i = 0; i < kDurationBuckets.size(); ++i) {
-      cumulative += c.buckets[i];
+      cumulative += c->buckets[i];
       Sample(out, "yinetd_child_duration_seconds_bucket",
              ServiceLabel(name) + ",le=\"" + Number(kDurationBuckets[i]) + "\"", std::to_string(cumulative));
     }
     Sample(out, "yinetd_child_duration_seconds_bucket", ServiceLabel(name) + ",le=\"+Inf\"",
-           std::to_string(c.durations));
-    Sample(out, "yinetd_child_duration_seconds_sum", ServiceLabel(name), Number(c.duration_sum));
-    Sample(out, "yinetd_child_duration_seconds_count", ServiceLabel(name), std::to_string(c.durations));
+           std::to_string(c->durations));
+    Sample(out, "yinetd_child_duration_seconds_sum", ServiceLabel(name), Number(c->duration_sum));
+    Sample(out, "yinetd_child_duration_seconds_count", ServiceLabel(name), std::to_string(c->durations));
   }
   Family(out, "yinetd_reloads_total", "counter", "Config reloads, by result.");
-  Sample(out, "yinetd_reloads_total", "result=\"success\"", std::to_string(reloads_success_));
-  Sample(out, "yinetd_reloads_total", "result=\"failure\"", std::to_string(reloads_failure_));
+  Sample(out, "yinetd_reloads_total", "result=\"success\"", std::to_string(process.reloads_success));
+  Sample(out, "yinetd_reloads_total", "result=\"failure\"", std::to_string(process.reloads_failure));
   Family(out, "process_start_time_seconds", "gauge", "Start time of the process since the epoch, in seconds.");
-  Sample(out, "process_start_time_seconds", "", Number(start_time_));
+  Sample(out, "process_start_time_seconds", "", Number(process.start_time));
   return out;
 }
 

@@ -1,9 +1,9 @@
 // Metrics: the supervisor's counters, and their Prometheus text exposition.
 //
-// The supervisor records each accept, refusal, exit and reload here; the
-// exposition text is a pure function of the counters, so a child forked to
-// serve it (builtin: metrics, not yet wired) sees the snapshot of the
-// moment it was forked. Pure: no syscalls.
+// The counts live where they are changed (ServiceState, Supervisor); the
+// exposition text is a pure function of them, rendered when a scrape's
+// child is forked, so the child serves the snapshot of that moment.
+// Pure: no syscalls.
 #pragma once
 
 #include <array>
@@ -11,6 +11,8 @@
 #include <map>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 namespace yinetd::supervisor {
 
@@ -18,40 +20,36 @@ namespace yinetd::supervisor {
 inline constexpr std::array<double, 10> kDurationBuckets = {0.005, 0.01, 0.05, 0.1, 0.5,
                                                             1,     5,    10,   60,  300};
 
-class Metrics {
- public:
-  // `start_time` is the process start, in seconds since the epoch.
-  explicit Metrics(double start_time) : start_time_(start_time) {}
+// One service's counts since yinetd started (or since the service got its
+// name). The supervisor keeps one per service (ServiceState) and changes it
+// in Children::Started, Ended and Refused only.
+struct ServiceCounts {
+  int running = 0;
+  uint64_t accepted = 0;
+  std::map<std::string, uint64_t, std::less<>> refused;  // by reason
+  uint64_t exits_status = 0;
+  uint64_t exits_signal = 0;
+  std::array<uint64_t, kDurationBuckets.size()> buckets{};  // not cumulative
+  uint64_t durations = 0;
+  double duration_sum = 0;
 
-  // Makes `service` appear, with zeros, before anything happened to it.
-  void AddService(std::string_view service);
-  void Accepted(std::string_view service);
-  // `reason` as the refusal log names it: max_connections, denied, ...
-  void Refused(std::string_view service, std::string_view reason);
-  void Exited(std::string_view service, bool by_signal, double seconds);
-  void Reloaded(bool success);
-
-  // The Prometheus text exposition format (version 0.0.4).
-  std::string Exposition() const;
-
- private:
-  struct ServiceCounters {
-    uint64_t accepted = 0;
-    std::map<std::string, uint64_t, std::less<>> refused;  // by reason
-    int64_t running = 0;
-    uint64_t exits_status = 0;
-    uint64_t exits_signal = 0;
-    std::array<uint64_t, kDurationBuckets.size()> buckets{};  // not cumulative
-    uint64_t durations = 0;
-    double duration_sum = 0;
-  };
-  ServiceCounters& For(std::string_view service);
-
-  double start_time_;
-  std::map<std::string, ServiceCounters, std::less<>> services_;
-  uint64_t reloads_success_ = 0;
-  uint64_t reloads_failure_ = 0;
+  uint64_t Exited() const { return exits_status + exits_signal; }
+  uint64_t Refused() const;
+  void CountRefusal(std::string_view reason);
+  void CountExit(bool by_signal, double seconds);
 };
+
+// What the exposition shows besides the services.
+struct ProcessCounts {
+  double start_time = 0;  // the process start, in seconds since the epoch
+  uint64_t reloads_success = 0;
+  uint64_t reloads_failure = 0;
+};
+
+// The Prometheus text exposition format (version 0.0.4) of `services`, in
+// the order given, and `process`.
+std::string Exposition(const std::vector<std::pair<std::string, const ServiceCounts*>>& services,
+                       const ProcessCounts& process);
 
 // `value` escaped for a label value: backslash, double quote, newline.
 std::string EscapeLabelValue(std::string_view value);

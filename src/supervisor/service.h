@@ -1,9 +1,10 @@
 // Service: one configured service as the supervisor runs it.
 //
-// Holds what every connection needs, prepared once at load (argv and its
-// pointer array), and the live count of its children. Children keep a
-// shared_ptr to the Service they started under, so their exit is logged
-// under that name whatever happens to the config later.
+// A Service holds what every connection needs, prepared once at load (argv
+// and its pointer array), and shares its ServiceState with the Services of
+// the same name before and after a reload. Children keep a shared_ptr to
+// the Service they started under, so their exit is logged and counted
+// under it whatever happens to the config later.
 #pragma once
 
 #include <memory>
@@ -13,28 +14,35 @@
 #include "builtin/builtin.h"
 #include "config/config.h"
 #include "supervisor/limits.h"
+#include "supervisor/metrics.h"
 
 namespace yinetd::supervisor {
 
+// What lives as long as the service's name does: its admission state and
+// its counts. Written only by Children::Started, Children::Ended and
+// Children::Refused.
+struct ServiceState {
+  explicit ServiceState(const config::Limits& limits) : gate(limits) {}
+  ServiceGate gate;
+  ServiceCounts counts;
+};
+
 struct Service {
-  explicit Service(config::ServiceConfig service_config);
+  // A new service with a state of its own, or (`state` set) the next config
+  // of a service that keeps its state across a reload.
+  explicit Service(config::ServiceConfig service_config, std::shared_ptr<ServiceState> state = nullptr);
   Service(const Service&) = delete;
   Service& operator=(const Service&) = delete;
+
+  const std::string& Name() const { return config.name; }
+  int Running() const { return state->counts.running; }
 
   const config::ServiceConfig config;
   std::vector<std::string> argv;
   std::vector<char*> argv_ptrs;  // points into argv; NULL-terminated
   const builtin::Builtin* builtin;  // nullptr: runs config.program
   std::string program_text;         // the program, or "builtin:NAME", for logs
-  int running = 0;
-  ServiceGate gate;
-
-  // Since yinetd started; carried over when a reload changes the service.
-  struct Totals {
-    uint64_t accepted = 0;
-    uint64_t refused = 0;
-    uint64_t exited = 0;
-  } totals;
+  const std::shared_ptr<ServiceState> state;
 };
 
 }  // namespace yinetd::supervisor

@@ -4,33 +4,24 @@
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <map>
 
 #include "log/events.h"
+#include "net/access_list.h"
 #include "net/listener.h"
 #include "spawn/child_env.h"
-#include "systemd/notify.h"
+#include "supervisor/reload_plan.h"
 #include "sys/sys_error.h"
+#include "systemd/notify.h"
 
 namespace yinetd::supervisor {
 namespace {
 
-using std::chrono::duration_cast;
-using std::chrono::milliseconds;
-
-// How long a listener rests after accept or spawn failed.
-constexpr milliseconds kServeErrorPause{250};
-// The least time between two STATUS= updates to systemd.
-constexpr milliseconds kStatusInterval{1000};
-// How long without fd exhaustion ends an episode (and logs `resume`).
-constexpr milliseconds kExhaustionQuiet{1000};
-
-int64_t MillisSince(Clock::time_point start) {
-  return duration_cast<milliseconds>(Clock::now() - start).count();
-}
+// Edits come in bursts (an editor writes, renames, touches): wait for quiet.
+constexpr milliseconds kWatchDebounce{300};
 
 // Errors accept() reports for one connection that went wrong; the listener
 // itself is fine (accept(2), "Error handling").
@@ -45,189 +36,97 @@ bool IsTransientAcceptError(int err) {
   }
 }
 
-// Out of descriptors or memory: accepting again at once would spin.
-bool IsExhaustionError(int err) {
-  return err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM;
-}
-
 bool NeedsReportPipe(const Service& service) {
-  const config::ServiceConfig& config = service.config;
-  return spawn::NeedsReportPipe(config.stderr_mode, spawn::ClonesChild(service.builtin));
+  return spawn::NeedsReportPipe(service.config.stderr_mode, spawn::ClonesChild(service.builtin));
 }
 
-// Each child may cost yinetd one descriptor (its report pipe) while it runs;
-// keep a reserve for listeners, logs and accepting. RLIMIT_NPROC bounds the
-// processes of our uid (not enforced for root, but a sane bound all the same).
+}  // namespace
+
 int DefaultMaxChildren() {
+  // Each child may cost yinetd one descriptor (its report pipe) while it
+  // runs; keep a reserve for listeners, logs and accepting. RLIMIT_NPROC
+  // bounds the processes of our uid (not enforced for root, but a sane
+  // bound all the same).
   constexpr rlim_t kReserveFds = 64;
   constexpr rlim_t kCeiling = 65536;
   rlimit nofile{}, nproc{};
   getrlimit(RLIMIT_NOFILE, &nofile);
   getrlimit(RLIMIT_NPROC, &nproc);
   rlim_t bound = kCeiling;
-  if (nofile.rlim_cur != RLIM_INFINITY) bound = std::min(bound, nofile.rlim_cur > kReserveFds * 2 ? nofile.rlim_cur - kReserveFds : nofile.rlim_cur / 2);
+  if (nofile.rlim_cur != RLIM_INFINITY) {
+    bound = std::min(bound, nofile.rlim_cur > kReserveFds * 2 ? nofile.rlim_cur - kReserveFds : nofile.rlim_cur / 2);
+  }
   if (nproc.rlim_cur != RLIM_INFINITY) bound = std::min(bound, nproc.rlim_cur);
   return static_cast<int>(std::max<rlim_t>(bound, 1));
 }
 
-}  // namespace
-
-Supervisor::Supervisor(config::Config config, spawn::Spawner& spawner)
-    : config_(std::move(config)),
-      spawner_(spawner),
-      max_children_(config_.max_children.value_or(DefaultMaxChildren())),
-      metrics_(std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count()) {
+Supervisor::Supervisor(config::Config config, ProcessStarter& processes, const Clock& clock,
+                       std::optional<log::Level> cli_level)
+    : clock_(clock),
+      processes_(processes),
+      config_(std::move(config)),
+      cli_level_(cli_level),
+      children_(clock_, timers_, poll_, processes_),
+      listeners_(clock_, timers_, poll_),
+      status_(clock_, timers_) {
   devnull_.Reset(open("/dev/null", O_RDWR | O_CLOEXEC));
   if (!devnull_) throw SysError("open /dev/null", errno);
+  process_counts_.start_time =
+      std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+  children_.on_ended = [this](const ChildRecord& child, int wait_status) { OnChildEnded(child, wait_status); };
+  listeners_.on_ready = [this](Listener& listener) { OnListenerReady(listener); };
+  listeners_.has_room = [this](const Listener& listener) { return HasRoom(listener); };
+  for (const auto& service_config : config_.services) services_.push_back(std::make_shared<Service>(service_config));
+  ApplyTopLevel();
 }
 
 void Supervisor::Adopt(size_t service, size_t address, UniqueFd fd, std::string fd_name) {
   const config::ServiceConfig& config = config_.services.at(service);
-  adopted_[{config.name, config.listen.at(address).ToString()}] = Passed{std::move(fd), std::move(fd_name)};
+  listeners_.Adopt(config.name, config.listen.at(address).ToString(), std::move(fd), std::move(fd_name));
 }
 
 void Supervisor::Bind() {
-  for (const auto& service_config : config_.services) {
-    services_.push_back(std::make_shared<Service>(service_config));
-    metrics_.AddService(service_config.name);
-  }
-  std::vector<Listener> none;
-  OpenListeners(services_, none, true);
-  adopted_.clear();  // placed by systemd::PlaceSockets: every one was used
+  listeners_.Open(services_);
   WatchConfig();
 }
 
-bool Supervisor::UseAdopted(Listener& listener) {
-  auto passed = adopted_.find({listener.service->config.name, listener.addr_text});
-  if (passed == adopted_.end()) return false;
-  listener.fd = std::move(passed->second.fd);
-  listener.adopted = true;
-  log::Adopt(listener.service->config.name, listener.addr_text, listener.fd.Get(), passed->second.name);
-  adopted_.erase(passed);
-  return true;
-}
-
-std::string Supervisor::Status() const {
-  if (stopping_) return "stopping, " + std::to_string(children_.Size()) + " running";
-  return systemd::StatusText(config_.services.size(), children_.Size());
-}
-
-void Supervisor::NotifyReady() {
-  notified_counts_ = {config_.services.size(), children_.Size()};
-  last_status_at_ = Clock::now();
-  systemd::NotifyReady(Status());
-}
-
-void Supervisor::RefreshStatus() {
-  // systemctl status shows the last STATUS=: keep its count of running
-  // programs current, but send at most one a second however busy we are.
-  // Compared as counts: the text is built only when it is sent.
-  if (stopping_ || !systemd::NotifyEnabled()) return;
-  std::pair<size_t, size_t> counts{config_.services.size(), children_.Size()};
-  if (counts == notified_counts_) {
-    status_due_.reset();
-    return;
-  }
-  Clock::time_point now = Clock::now();
-  if (now < last_status_at_ + kStatusInterval) {
-    status_due_ = last_status_at_ + kStatusInterval;  // poll wakes for it
-    return;
-  }
-  systemd::NotifyStatus(Status());
-  notified_counts_ = counts;
-  last_status_at_ = now;
-  status_due_.reset();
-}
+void Supervisor::NotifyReady() { status_.Ready(services_.size(), children_.Running()); }
 
 int Supervisor::Run(SignalPipe& signals) {
-  while (!ShutdownComplete()) {
-    BuildPollSet(signals.ReadFd());
-    log::Flush();  // what this pass logged, in one write, before we sleep
-    int ready = RetryOnEintr([&] { return poll(poll_fds_.data(), poll_fds_.size(), PollTimeoutMs()); });
-    if (ready < 0) {
-      log::SyscallFailed("", "poll", "", errno);
-      continue;
-    }
-    for (size_t i = 0; i < poll_fds_.size(); ++i) {
-      if (poll_fds_[i].revents == 0) continue;
-      const PollTarget& target = poll_targets_[i];
-      if (target.kind == PollKind::kChild) {
-        if (ChildRecord* child = children_.Find(target.pid)) {
-          ForwardOutput(*child->service, child->pid, child->output);
-        }
-      } else if (target.kind == PollKind::kOrphan) {
-        OrphanOutput& orphan = children_.Orphans()[target.index];
-        ForwardOutput(*orphan.service, orphan.pid, orphan.output);
-      }
-    }
-    if (poll_fds_[0].revents != 0) HandleSignals(signals);
-    for (size_t i = 0; i < poll_fds_.size(); ++i) {
-      if (poll_targets_[i].kind == PollKind::kListener && poll_fds_[i].revents != 0 && !stopping_) {
-        AcceptBatch(listeners_[poll_targets_[i].index]);
-      }
-    }
-    if (!stopping_ && poll_fds_.size() > 1 && poll_targets_[1].kind == PollKind::kWatch &&
-        poll_fds_[1].revents != 0) {
-      OnConfigChanged();
-    }
-    children_.PruneOrphans();
-    EndQuietEpisodes();
-    EnforceTimeouts();
-    FlushRefusals();
-    RunPendingReload();
-    RefreshStatus();
+  // The first entry of the poll set, so signals (and reaping) come before
+  // accepting in every pass, as in s6-tcpserverd.
+  poll_.Add(signals.ReadFd(), [this, &signals](short) { HandleSignals(signals); });
+  while (RunOnce(-1)) {
   }
+  poll_.Remove(signals.ReadFd());
   log::Stop(0);
   return 0;
 }
 
-void Supervisor::BuildPollSet(int signal_fd) {
-  poll_fds_.clear();
-  poll_targets_.clear();
-  auto add = [&](int fd, PollTarget target) {
-    poll_fds_.push_back(pollfd{fd, POLLIN, 0});
-    poll_targets_.push_back(target);
-  };
-  add(signal_fd, {PollKind::kSignals, 0, 0});
-  if (watch_.Fd() >= 0) add(watch_.Fd(), {PollKind::kWatch, 0, 0});
-  Clock::time_point now = Clock::now();
-  for (size_t i = 0; i < listeners_.size(); ++i) {
-    const Listener& listener = listeners_[i];
-    if (listener.paused_until <= now && !listener.wait_child && !ShouldQueue(listener)) {
-      add(listener.fd.Get(), {PollKind::kListener, i, 0});
-    }
-  }
-  for (auto& [pid, child] : children_.Children()) {
-    // Without stderr=log the pipe (if any) only ever carries a start
-    // failure, written before the child exits and read when it is reaped
-    // (LogExit): polling it would cost a wake-up, for the EOF at exec.
-    if (child.service->config.stderr_mode != config::StderrMode::kLog) continue;
-    if (!child.output.AtEof()) add(child.output.Fd(), {PollKind::kChild, 0, pid});
-  }
-  auto& orphans = children_.Orphans();
-  for (size_t i = 0; i < orphans.size(); ++i) add(orphans[i].output.Fd(), {PollKind::kOrphan, i, 0});
+bool Supervisor::RunOnce(int max_wait_ms) {
+  if (stopping_ && children_.Done()) return false;
+  log::Flush();  // what this pass logged, in one write, before we sleep
+  int timeout = PollTimeoutMs();
+  if (max_wait_ms >= 0 && (timeout < 0 || timeout > max_wait_ms)) timeout = max_wait_ms;
+  if (poll_.Wait(timeout) < 0) log::SyscallFailed("", "poll", "", errno);
+  timers_.RunDue(clock_.Now());
+  status_.Refresh(services_.size(), children_.Running());
+  return !(stopping_ && children_.Done());
 }
 
 int Supervisor::PollTimeoutMs() const {
-  Clock::time_point now = Clock::now();
-  std::optional<Clock::time_point> next;
-  auto consider = [&](Clock::time_point t) {
-    if (t > now && (!next || t < *next)) next = t;
-  };
-  for (const Listener& listener : listeners_) {
-    consider(listener.paused_until);
-    if (listener.exhausted) consider(listener.last_exhausted + kExhaustionQuiet);
-  }
-  if (stopping_) consider(kill_deadline_);
-  if (auto deadline = NextLimitDeadline()) consider(*deadline);
-  if (reload_at_) consider(*reload_at_);
-  if (status_due_) consider(*status_due_);
+  std::optional<TimePoint> next = timers_.Next();
   if (!next) return -1;
-  // Round up so we never wake a millisecond early and spin.
-  return static_cast<int>(duration_cast<milliseconds>(*next - now).count()) + 1;
+  TimePoint now = clock_.Now();
+  if (*next <= now) return 0;
+  // Round up so we never wake a millisecond early and spin; a deadline
+  // years away is simply a long wait.
+  auto wait = std::chrono::duration_cast<milliseconds>(*next - now).count() + 1;
+  return static_cast<int>(std::min<int64_t>(wait, 1'000'000'000));
 }
 
 void Supervisor::HandleSignals(SignalPipe& signals) {
+  bool reload = false;
   for (int signo : signals.Drain()) {
     switch (signo) {
       case SIGCHLD:
@@ -239,7 +138,7 @@ void Supervisor::HandleSignals(SignalPipe& signals) {
         break;
       case SIGHUP:
         log::Signal(signo, "reload");
-        reload_requested_ = true;  // after this pass: poll targets point into listeners_
+        reload = true;  // once, however many arrived
         break;
       case SIGUSR1:
         log::Signal(signo, "status");
@@ -250,61 +149,11 @@ void Supervisor::HandleSignals(SignalPipe& signals) {
     }
   }
   ReapChildren();
+  if (reload && !stopping_) Reload("SIGHUP");
 }
 
-void Supervisor::ReapChildren() {
-  for (;;) {
-    int status = 0;
-    pid_t pid = RetryOnEintr([&] { return waitpid(-1, &status, WNOHANG); });
-    if (pid == 0) return;  // children remain, none dead
-    if (pid < 0) {
-      if (errno != ECHILD) log::SyscallFailed("", "waitpid", "", errno);
-      return;
-    }
-    std::optional<ChildRecord> record = children_.Remove(pid);
-    if (!record) continue;
-    record->service->gate.Release(record->source);
-    record->service->totals.exited++;
-    LogExit(*record, status);
-    ResumeWaitListener(pid, status);
-  }
-}
-
-void Supervisor::ResumeWaitListener(pid_t pid, int wait_status) {
-  for (Listener& listener : listeners_) {
-    if (listener.wait_child != pid) continue;
-    listener.wait_child.reset();
-    // A program that fails leaves its datagram or client queued, and the
-    // socket would be ready again at once: rest rather than fork in a loop.
-    bool failed = !WIFEXITED(wait_status) || WEXITSTATUS(wait_status) != 0;
-    if (failed) listener.paused_until = Clock::now() + kServeErrorPause;
-  }
-}
-
-void Supervisor::LogExit(ChildRecord& record, int wait_status) {
-  // The child wrote before it died: log its last lines before its exit.
-  ForwardOutput(*record.service, record.pid, record.output);
-  log::Exit(record.service->config.name, record.pid, record.peer, wait_status,
-            MillisSince(record.started), record.kill_reason);
-  metrics_.Exited(record.service->config.name, WIFSIGNALED(wait_status),
-                  std::chrono::duration<double>(Clock::now() - record.started).count());
-  if (!record.output.AtEof()) {
-    children_.AddOrphan(OrphanOutput{record.service, record.pid, std::move(record.output)});
-  }
-}
-
-void Supervisor::ForwardOutput(Service& service, pid_t pid, OutputReader& output) {
-  for (const std::string& line : output.Read()) {
-    // A forked child's failure to start (spawn::Spawner).
-    if (auto failure = spawn::ParseStartFailure(line)) {
-      log::ExecFailed(service.config.name, pid, service.program_text, failure->step, failure->err);
-    } else {
-      log::Stderr(service.config.name, pid, line);
-    }
-  }
-}
-
-void Supervisor::AcceptBatch(Listener& listener) {
+void Supervisor::OnListenerReady(Listener& listener) {
+  if (stopping_) return;
   if (listener.service->config.mode == config::Mode::kWait) {
     StartWaitChild(listener);
     return;
@@ -314,12 +163,21 @@ void Supervisor::AcceptBatch(Listener& listener) {
   }
 }
 
+bool Supervisor::HasRoom(const Listener& listener) const {
+  const Service& service = *listener.service;
+  if (service.config.limits.overflow != config::Overflow::kQueue) return true;
+  return !service.state->gate.Full(service.Running()) && !children_.Full();
+}
+
 // Accepts and serves one connection; false when the listener has no more
-// for now (or must pause).
+// for now (or must rest).
 bool Supervisor::AcceptOne(Listener& listener) {
   // overflow: queue, and the service filled up within this batch: leave the
   // rest in the backlog rather than accept and refuse them.
-  if (ShouldQueue(listener)) return false;
+  if (!HasRoom(listener)) {
+    listeners_.Refresh(listener);
+    return false;
+  }
   if (!ReadyReportPipe(listener)) return false;
   net::SockAddr peer_addr;
   peer_addr.length = sizeof peer_addr.storage;
@@ -329,80 +187,75 @@ bool Supervisor::AcceptOne(Listener& listener) {
     int err = errno;
     if (err == EAGAIN || err == EWOULDBLOCK) return false;
     if (IsTransientAcceptError(err)) return true;
-    OnServeError(listener, "accept4", err);
+    listeners_.OnServeError(listener, "accept4", err);
     return false;
   }
-  net::Endpoint peer = net::ToEndpoint(peer_addr.Get(), peer_addr.length);
-  SourceKey source;
-  if (auto reason = Admit(listener, peer_addr.Get(), source)) {
-    Refuse(listener, std::move(connection), peer, *reason);
-    return true;
-  }
-  return StartChild(listener, std::move(connection), peer, source);
+  Serve(listener, std::move(connection), net::ToEndpoint(peer_addr.Get(), peer_addr.length),
+        net::IpOf(peer_addr.Get()));
+  return listener.polled;
 }
 
-void Supervisor::OnServeError(Listener& listener, std::string_view call, int err) {
-  Clock::time_point now = Clock::now();
-  listener.paused_until = now + kServeErrorPause;
-  if (!IsExhaustionError(err)) {
-    log::SyscallFailed(listener.service->config.name, call, listener.addr_text, err);
+void Supervisor::Serve(Listener& listener, UniqueFd connection, const net::Endpoint& peer,
+                       const std::optional<net::IpAddress>& client) {
+  Service& service = *listener.service;
+  SourceKey source;
+  if (std::optional<RefuseReason> reason = children_.Admit(service, client, source)) {
+    Refuse(listener, std::move(connection), peer, *reason);
     return;
   }
-  // Log the first failure of an episode only; the pause keeps poll from
-  // reporting the same pending connection in a tight loop.
-  listener.last_exhausted = now;
-  if (listener.exhausted) return;
-  listener.exhausted = true;
-  log::SyscallFailed(listener.service->config.name, call, listener.addr_text, err);
-  log::Pause(listener.service->config.name, listener.addr_text, "fd_exhausted",
-             kServeErrorPause.count());
-}
-
-void Supervisor::EndQuietEpisodes() {
-  // An episode ends after a quiet spell, so a service hovering at its fd
-  // limit logs one pause, not one per connection.
-  Clock::time_point now = Clock::now();
-  for (Listener& listener : listeners_) {
-    if (!listener.exhausted || now - listener.last_exhausted < kExhaustionQuiet) continue;
-    listener.exhausted = false;
-    log::Resume(listener.service->config.name, listener.addr_text);
-  }
-}
-
-bool Supervisor::StartChild(Listener& listener, UniqueFd connection, const net::Endpoint& peer,
-                            const SourceKey& source) {
-  Service& service = *listener.service;
   spawn::Connection ends{peer, listener.fixed_local ? listener.local : net::LocalEndpoint(connection.Get())};
   if (peer.is_unix) ends.credentials = net::PeerCredentialsOf(connection.Get());
-  std::optional<pid_t> pid =
-      SpawnChild(listener, connection.Get(), spawn::BuildEnv(service.config, ends), peer.ToString(), source);
-  connection.Reset();  // the parent's copy: the child has its own
-  return pid.has_value();
+  StartChild(listener, connection.Get(), spawn::BuildEnv(service.config, ends), peer.ToString(), client, source);
+  // The parent's copy is closed here, in one place: the child has its own.
+}
+
+void Supervisor::Refuse(Listener& listener, UniqueFd connection, const net::Endpoint& peer, RefuseReason reason) {
+  const std::string& message = listener.service->config.refuse_message;
+  if (!message.empty()) {
+    // Best effort and never blocking: a fresh socket's send buffer takes a
+    // line, and a client that is already gone does not matter.
+    std::string line = message.back() == '\n' ? message : message + "\r\n";
+    [[maybe_unused]] ssize_t sent = send(connection.Get(), line.data(), line.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+  }
+  connection.Reset();
+  children_.Refused(*listener.service, peer.ToString(), ReasonName(reason));
 }
 
 // The report pipe the next child of `listener` needs, if any, opened before
 // accept (see spawn::ReportPipe). False: none could be opened, and the
 // listener rests.
 bool Supervisor::ReadyReportPipe(Listener& listener) {
-  const Service& service = *listener.service;
-  if (!NeedsReportPipe(service) || spare_pipe_.read_end) return true;
+  if (!NeedsReportPipe(*listener.service) || spare_pipe_.read_end) return true;
   spawn::SysResult opened = spawn::OpenReportPipe(spare_pipe_);
   if (opened.Ok()) return true;
   spare_pipe_ = spawn::ReportPipe{};
-  OnServeError(listener, opened.call, opened.err);
+  listeners_.OnServeError(listener, opened.call, opened.err);
   return false;
 }
 
 void Supervisor::StartWaitChild(Listener& listener) {
   if (!ReadyReportPipe(listener)) return;
-  // No peer: the program meets its clients itself, so there is no source
-  // to admit or count; max_connections and allow/deny do not apply.
-  listener.wait_child = SpawnChild(listener, listener.fd.Get(),
-                                   spawn::BuildWaitEnv(listener.service->config, listener.address), "", SourceKey{});
+  // No connection: the program meets its clients itself, so there is no
+  // source to admit or count; max_connections and allow/deny do not apply.
+  // A datagram service names the peer whose datagram woke it.
+  std::string peer;
+  if (listener.service->config.protocol == config::Protocol::kUdp) {
+    listener.wait_datagram = PeekDatagram(listener.fd.Get());
+    if (listener.wait_datagram) peer = listener.wait_datagram->peer.ToString();
+  }
+  std::optional<pid_t> pid =
+      StartChild(listener, listener.fd.Get(), spawn::BuildWaitEnv(listener.service->config, listener.address),
+                 std::move(peer), std::nullopt, SourceKey{});
+  if (pid) {
+    listeners_.WaitChildStarted(listener, *pid);
+  } else {
+    listener.wait_datagram.reset();
+  }
 }
 
-std::optional<pid_t> Supervisor::SpawnChild(Listener& listener, int fd, std::vector<std::string> env,
-                                            std::string peer_text, const SourceKey& source) {
+std::optional<pid_t> Supervisor::StartChild(Listener& listener, int fd, std::vector<std::string> env,
+                                            std::string peer, std::optional<net::IpAddress> client,
+                                            const SourceKey& source) {
   Service& service = *listener.service;
   std::vector<char*> envp = spawn::ToExecArray(env);
   spawn::ChildSpec spec{service.config.program.c_str(),
@@ -418,74 +271,117 @@ std::optional<pid_t> Supervisor::SpawnChild(Listener& listener, int fd, std::vec
   // its copy while we count on.
   std::string metrics_text;
   if (service.builtin != nullptr && service.builtin->serves_metrics) {
-    metrics_text = metrics_.Exposition();
+    metrics_text = MetricsText();
     spec.prepared = metrics_text;
   }
   spawn::ReportPipe pipe;
   if (NeedsReportPipe(service)) pipe = std::move(spare_pipe_);
   spawn::Started started;
-  spawn::SysResult spawned = spawner_.Spawn(spec, pipe, started);
+  spawn::SysResult spawned = processes_.Spawn(spec, pipe, started);
   if (!spawned.Ok()) {
     // clone or fork refused (EAGAIN, ENOMEM): this client is closed, and the
     // listener rests before the next.
-    service.gate.Release(source);
-    OnServeError(listener, spawned.call, spawned.err);
+    listeners_.OnServeError(listener, spawned.call, spawned.err);
     return std::nullopt;
   }
-  pid_t pid = started.pid;
-  log::Accept(service.config.name, pid, peer_text);
+  children_.Started(listener.service, started.pid, std::move(peer), client, source, std::move(pipe.read_end));
   if (started.failure) {
-    log::ExecFailed(service.config.name, pid, service.program_text, started.failure->step, started.failure->err);
+    log::ExecFailed(service.Name(), started.pid, service.program_text, started.failure->step, started.failure->err);
   }
-  metrics_.Accepted(service.config.name);
-  service.totals.accepted++;
-  ChildRecord record{listener.service, pid, std::move(peer_text), Clock::now(),
-                     OutputReader(std::move(pipe.read_end)), "", source, std::nullopt, std::nullopt};
-  StartTimeout(record);
-  children_.Add(std::move(record));
-  return pid;
+  return started.pid;
+}
+
+void Supervisor::OnChildEnded(const ChildRecord& child, int wait_status) {
+  if (child.service->config.mode == config::Mode::kWait) listeners_.WaitChildEnded(child.pid, wait_status);
+  listeners_.RefreshQueued();
 }
 
 void Supervisor::BeginShutdown() {
   if (stopping_) return;
   stopping_ = true;
-  for (const Listener& listener : listeners_) {
-    if (listener.address.family == net::Address::Family::kUnix && !listener.adopted) {
-      unlink(listener.address.path.c_str());
-    }
-  }
-  listeners_.clear();
+  listeners_.CloseAll();
+  watch_reload_.Cancel();
+  if (watch_.Fd() >= 0) poll_.Remove(watch_.Fd());
   watch_.Stop();
-  log::Shutdown(children_.Size(), config_.shutdown_grace.count());
-  systemd::NotifyStopping(Status());
-  SignalChildren(SIGTERM, "shutdown");
-  kill_deadline_ = Clock::now() + config_.shutdown_grace;
+  log::Shutdown(children_.Running(), config_.shutdown_grace.count());
+  status_.Stopping(children_.Running());
+  children_.BeginShutdown(config_.shutdown_grace);
 }
 
-void Supervisor::SignalChildren(int signo, const char* reason) {
-  for (auto& [pid, child] : children_.Children()) {
-    child.kill_reason = reason;
-    SignalChild(child, signo);
-    if (signo == SIGKILL) log::Kill(child.service->config.name, pid, signo);
+void Supervisor::Reload(std::string_view trigger) {
+  if (stopping_) return;
+  if (!config_source_) {
+    log::ReloadError(trigger, config_.file, 0, "reload is not available");
+    return;
   }
+  systemd::NotifyReloading();
+  config::LoadResult result = config_source_();
+  if (!result.config) {
+    // The old config keeps serving, untouched.
+    for (const config::Problem& problem : result.problems) {
+      log::ReloadError(trigger, problem.where.file, problem.where.line, problem.message);
+    }
+    ++process_counts_.reloads_failure;
+  } else {
+    Apply(std::move(*result.config));
+    ++process_counts_.reloads_success;
+  }
+  // READY=1 ends the reload for systemd either way: the old or the new
+  // config is serving.
+  NotifyReady();
 }
 
-void Supervisor::SignalChild(const ChildRecord& child, int signo) {
-  // The whole process group first (a shell's children too); the child may
-  // not have called setpgid yet, so fall back to the pid alone.
-  if (kill(-child.pid, signo) != 0 && kill(child.pid, signo) != 0 && errno != ESRCH) {
-    log::SyscallFailed(child.service->config.name, "kill", std::to_string(child.pid), errno);
+void Supervisor::Apply(config::Config next) {
+  std::vector<const config::ServiceConfig*> old_configs;
+  for (const auto& service : services_) old_configs.push_back(&service->config);
+  ReloadPlan plan = PlanReload(old_configs, listeners_.Describe(), next.services);
+  std::vector<std::shared_ptr<Service>> services;
+  for (size_t i = 0; i < next.services.size(); ++i) {
+    const ServiceStep& step = plan.services[i];
+    if (step.fate == ServiceStep::Fate::kKept) {
+      services.push_back(services_[*step.old_index]);
+      continue;
+    }
+    if (!step.old_index) {
+      services.push_back(std::make_shared<Service>(next.services[i]));
+      continue;
+    }
+    // Changed: the same state (running children, counts, buckets) under
+    // the new settings.
+    auto service = std::make_shared<Service>(next.services[i], services_[*step.old_index]->state);
+    service->state->gate.Reconfigure(service->config.limits, step.keep_rate_bucket, step.keep_source_buckets);
+    if (step.recount_sources) children_.Recount(*service);
+    services.push_back(std::move(service));
   }
+  std::vector<std::string> failures = listeners_.Apply(plan, services);
+  services_ = std::move(services);
+  config_ = std::move(next);
+  ApplyTopLevel();
+  WatchConfig();
+  log::ReloadDone(failures.empty() ? "ok" : "partial", plan.Count(ServiceStep::Fate::kAdded), plan.removed.size(),
+                  plan.Count(ServiceStep::Fate::kChanged), plan.Count(ServiceStep::Fate::kKept), failures);
 }
 
-bool Supervisor::ShutdownComplete() {
-  if (!stopping_) return false;
-  if (children_.Empty()) return true;
-  if (!killed_ && Clock::now() >= kill_deadline_) {
-    killed_ = true;
-    SignalChildren(SIGKILL, "shutdown_timeout");
-  }
-  return false;
+// The top-level settings as the file has them now: a key that was removed
+// is its default again, and --log-level still wins.
+void Supervisor::ApplyTopLevel() {
+  children_.SetMaxChildren(config_.max_children.value_or(DefaultMaxChildren()));
+  log::SetLevel(cli_level_.value_or(config_.log_level.value_or(log::Level::kInfo)));
 }
+
+void Supervisor::WatchConfig() {
+  if (watch_.Fd() >= 0) poll_.Remove(watch_.Fd());
+  watch_.Stop();
+  if (!config_.watch) return;
+  watch_.Watch(config_.files, config_.include_dirs);
+  if (watch_.Fd() >= 0) poll_.Add(watch_.Fd(), [this](short) { OnConfigChanged(); });
+}
+
+void Supervisor::OnConfigChanged() {
+  if (!watch_.Changed() || stopping_) return;
+  watch_reload_ = timers_.Schedule(clock_.Now() + kWatchDebounce, [this] { Reload("watch"); });
+}
+
+void Supervisor::LogStatus() const { StatusReport::LogSnapshot(services_, listeners_); }
 
 }  // namespace yinetd::supervisor

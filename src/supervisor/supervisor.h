@@ -1,59 +1,54 @@
-// Supervisor: the event loop.
+// Supervisor: the event loop, and the path of one connection through it.
 //
-// One poll() over the self-pipe, every listening socket, and every child's
-// report pipe. Each pass handles signals first (reaping every dead child),
-// then child output, then accepts on the listeners that are ready, a bounded
-// number per listener so that one busy service cannot starve the others.
-// No exception leaves Run(): failures inside the loop are logged and the
-// loop carries on.
+// Run() reads like s6-tcpserverd's main loop: wait (poll), handle signals
+// (reaping every dead child), handle the ready descriptors (listeners,
+// child output, the config watch), fire due timers. What it owns, each in a
+// file of its own: the listeners (ListenerSet), the children and every
+// count (Children), what it reports (StatusReport), and the reload plan
+// (PlanReload, pure). A connection goes accept → Serve (admission on the
+// client's address) → StartChild (Children::Started) → reaped
+// (Children::Ended) → logged.
+//
+// The clock and the process starter come from outside, so tests drive all
+// of it without sleeping or forking. No exception leaves Run(): failures
+// inside the loop are logged and the loop carries on.
 #pragma once
 
-#include <poll.h>
-
-#include <chrono>
 #include <functional>
-#include <map>
 #include <memory>
 #include <optional>
 #include <string>
-#include <utility>
 #include <vector>
 
 #include "config/config.h"
 #include "config/loader.h"
 #include "net/address.h"
 #include "spawn/spawner.h"
-#include "supervisor/child_table.h"
-#include "supervisor/metrics.h"
+#include "supervisor/children.h"
+#include "supervisor/clock.h"
 #include "supervisor/config_watch.h"
-#include "supervisor/limits.h"
-#include "supervisor/refusal_log.h"
+#include "supervisor/listener_set.h"
+#include "supervisor/metrics.h"
+#include "supervisor/poll_set.h"
+#include "supervisor/process_starter.h"
 #include "supervisor/service.h"
+#include "supervisor/status_report.h"
+#include "supervisor/timer_queue.h"
 #include "sys/signal_pipe.h"
 #include "sys/unique_fd.h"
 
 namespace yinetd::supervisor {
 
-struct Listener {
-  std::shared_ptr<Service> service;
-  net::Address address;
-  std::string addr_text;
-  UniqueFd fd;
-  bool adopted = false;      // passed by systemd, which owns its unix socket file
-  bool fixed_local = false;  // bound to one address: no getsockname needed
-  net::Endpoint local;       // valid when fixed_local
-  Clock::time_point paused_until{};
-  bool exhausted = false;    // in an EMFILE/ENFILE episode (logged once)
-  Clock::time_point last_exhausted{};
-  std::optional<pid_t> wait_child;  // mode wait: the program holding the socket
-};
-
 class Supervisor {
  public:
-  // Connections accepted from one listener per wake, at most.
+  // Connections accepted from one listener per wake, at most, so that one
+  // busy service cannot starve the others.
   static constexpr int kAcceptBatch = 32;
 
-  Supervisor(config::Config config, spawn::Spawner& spawner);
+  // `cli_level`: --log-level, which wins over log.level at start and after
+  // every reload.
+  Supervisor(config::Config config, ProcessStarter& processes, const Clock& clock,
+             std::optional<log::Level> cli_level = std::nullopt);
 
   // Serves services[service].listen[address] on `fd`, an already bound and
   // listening socket (socket activation), instead of binding it in Bind().
@@ -63,121 +58,80 @@ class Supervisor {
   // Binds every listener not adopted; a failure is fatal at startup
   // (throws SysError).
   void Bind();
-
-  // The one-line summary for systemd's STATUS=.
-  std::string Status() const;
-  // READY=1 with the summary: every listener is bound (after Bind, and
-  // after each reload).
+  // READY=1 with the summary, once every listener is bound.
   void NotifyReady();
 
   // Where a reload (SIGHUP, or a change seen with watch: true) gets the new
   // config from. Without one, SIGHUP is logged and ignored.
   void SetConfigSource(std::function<config::LoadResult()> source) { config_source_ = std::move(source); }
 
-  // The bound on all children together: the config's max_children, or one
-  // derived from RLIMIT_NOFILE and RLIMIT_NPROC.
-  int MaxChildren() const { return max_children_; }
-
-  // Counters of accepts, refusals, exits and reloads. The reload code
-  // records each reload with GetMetrics().Reloaded(success).
-  Metrics& GetMetrics() { return metrics_; }
+  int MaxChildren() const { return children_.MaxChildren(); }
 
   // Serves until SIGTERM or SIGINT, then shuts down; returns the exit code.
   int Run(SignalPipe& signals);
 
- private:
-  enum class PollKind { kSignals, kListener, kChild, kOrphan, kWatch };
-  struct PollTarget {
-    PollKind kind;
-    size_t index;  // listener or orphan index
-    pid_t pid;     // for kChild
-  };
-
-  void BuildPollSet(int signal_fd);
-
-  // reload.cpp: SIGHUP and watch: true, and the SIGUSR1 status.
-  // Opens listeners for `services`, reusing any of `old` with the same
-  // address; returns the addresses that failed to bind.
-  // Takes the socket systemd passed for `listener`'s service and address,
-  // if there is one.
-  bool UseAdopted(Listener& listener);
-  std::vector<std::string> OpenListeners(const std::vector<std::shared_ptr<Service>>& services,
-                                         std::vector<Listener>& old, bool fatal);
+  // One pass of the loop, waiting at most `max_wait_ms` (-1: until
+  // something happens); for tests that drive the loop by hand. False once
+  // shutdown is complete.
+  bool RunOnce(int max_wait_ms);
+  // SIGTERM's work; SIGHUP's; SIGUSR1's; what SIGCHLD wakes.
+  void BeginShutdown();
   void Reload(std::string_view trigger);
+  void LogStatus() const;
+  void ReapChildren() { children_.ReapAll(); }
+
+  // For tests: what the loop holds.
+  const Children& GetChildren() const { return children_; }
+  const ListenerSet& GetListeners() const { return listeners_; }
+  const std::vector<std::shared_ptr<Service>>& Services() const { return services_; }
+  std::string MetricsText() const { return StatusReport::MetricsText(services_, process_counts_); }
+  size_t PollSize() const { return poll_.Size(); }
+  size_t TimerCount() const { return timers_.Size(); }
+
+  // The connection `fd` of `client` at `peer` reached `listener`'s service:
+  // admit it on the client's address, then start its program or refuse it.
+  void Serve(Listener& listener, UniqueFd connection, const net::Endpoint& peer,
+             const std::optional<net::IpAddress>& client);
+
+ private:
+  void HandleSignals(SignalPipe& signals);
+  void OnListenerReady(Listener& listener);
+  bool AcceptOne(Listener& listener);
+  bool HasRoom(const Listener& listener) const;
+  bool ReadyReportPipe(Listener& listener);
+  void Refuse(Listener& listener, UniqueFd connection, const net::Endpoint& peer, RefuseReason reason);
+  void StartWaitChild(Listener& listener);
+  std::optional<pid_t> StartChild(Listener& listener, int fd, std::vector<std::string> env, std::string peer,
+                                  std::optional<net::IpAddress> client, const SourceKey& source);
+  void OnChildEnded(const ChildRecord& child, int wait_status);
   void Apply(config::Config next);
+  void ApplyTopLevel();
   void WatchConfig();
   void OnConfigChanged();
-  void RunPendingReload();
-  void LogStatus();
-  void RefreshStatus();
   int PollTimeoutMs() const;
-  void HandleSignals(SignalPipe& signals);
-  void ReapChildren();
-  void LogExit(ChildRecord& record, int wait_status);
-  void ForwardOutput(Service& service, pid_t pid, OutputReader& output);
-  void AcceptBatch(Listener& listener);
-  bool AcceptOne(Listener& listener);
-  // A failure to accept or to start a child: logs it and pauses the
-  // listener briefly, so that a lasting cause (no fds, no processes) is
-  // neither retried in a tight loop nor logged on every attempt.
-  void OnServeError(Listener& listener, std::string_view call, int err);
-  void EndQuietEpisodes();
-  bool ReadyReportPipe(Listener& listener);
-  // Mode wait: hands the listening socket to one program and stops polling
-  // it until that program is reaped.
-  void StartWaitChild(Listener& listener);
-  // Forks the service's program (or builtin) on `fd` with `env`; logs and
-  // records it. nullopt when it could not start (the listener is paused).
-  std::optional<pid_t> SpawnChild(Listener& listener, int fd, std::vector<std::string> env,
-                                  std::string peer_text, const SourceKey& source);
-  // Polls a wait-mode listener again once its program (`pid`) is reaped.
-  void ResumeWaitListener(pid_t pid, int wait_status);
-  // False when the child could not be started (the listener is paused).
-  bool StartChild(Listener& listener, UniqueFd connection, const net::Endpoint& peer,
-                  const SourceKey& source);
 
-  // admission.cpp: limits, access lists, refusals and timeouts.
-  std::optional<RefuseReason> Admit(Listener& listener, const sockaddr* peer, SourceKey& source);
-  void Refuse(Listener& listener, UniqueFd connection, const net::Endpoint& peer, RefuseReason reason);
-  bool ShouldQueue(const Listener& listener) const;
-  void StartTimeout(ChildRecord& record);
-  void EnforceTimeouts();
-  void FlushRefusals();
-  std::optional<Clock::time_point> NextLimitDeadline() const;
-  void BeginShutdown();
-  void SignalChildren(int signo, const char* reason);
-  void SignalChild(const ChildRecord& child, int signo);
-  bool ShutdownComplete();
-
+  const Clock& clock_;
+  ProcessStarter& processes_;
   config::Config config_;
-  spawn::Spawner& spawner_;
-  struct Passed {
-    UniqueFd fd;
-    std::string name;
-  };
-  std::map<std::pair<std::string, std::string>, Passed> adopted_;  // (service, addr), until Bind()
-  std::function<config::LoadResult()> config_source_;
+  std::optional<log::Level> cli_level_;
+  // Declared before everything that holds a Timer or a poll entry.
+  TimerQueue timers_;
+  PollSet poll_;
+  Children children_;
+  ListenerSet listeners_;
+  StatusReport status_;
   std::vector<std::shared_ptr<Service>> services_;
-  std::vector<Listener> listeners_;
+  std::function<config::LoadResult()> config_source_;
   ConfigWatch watch_;
-  std::optional<Clock::time_point> reload_at_;  // debounced watch reload
-  // STATUS= updates (RefreshStatus): what systemd was told last (services,
-  // running), when, and when a changed summary is due.
-  std::pair<size_t, size_t> notified_counts_;
-  Clock::time_point last_status_at_{};
-  std::optional<Clock::time_point> status_due_;
-  bool reload_requested_ = false;
-  ChildTable children_;
+  Timer watch_reload_;  // debounced reload after an edit
   UniqueFd devnull_;
   spawn::ReportPipe spare_pipe_;  // opened before accept; see ReportPipe
-  std::vector<pollfd> poll_fds_;
-  std::vector<PollTarget> poll_targets_;
-  int max_children_;
-  RefusalLog refusals_;
-  Metrics metrics_;
+  ProcessCounts process_counts_;
   bool stopping_ = false;
-  bool killed_ = false;
-  Clock::time_point kill_deadline_{};
 };
+
+// The bound on all children together when the config sets none: each may
+// cost a descriptor, and RLIMIT_NPROC bounds our processes.
+int DefaultMaxChildren();
 
 }  // namespace yinetd::supervisor

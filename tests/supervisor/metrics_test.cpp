@@ -2,10 +2,37 @@
 
 #include <doctest/doctest.h>
 
+#include <map>
 #include <sstream>
 
 namespace yinetd::supervisor {
 namespace {
+
+// Counts changed the way Children changes them, rendered as a scrape sees them.
+class Metrics {
+ public:
+  explicit Metrics(double start_time) { process_.start_time = start_time; }
+  void AddService(const std::string& service) { services_[service]; }
+  void Accepted(const std::string& service) {
+    ++services_[service].accepted;
+    ++services_[service].running;
+  }
+  void Exited(const std::string& service, bool by_signal, double seconds) {
+    --services_[service].running;
+    services_[service].CountExit(by_signal, seconds);
+  }
+  void Refused(const std::string& service, const std::string& reason) { services_[service].CountRefusal(reason); }
+  void Reloaded(bool success) { ++(success ? process_.reloads_success : process_.reloads_failure); }
+  std::string Exposition() const {
+    std::vector<std::pair<std::string, const ServiceCounts*>> list;
+    for (const auto& [name, counts] : services_) list.emplace_back(name, &counts);
+    return supervisor::Exposition(list, process_);
+  }
+
+ private:
+  std::map<std::string, ServiceCounts> services_;
+  ProcessCounts process_;
+};
 
 bool HasLine(const std::string& text, const std::string& line) {
   std::istringstream lines(text);
@@ -51,6 +78,7 @@ TEST_CASE("accepts, exits and refusals are counted per service") {
 
 TEST_CASE("the duration histogram is cumulative, with sum and count") {
   Metrics metrics(0);
+  for (int i = 0; i < 3; ++i) metrics.Accepted("s");
   metrics.Exited("s", false, 0.004);   // first bucket
   metrics.Exited("s", false, 0.5);     // le=0.5: bounds are inclusive
   metrics.Exited("s", false, 1000);    // only +Inf

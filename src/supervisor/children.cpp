@@ -1,0 +1,250 @@
+#include "supervisor/children.h"
+
+#include <signal.h>
+#include <sys/wait.h>
+
+#include <cerrno>
+
+#include "log/events.h"
+
+namespace yinetd::supervisor {
+namespace {
+
+int64_t MillisBetween(TimePoint start, TimePoint end) {
+  return std::chrono::duration_cast<milliseconds>(end - start).count();
+}
+
+}  // namespace
+
+Children::Children(const Clock& clock, TimerQueue& timers, PollSet& poll, ProcessStarter& processes)
+    : clock_(clock), timers_(timers), poll_(poll), processes_(processes) {}
+
+std::optional<RefuseReason> Children::Admit(Service& service, const std::optional<net::IpAddress>& client,
+                                            SourceKey& source) {
+  if (client && !service.config.access.Permits(*client)) return RefuseReason::kDenied;
+  if (Full()) return RefuseReason::kMaxChildren;
+  source = SourceOf(client, service.config.limits);
+  return service.state->gate.Check(source, service.Running(), clock_.Now());
+}
+
+void Children::Refused(Service& service, std::string_view peer, std::string_view reason) {
+  service.state->counts.CountRefusal(reason);
+  if (refusals_.Record(service.Name(), std::string(reason), clock_.Now())) {
+    log::Refuse(service.Name(), peer, reason);
+  } else {
+    ScheduleRefusalFlush();
+  }
+}
+
+void Children::ScheduleRefusalFlush() {
+  if (refusal_flush_.Armed()) return;
+  if (std::optional<TimePoint> at = refusals_.NextFlush()) {
+    refusal_flush_ = timers_.Schedule(*at, [this] { FlushRefusals(); });
+  }
+}
+
+void Children::FlushRefusals() {
+  for (const auto& suppressed : refusals_.Flush(clock_.Now())) {
+    log::RefusalsSuppressed(suppressed.service, suppressed.reason, suppressed.count);
+  }
+  ScheduleRefusalFlush();
+}
+
+void Children::Started(std::shared_ptr<Service> service, pid_t pid, std::string peer,
+                       std::optional<net::IpAddress> client, const SourceKey& source, UniqueFd report_pipe) {
+  ServiceState& state = *service->state;
+  ++state.counts.running;
+  ++state.counts.accepted;
+  state.gate.CountIn(source);
+  // A pid in use again means the group it once led is gone.
+  lingering_.erase(pid);
+  log::Accept(service->Name(), pid, peer);
+  ChildRecord& record = children_[pid];
+  record.service = std::move(service);
+  record.pid = pid;
+  record.peer = std::move(peer);
+  record.client = client;
+  record.source = source;
+  record.started = clock_.Now();
+  if (report_pipe) record.output = std::make_unique<OutputReader>(std::move(report_pipe));
+  ArmTimeout(record);
+  WatchOutput(record);
+}
+
+void Children::ReapAll() {
+  while (std::optional<Reaped> reaped = processes_.Reap()) Ended(*reaped);
+}
+
+void Children::Ended(const Reaped& reaped) {
+  auto it = children_.find(reaped.pid);
+  if (it == children_.end()) return;  // not ours (a test helper's, say)
+  ChildRecord record = std::move(it->second);
+  children_.erase(it);
+  Service& service = *record.service;
+  ServiceState& state = *service.state;
+  --state.counts.running;
+  state.gate.CountOut(record.source);
+  TimePoint now = clock_.Now();
+  state.counts.CountExit(WIFSIGNALED(reaped.status),
+                         std::chrono::duration<double>(now - record.started).count());
+  if (record.output) {
+    // What the child wrote before it died comes before its exit line.
+    int fd = record.output->Fd();
+    ForwardOutput(service, record.pid, *record.output);
+    poll_.Remove(fd);
+    if (!record.output->AtEof()) KeepOrphanOutput(record.service, record.pid, std::move(record.output));
+  }
+  log::Exit(service.Name(), record.pid, record.peer, reaped.status, MillisBetween(record.started, now),
+            record.kill_reason);
+  if (processes_.GroupAlive(record.pid)) Linger(record);
+  if (on_ended) on_ended(record, reaped.status);
+}
+
+void Children::Recount(Service& service) {
+  ServiceGate& gate = service.state->gate;
+  gate.ClearSourceCounts();
+  for (auto& [pid, record] : children_) {
+    if (record.service->state != service.state) continue;
+    record.source = SourceOf(record.client, service.config.limits);
+    gate.CountIn(record.source);
+  }
+}
+
+void Children::ArmTimeout(ChildRecord& record) {
+  const std::optional<milliseconds>& timeout = record.service->config.timeout;
+  if (!timeout) return;
+  record.term_at = SaturatingAdd(record.started, *timeout);
+  pid_t pid = record.pid;
+  record.deadline = timers_.Schedule(*record.term_at, [this, pid] { OnTimeout(pid); });
+}
+
+void Children::OnTimeout(pid_t pid) {
+  TimePoint now = clock_.Now();
+  Timer* deadline = nullptr;
+  std::shared_ptr<Service> service;
+  if (auto child = children_.find(pid); child != children_.end()) {
+    child->second.kill_reason = "timeout";
+    deadline = &child->second.deadline;
+    service = child->second.service;
+  } else if (auto group = lingering_.find(pid); group != lingering_.end()) {
+    deadline = &group->second.deadline;
+    service = group->second.service;
+  } else {
+    return;
+  }
+  SignalGroup(service->Name(), pid, SIGTERM);
+  *deadline = timers_.Schedule(SaturatingAdd(now, service->config.kill_grace), [this, pid] { OnKillGrace(pid); });
+}
+
+void Children::OnKillGrace(pid_t pid) {
+  std::shared_ptr<Service> service;
+  if (auto child = children_.find(pid); child != children_.end()) {
+    service = child->second.service;
+  } else if (auto group = lingering_.find(pid); group != lingering_.end()) {
+    service = group->second.service;
+  } else {
+    return;
+  }
+  SignalGroup(service->Name(), pid, SIGKILL);
+  log::Kill(service->Name(), pid, SIGKILL);
+}
+
+void Children::SignalGroup(std::string_view service, pid_t pid, int signo) {
+  if (!processes_.Signal(pid, signo) && errno != ESRCH) {
+    log::SyscallFailed(service, "kill", std::to_string(pid), errno);
+  }
+}
+
+void Children::Linger(const ChildRecord& record) {
+  Lingering& group = lingering_[record.pid];
+  group.service = record.service;
+  pid_t pid = record.pid;
+  // The program's timeout goes on for what it left behind.
+  if (record.term_at && record.kill_reason != "timeout") {
+    group.deadline = timers_.Schedule(*record.term_at, [this, pid] { OnTimeout(pid); });
+  } else if (record.kill_reason == "timeout") {
+    group.deadline = timers_.Schedule(SaturatingAdd(clock_.Now(), record.service->config.kill_grace),
+                                      [this, pid] { OnKillGrace(pid); });
+  }
+  if (stopping_) SignalGroup(group.service->Name(), pid, killed_ ? SIGKILL : SIGTERM);
+  group.check = timers_.Schedule(clock_.Now() + (stopping_ ? milliseconds(50) : kLingerCheck),
+                                 [this, pid] { CheckLingering(pid); });
+}
+
+void Children::CheckLingering(pid_t pgid) {
+  auto it = lingering_.find(pgid);
+  if (it == lingering_.end()) return;
+  if (!processes_.GroupAlive(pgid)) {
+    lingering_.erase(it);
+    return;
+  }
+  it->second.check = timers_.Schedule(clock_.Now() + (stopping_ ? milliseconds(50) : kLingerCheck),
+                                      [this, pgid] { CheckLingering(pgid); });
+}
+
+void Children::WatchOutput(ChildRecord& record) {
+  // Without stderr=log the pipe (if any) only ever carries a start failure,
+  // written before the child exits and read when it is reaped: polling it
+  // would cost a wake-up, for the EOF at exec.
+  if (!record.output || record.service->config.stderr_mode != config::StderrMode::kLog) return;
+  pid_t pid = record.pid;
+  int fd = record.output->Fd();
+  poll_.Add(fd, [this, pid, fd](short) {
+    auto it = children_.find(pid);
+    if (it == children_.end()) return;
+    ForwardOutput(*it->second.service, pid, *it->second.output);
+    if (it->second.output->AtEof()) poll_.Remove(fd);
+  });
+}
+
+void Children::KeepOrphanOutput(std::shared_ptr<Service> service, pid_t pid, std::unique_ptr<OutputReader> output) {
+  int fd = output->Fd();
+  orphans_[fd] = Orphan{std::move(service), pid, std::move(output)};
+  poll_.Add(fd, [this, fd](short) {
+    auto it = orphans_.find(fd);
+    if (it == orphans_.end()) return;
+    ForwardOutput(*it->second.service, it->second.pid, *it->second.output);
+    if (!it->second.output->AtEof()) return;
+    poll_.Remove(fd);
+    orphans_.erase(it);
+  });
+}
+
+void Children::ForwardOutput(Service& service, pid_t pid, OutputReader& output) {
+  for (const std::string& line : output.Read()) {
+    // A forked child's failure to start (spawn::Spawner).
+    if (auto failure = spawn::ParseStartFailure(line)) {
+      log::ExecFailed(service.Name(), pid, service.program_text, failure->step, failure->err);
+    } else {
+      log::Stderr(service.Name(), pid, line);
+    }
+  }
+}
+
+void Children::BeginShutdown(milliseconds grace) {
+  if (stopping_) return;
+  stopping_ = true;
+  for (auto& [pid, child] : children_) {
+    child.kill_reason = "shutdown";
+    child.deadline.Cancel();
+    SignalGroup(child.service->Name(), pid, SIGTERM);
+  }
+  for (auto& [pgid, group] : lingering_) {
+    group.deadline.Cancel();
+    SignalGroup(group.service->Name(), pgid, SIGTERM);
+    group.check = timers_.Schedule(clock_.Now() + milliseconds(50), [this, pgid = pgid] { CheckLingering(pgid); });
+  }
+  shutdown_kill_ = timers_.Schedule(SaturatingAdd(clock_.Now(), grace), [this] {
+    killed_ = true;
+    for (auto& [pid, child] : children_) {
+      child.kill_reason = "shutdown_timeout";
+      SignalGroup(child.service->Name(), pid, SIGKILL);
+      log::Kill(child.service->Name(), pid, SIGKILL);
+    }
+    for (auto& [pgid, group] : lingering_) SignalGroup(group.service->Name(), pgid, SIGKILL);
+  });
+}
+
+bool Children::Done() const { return stopping_ && children_.empty() && (lingering_.empty() || killed_); }
+
+}  // namespace yinetd::supervisor

@@ -1,0 +1,134 @@
+// Children: every program yinetd started, and every count that follows.
+//
+// A connection is counted in exactly one place, Started, and out in exactly
+// one, Ended (s6-tcpserverd's new_connection/end_connection): the running
+// total against max_children, the service's running and per-source counts,
+// its totals and the metrics all change there and nowhere else. Refused
+// counts a connection turned away. Admission (Admit) reads those counts.
+//
+// Children also owns what a child leaves behind: its report pipe until EOF
+// (an orphan when a grandchild still holds it), its timeout, and its process
+// group, which is signalled at timeout and shutdown also after the program
+// itself exited, for as long as anything in it lives.
+#pragma once
+
+#include <sys/types.h>
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "net/address.h"
+#include "supervisor/clock.h"
+#include "supervisor/output_reader.h"
+#include "supervisor/poll_set.h"
+#include "supervisor/process_starter.h"
+#include "supervisor/refusal_log.h"
+#include "supervisor/service.h"
+#include "supervisor/timer_queue.h"
+
+namespace yinetd::supervisor {
+
+struct ChildRecord {
+  std::shared_ptr<Service> service;
+  pid_t pid = 0;
+  std::string peer;                       // for logs; "" for a wait-mode child
+  std::optional<net::IpAddress> client;   // counted again if the prefixes change
+  SourceKey source;                       // what the gate counted it under
+  TimePoint started;
+  std::optional<TimePoint> term_at;       // `timeout` runs out
+  std::unique_ptr<OutputReader> output;   // the report pipe, if any
+  std::string kill_reason;                // set when yinetd signalled it
+  Timer deadline;                         // the next step of its timeout
+};
+
+class Children {
+ public:
+  // Whole seconds between two looks at a process group left behind.
+  static constexpr milliseconds kLingerCheck{1000};
+
+  Children(const Clock& clock, TimerQueue& timers, PollSet& poll, ProcessStarter& processes);
+  Children(const Children&) = delete;
+  Children& operator=(const Children&) = delete;
+
+  void SetMaxChildren(int max_children) { max_children_ = max_children; }
+  int MaxChildren() const { return max_children_; }
+  size_t Running() const { return children_.size(); }
+  bool Full() const { return static_cast<int>(children_.size()) >= max_children_; }
+  size_t LingeringGroups() const { return lingering_.size(); }
+  const std::map<pid_t, ChildRecord>& All() const { return children_; }
+
+  // Whether `client` may start a program of `service` now: allow/deny,
+  // max_children, then the service's gate. On success `source` is what the
+  // connection will be counted under.
+  std::optional<RefuseReason> Admit(Service& service, const std::optional<net::IpAddress>& client,
+                                    SourceKey& source);
+  // A connection closed without a program: counted, and logged (at most a
+  // few lines a second per service and reason).
+  void Refused(Service& service, std::string_view peer, std::string_view reason);
+
+  // The two places a connection is counted in and out.
+  void Started(std::shared_ptr<Service> service, pid_t pid, std::string peer,
+               std::optional<net::IpAddress> client, const SourceKey& source, UniqueFd report_pipe);
+  // Reaps every dead child and ends each (logs its exit, counts it out),
+  // then calls `on_ended` with its record and wait status.
+  void ReapAll();
+  std::function<void(const ChildRecord& child, int wait_status)> on_ended;
+
+  // After a reload changed `service`'s source prefixes: counts its running
+  // children in again under the new ones.
+  void Recount(Service& service);
+
+  // SIGTERM to every child and every group left behind, SIGKILL after
+  // `grace`. Done() once none is left (or all were sent SIGKILL).
+  void BeginShutdown(milliseconds grace);
+  bool Done() const;
+
+ private:
+  void Ended(const Reaped& reaped);
+  void ArmTimeout(ChildRecord& record);
+  void OnTimeout(pid_t pid);
+  void OnKillGrace(pid_t pid);
+  void WatchOutput(ChildRecord& record);
+  void ForwardOutput(Service& service, pid_t pid, OutputReader& output);
+  void KeepOrphanOutput(std::shared_ptr<Service> service, pid_t pid, std::unique_ptr<OutputReader> output);
+  void Linger(const ChildRecord& record);
+  void CheckLingering(pid_t pgid);
+  void SignalGroup(std::string_view service, pid_t pid, int signo);
+  void ScheduleRefusalFlush();
+  void FlushRefusals();
+
+  // A process group whose leader (our child) has exited while something in
+  // it lives on: still ours to end at its timeout and at shutdown.
+  struct Lingering {
+    std::shared_ptr<Service> service;
+    Timer check;     // the next look: is anything left?
+    Timer deadline;  // the child's timeout, carried over
+  };
+  // A report pipe whose child is gone but whose writers are not.
+  struct Orphan {
+    std::shared_ptr<Service> service;
+    pid_t pid = 0;
+    std::unique_ptr<OutputReader> output;
+  };
+
+  const Clock& clock_;
+  TimerQueue& timers_;
+  PollSet& poll_;
+  ProcessStarter& processes_;
+  int max_children_ = 1;
+  std::map<pid_t, ChildRecord> children_;
+  std::map<pid_t, Lingering> lingering_;
+  std::map<int, Orphan> orphans_;  // by pipe fd
+  RefusalLog refusals_;
+  Timer refusal_flush_;
+  bool stopping_ = false;
+  bool killed_ = false;
+  Timer shutdown_kill_;
+};
+
+}  // namespace yinetd::supervisor

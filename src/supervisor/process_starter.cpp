@@ -1,0 +1,43 @@
+#include "supervisor/process_starter.h"
+
+#include <signal.h>
+#include <sys/wait.h>
+
+#include <cerrno>
+
+#include "log/events.h"
+
+namespace yinetd::supervisor {
+
+spawn::SysResult SystemProcesses::Spawn(const spawn::ChildSpec& spec, spawn::ReportPipe& pipe,
+                                        spawn::Started& started) {
+  return spawner_.Spawn(spec, pipe, started);
+}
+
+std::optional<Reaped> SystemProcesses::Reap() {
+  Reaped reaped;
+  pid_t pid;
+  do {
+    pid = wait4(-1, &reaped.status, WNOHANG, &reaped.usage);
+  } while (pid < 0 && errno == EINTR);
+  if (pid <= 0) {
+    if (pid < 0 && errno != ECHILD) log::SyscallFailed("", "wait4", "", errno);
+    return std::nullopt;
+  }
+  reaped.pid = pid;
+  return reaped;
+}
+
+bool SystemProcesses::Signal(pid_t pid, int signo) {
+  // The whole group first (a shell's children too); a child that has not
+  // called setpgid yet has no group of its own.
+  return kill(-pid, signo) == 0 || kill(pid, signo) == 0;
+}
+
+bool SystemProcesses::GroupAlive(pid_t pgid) {
+  // Signal 0 checks without sending. EPERM: alive, but no longer ours to
+  // signal (it changed user); still alive.
+  return kill(-pgid, 0) == 0 || errno == EPERM;
+}
+
+}  // namespace yinetd::supervisor

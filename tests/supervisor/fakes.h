@@ -1,0 +1,94 @@
+// Fakes for driving the supervisor without sleeping or forking: a clock
+// moved by hand, and a process starter that records what it would start
+// and signal (the model is ninja's FakeCommandRunner).
+#pragma once
+
+#include <signal.h>
+#include <sys/wait.h>
+
+#include <deque>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "supervisor/clock.h"
+#include "supervisor/process_starter.h"
+
+namespace yinetd::supervisor {
+
+class FakeClock final : public Clock {
+ public:
+  TimePoint Now() const override { return now_; }
+  void Advance(milliseconds by) { now_ += by; }
+
+ private:
+  TimePoint now_ = TimePoint(std::chrono::hours(1000));
+};
+
+class FakeProcesses final : public ProcessStarter {
+ public:
+  struct Spawned {
+    pid_t pid;
+    std::string program;
+    std::vector<std::string> env;
+  };
+
+  spawn::SysResult Spawn(const spawn::ChildSpec& spec, spawn::ReportPipe& pipe, spawn::Started& started) override {
+    pipe.write_end.Reset();
+    if (fail_with != 0) return spawn::SysResult{"clone", fail_with};
+    started.pid = next_pid++;
+    Spawned record{started.pid, spec.program ? spec.program : "", {}};
+    for (char* const* e = spec.envp; e && *e; ++e) record.env.emplace_back(*e);
+    spawned.push_back(std::move(record));
+    live.insert(started.pid);
+    groups.insert(started.pid);
+    return {};
+  }
+  std::optional<Reaped> Reap() override {
+    if (dead.empty()) return std::nullopt;
+    Reaped reaped = dead.front();
+    dead.pop_front();
+    return reaped;
+  }
+  bool Signal(pid_t pid, int signo) override {
+    if (!groups.count(pid) && !live.count(pid)) {
+      errno = ESRCH;
+      return false;
+    }
+    signals.emplace_back(pid, signo);
+    if (exit_on_term && (signo == SIGTERM || signo == SIGKILL)) {
+      if (live.count(pid)) Exit(pid, W_EXITCODE(0, signo));
+      if (signo == SIGKILL || !group_ignores_term) groups.erase(pid);
+    }
+    return true;
+  }
+  bool GroupAlive(pid_t pgid) override { return groups.count(pgid) != 0; }
+
+  // The child `pid` dies with `wait_status`; its group stays alive while
+  // `leaves_group` (something it started lives on).
+  void Exit(pid_t pid, int wait_status, bool leaves_group = false) {
+    live.erase(pid);
+    if (!leaves_group) groups.erase(pid);
+    dead.push_back(Reaped{pid, wait_status, {}});
+  }
+  std::vector<int> SignalsTo(pid_t pid) const {
+    std::vector<int> sent;
+    for (const auto& [target, signo] : signals) {
+      if (target == pid) sent.push_back(signo);
+    }
+    return sent;
+  }
+
+  pid_t next_pid = 100000;
+  int fail_with = 0;
+  bool exit_on_term = false;
+  bool group_ignores_term = false;
+  std::vector<Spawned> spawned;
+  std::set<pid_t> live;
+  std::set<pid_t> groups;
+  std::deque<Reaped> dead;
+  std::vector<std::pair<pid_t, int>> signals;
+};
+
+}  // namespace yinetd::supervisor

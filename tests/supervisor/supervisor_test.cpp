@@ -1,0 +1,433 @@
+// The loop, driven by hand: real loopback sockets, a fake clock and a fake
+// process starter, so admission, timeouts, reloads and shutdown are tested
+// without sleeping or forking.
+#include "supervisor/supervisor.h"
+
+#include <arpa/inet.h>
+#include <doctest/doctest.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <memory>
+
+#include "supervisor/fakes.h"
+
+namespace yinetd::supervisor {
+namespace {
+
+net::Address Addr(const std::string& text) {
+  // Port 0 (the kernel picks one) is no valid config, but fine for a test.
+  if (text == "127.0.0.1:0") return net::Address{net::Address::Family::kIPv4, "127.0.0.1", 0, ""};
+  return std::get<net::Address>(net::ParseAddress(text));
+}
+
+config::ServiceConfig Svc(const std::string& name, const std::string& listen = "127.0.0.1:0",
+                          config::Protocol protocol = config::Protocol::kTcp) {
+  config::ServiceConfig s;
+  s.name = name;
+  s.program = "/bin/cat";
+  s.protocol = protocol;
+  s.mode = protocol == config::Protocol::kUdp ? config::Mode::kWait : config::Mode::kNowait;
+  s.stderr_mode = config::StderrMode::kNull;
+  s.listen.push_back(Addr(listen));
+  return s;
+}
+
+config::Config Conf(std::vector<config::ServiceConfig> services) {
+  config::Config c;
+  c.file = "test.yaml";
+  c.services = std::move(services);
+  return c;
+}
+
+UniqueFd ConnectTo(uint16_t port, const char* from = "127.0.0.1") {
+  UniqueFd fd(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  sockaddr_in local{};
+  local.sin_family = AF_INET;
+  inet_pton(AF_INET, from, &local.sin_addr);
+  REQUIRE(bind(fd.Get(), reinterpret_cast<sockaddr*>(&local), sizeof local) == 0);
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons(port);
+  inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+  REQUIRE(connect(fd.Get(), reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0);
+  return fd;
+}
+
+ino_t InodeOf(int fd) {
+  struct stat st{};
+  REQUIRE(fstat(fd, &st) == 0);
+  return st.st_ino;
+}
+
+// A supervisor over fakes, its config source under the test's control.
+struct Rig {
+  explicit Rig(config::Config config, std::optional<log::Level> cli_level = std::nullopt) {
+    supervisor = std::make_unique<Supervisor>(config, processes, clock, cli_level);
+    next = config;
+    supervisor->SetConfigSource([this] { return config::LoadResult{next, {}}; });
+    supervisor->Bind();
+  }
+  uint16_t Port(size_t listener = 0) const { return supervisor->GetListeners().All().at(listener)->local.port; }
+  const Listener& ListenerAt(size_t i) const { return *supervisor->GetListeners().All().at(i); }
+  const ServiceCounts& Counts(size_t service = 0) const { return supervisor->Services().at(service)->state->counts; }
+  // Passes until nothing more is ready (bounded).
+  void Settle() {
+    for (int i = 0; i < 5; ++i) supervisor->RunOnce(20);
+  }
+  void Exit(size_t nth, int status = 0, bool leaves_group = false) {
+    processes.Exit(processes.spawned.at(nth).pid, W_EXITCODE(status, 0), leaves_group);
+    supervisor->ReapChildren();
+  }
+
+  FakeClock clock;
+  FakeProcesses processes;
+  config::Config next;
+  std::unique_ptr<Supervisor> supervisor;
+};
+
+TEST_CASE("a connection is counted in once when its program starts and out once when it ends") {
+  Rig rig(Conf({Svc("echo")}));
+  UniqueFd client = ConnectTo(rig.Port());
+  rig.Settle();
+  REQUIRE(rig.processes.spawned.size() == 1);
+  CHECK(rig.Counts().running == 1);
+  CHECK(rig.Counts().accepted == 1);
+  CHECK(rig.supervisor->GetChildren().Running() == 1);
+  rig.Exit(0);
+  CHECK(rig.Counts().running == 0);
+  CHECK(rig.Counts().exits_status == 1);
+  CHECK(rig.supervisor->GetChildren().Running() == 0);
+  std::string metrics = rig.supervisor->MetricsText();
+  CHECK(metrics.find("yinetd_children_running{service=\"echo\"} 0") != std::string::npos);
+  CHECK(metrics.find("yinetd_connections_accepted_total{service=\"echo\"} 1") != std::string::npos);
+}
+
+TEST_CASE("max_connections, max_per_source and max_children hold across a reload that changes the service") {
+  config::ServiceConfig echo = Svc("echo");
+  echo.limits.max_connections = 2;
+  echo.limits.max_per_source = 1;
+  config::Config config = Conf({echo});
+  config.max_children = 3;
+  Rig rig(config);
+  UniqueFd a = ConnectTo(rig.Port(), "127.0.0.1");
+  UniqueFd b = ConnectTo(rig.Port(), "127.0.0.2");
+  rig.Settle();
+  REQUIRE(rig.Counts().running == 2);
+  // A reload that changes the service (a new env value) while both run.
+  rig.next.services[0].env.emplace_back("X", "1");
+  rig.supervisor->Reload("test");
+  CHECK(rig.Counts().running == 2);
+  UniqueFd c = ConnectTo(rig.Port(), "127.0.0.3");
+  rig.Settle();
+  CHECK(rig.processes.spawned.size() == 2);
+  CHECK(rig.Counts().refused.at("max_connections") == 1);
+  // One ends: a second client from a source still running is refused...
+  rig.Exit(1);  // 127.0.0.2's
+  UniqueFd d = ConnectTo(rig.Port(), "127.0.0.1");
+  rig.Settle();
+  CHECK(rig.Counts().refused.at("max_per_source") == 1);
+  // ... and another source gets in, under the new settings.
+  UniqueFd e = ConnectTo(rig.Port(), "127.0.0.4");
+  rig.Settle();
+  REQUIRE(rig.processes.spawned.size() == 3);
+  const auto& env = rig.processes.spawned[2].env;
+  CHECK(std::find(env.begin(), env.end(), "X=1") != env.end());
+  // max_children counts the children started before the reload too.
+  rig.next.services[0].limits.max_connections.reset();
+  rig.next.services[0].limits.max_per_source.reset();
+  rig.next.max_children = 2;
+  rig.supervisor->Reload("test");
+  UniqueFd f = ConnectTo(rig.Port(), "127.0.0.5");
+  rig.Settle();
+  CHECK(rig.Counts().refused.at("max_children") == 1);
+}
+
+TEST_CASE("a rate bucket carries over a reload that leaves its rate alone") {
+  config::ServiceConfig echo = Svc("echo");
+  echo.limits.max_rate = 1;
+  Rig rig(Conf({echo}));
+  UniqueFd a = ConnectTo(rig.Port());
+  rig.Settle();
+  rig.next.services[0].env.emplace_back("X", "1");
+  rig.supervisor->Reload("test");
+  UniqueFd b = ConnectTo(rig.Port());
+  rig.Settle();
+  CHECK(rig.processes.spawned.size() == 1);
+  CHECK(rig.Counts().refused.at("max_rate") == 1);
+}
+
+TEST_CASE("a removed max_children key gets its derived default back") {
+  config::Config config = Conf({Svc("echo")});
+  config.max_children = 1;
+  Rig rig(config);
+  CHECK(rig.supervisor->MaxChildren() == 1);
+  rig.next.max_children.reset();
+  rig.supervisor->Reload("test");
+  CHECK(rig.supervisor->MaxChildren() == DefaultMaxChildren());
+}
+
+TEST_CASE("--log-level keeps overriding log.level after every reload") {
+  config::Config config = Conf({Svc("echo")});
+  config.log_level = log::Level::kError;
+  Rig rig(config, log::Level::kDebug);
+  CHECK(log::CurrentLevel() == log::Level::kDebug);
+  rig.supervisor->Reload("test");
+  CHECK(log::CurrentLevel() == log::Level::kDebug);
+  log::SetLevel(log::Level::kInfo);
+}
+
+TEST_CASE("adding and removing a UDP service on a TCP service's port leaves the TCP socket alone") {
+  Rig rig(Conf({Svc("tcp")}));
+  uint16_t port = rig.Port();
+  std::string at = "127.0.0.1:" + std::to_string(port);
+  rig.next.services[0].listen[0] = Addr(at);
+  rig.supervisor->Reload("test");  // the same address, written out
+  int tcp_fd = rig.ListenerAt(0).fd.Get();
+  ino_t tcp_socket = InodeOf(tcp_fd);
+  // A client waits in the backlog across both reloads.
+  UniqueFd waiting = ConnectTo(port);
+  rig.next.services.insert(rig.next.services.begin(), Svc("udp", at, config::Protocol::kUdp));
+  rig.supervisor->Reload("test");
+  REQUIRE(rig.supervisor->GetListeners().All().size() == 2);
+  const Listener& tcp = rig.ListenerAt(0).service->Name() == "tcp" ? rig.ListenerAt(0) : rig.ListenerAt(1);
+  CHECK(InodeOf(tcp.fd.Get()) == tcp_socket);
+  rig.next.services.erase(rig.next.services.begin());
+  rig.supervisor->Reload("test");
+  REQUIRE(rig.supervisor->GetListeners().All().size() == 1);
+  CHECK(InodeOf(rig.ListenerAt(0).fd.Get()) == tcp_socket);
+  rig.Settle();
+  CHECK(rig.processes.spawned.size() == 1);  // nothing lost from the backlog
+}
+
+TEST_CASE("an option that cannot be applied keeps the old socket serving, and the reload says so") {
+  Rig rig(Conf({Svc("echo")}));
+  uint16_t port = rig.Port();
+  ino_t socket_before = InodeOf(rig.ListenerAt(0).fd.Get());
+  rig.next.services[0].listen[0] = Addr("127.0.0.1:" + std::to_string(port));
+  rig.next.services[0].socket.bind_interface = "no-such-if0";
+  rig.supervisor->Reload("test");
+  REQUIRE(rig.supervisor->GetListeners().All().size() == 1);
+  CHECK(InodeOf(rig.ListenerAt(0).fd.Get()) == socket_before);
+  UniqueFd client = ConnectTo(port);
+  rig.Settle();
+  CHECK(rig.processes.spawned.size() == 1);
+}
+
+TEST_CASE("a service whose new address cannot be bound keeps serving on its old one") {
+  Rig rig(Conf({Svc("echo")}));
+  uint16_t port = rig.Port();
+  // Something else holds the new address.
+  UniqueFd squatter(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+  REQUIRE(bind(squatter.Get(), reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0);
+  socklen_t length = sizeof sa;
+  getsockname(squatter.Get(), reinterpret_cast<sockaddr*>(&sa), &length);
+  REQUIRE(listen(squatter.Get(), 1) == 0);
+  rig.next.services[0].listen[0] = Addr("127.0.0.1:" + std::to_string(ntohs(sa.sin_port)));
+  rig.supervisor->Reload("test");
+  REQUIRE(rig.supervisor->GetListeners().All().size() == 1);
+  CHECK(rig.Port() == port);
+  UniqueFd client = ConnectTo(port);
+  rig.Settle();
+  CHECK(rig.processes.spawned.size() == 1);
+}
+
+TEST_CASE("timeout: SIGTERM at the deadline, SIGKILL after kill_grace, by the clock") {
+  config::ServiceConfig slow = Svc("slow");
+  slow.timeout = milliseconds(5000);
+  slow.kill_grace = milliseconds(2000);
+  Rig rig(Conf({slow}));
+  UniqueFd client = ConnectTo(rig.Port());
+  rig.Settle();
+  REQUIRE(rig.processes.spawned.size() == 1);
+  pid_t pid = rig.processes.spawned[0].pid;
+  rig.clock.Advance(milliseconds(4999));
+  rig.supervisor->RunOnce(0);
+  CHECK(rig.processes.SignalsTo(pid).empty());
+  rig.clock.Advance(milliseconds(1));
+  rig.supervisor->RunOnce(0);
+  CHECK(rig.processes.SignalsTo(pid) == std::vector<int>{SIGTERM});
+  rig.clock.Advance(milliseconds(2000));
+  rig.supervisor->RunOnce(0);
+  CHECK(rig.processes.SignalsTo(pid) == std::vector<int>{SIGTERM, SIGKILL});
+}
+
+TEST_CASE("a huge timeout means never, not at once") {
+  config::ServiceConfig slow = Svc("slow");
+  slow.timeout = milliseconds::max();
+  slow.kill_grace = milliseconds::max();
+  Rig rig(Conf({slow}));
+  UniqueFd client = ConnectTo(rig.Port());
+  rig.Settle();
+  REQUIRE(rig.processes.spawned.size() == 1);
+  rig.clock.Advance(std::chrono::hours(24 * 365));
+  rig.supervisor->RunOnce(0);
+  CHECK(rig.processes.signals.empty());
+}
+
+TEST_CASE("what a program leaves behind gets its timeout and the shutdown signals") {
+  config::ServiceConfig bg = Svc("bg");
+  bg.timeout = milliseconds(1000);
+  Rig rig(Conf({bg}));
+  UniqueFd a = ConnectTo(rig.Port());
+  UniqueFd b = ConnectTo(rig.Port());
+  rig.Settle();
+  REQUIRE(rig.processes.spawned.size() == 2);
+  pid_t first = rig.processes.spawned[0].pid, second = rig.processes.spawned[1].pid;
+  rig.Exit(0, 0, true);  // exits, leaving a background process in its group
+  rig.Exit(1, 0, true);
+  CHECK(rig.supervisor->GetChildren().LingeringGroups() == 2);
+  rig.clock.Advance(milliseconds(1000));
+  rig.supervisor->RunOnce(0);
+  CHECK(rig.processes.SignalsTo(first) == std::vector<int>{SIGTERM});
+  // The group ignores SIGTERM: SIGKILL after kill_grace.
+  rig.clock.Advance(milliseconds(2000));
+  rig.supervisor->RunOnce(0);
+  CHECK(rig.processes.SignalsTo(first) == std::vector<int>{SIGTERM, SIGKILL});
+  CHECK(rig.processes.SignalsTo(second) == std::vector<int>{SIGTERM, SIGKILL});
+  // Once nothing is left in a group, it is forgotten.
+  rig.processes.groups.clear();
+  rig.clock.Advance(Children::kLingerCheck);
+  rig.supervisor->RunOnce(0);
+  CHECK(rig.supervisor->GetChildren().LingeringGroups() == 0);
+}
+
+TEST_CASE("shutdown signals running children and groups left behind, then SIGKILLs after the grace") {
+  config::Config config = Conf({Svc("echo")});
+  config.shutdown_grace = milliseconds(3000);
+  Rig rig(config);
+  UniqueFd a = ConnectTo(rig.Port());
+  UniqueFd b = ConnectTo(rig.Port());
+  rig.Settle();
+  REQUIRE(rig.processes.spawned.size() == 2);
+  pid_t running = rig.processes.spawned[0].pid, gone = rig.processes.spawned[1].pid;
+  rig.Exit(1, 0, true);
+  rig.supervisor->BeginShutdown();
+  CHECK(rig.processes.SignalsTo(running) == std::vector<int>{SIGTERM});
+  CHECK(rig.processes.SignalsTo(gone) == std::vector<int>{SIGTERM});
+  CHECK(rig.supervisor->GetListeners().All().empty());
+  rig.clock.Advance(milliseconds(3000));
+  CHECK(rig.supervisor->RunOnce(0));  // still waiting for the children
+  CHECK(rig.processes.SignalsTo(running).back() == SIGKILL);
+  CHECK(rig.processes.SignalsTo(gone).back() == SIGKILL);
+  rig.processes.Exit(running, W_EXITCODE(0, SIGKILL));
+  rig.supervisor->ReapChildren();
+  CHECK_FALSE(rig.supervisor->RunOnce(0));
+}
+
+TEST_CASE("overflow: queue keeps the listener out of the poll set while the service is full") {
+  config::ServiceConfig queued = Svc("queued");
+  queued.limits.max_connections = 1;
+  queued.limits.overflow = config::Overflow::kQueue;
+  Rig rig(Conf({queued}));
+  UniqueFd a = ConnectTo(rig.Port());
+  UniqueFd b = ConnectTo(rig.Port());
+  rig.Settle();
+  CHECK(rig.processes.spawned.size() == 1);
+  CHECK_FALSE(rig.ListenerAt(0).polled);
+  CHECK(rig.Counts().Refused() == 0);
+  rig.Exit(0);
+  CHECK(rig.ListenerAt(0).polled);
+  rig.Settle();
+  CHECK(rig.processes.spawned.size() == 2);
+}
+
+TEST_CASE("a datagram program that exits without reading is backed off, not restarted in a loop") {
+  Rig rig(Conf({Svc("udp", "127.0.0.1:0", config::Protocol::kUdp)}));
+  uint16_t port = rig.Port();
+  UniqueFd sender(socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons(port);
+  inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+  REQUIRE(sendto(sender.Get(), "ping", 4, 0, reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 4);
+  for (int round = 0; round < 6; ++round) {
+    rig.Settle();
+    if (rig.processes.live.empty()) {
+      // Resting: let the clock run out the rest.
+      rig.clock.Advance(ListenerSet::kMaxUnreadPause);
+      continue;
+    }
+    rig.processes.Exit(*rig.processes.live.begin(), 0);  // like /bin/true: never reads
+    rig.supervisor->ReapChildren();
+    CHECK_FALSE(rig.ListenerAt(0).polled);  // resting, not polled
+  }
+  CHECK(rig.processes.spawned.size() <= 6);
+  CHECK(rig.ListenerAt(0).unread_runs >= 2);
+  // The accept line names the datagram's peer.
+  CHECK(rig.supervisor->GetChildren().All().empty());
+}
+
+TEST_CASE("the rest after an unread datagram doubles, up to a bound") {
+  Rig rig(Conf({Svc("udp", "127.0.0.1:0", config::Protocol::kUdp)}));
+  uint16_t port = rig.Port();
+  UniqueFd sender(socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons(port);
+  inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+  REQUIRE(sendto(sender.Get(), "ping", 4, 0, reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 4);
+  rig.Settle();
+  REQUIRE(rig.processes.spawned.size() == 1);
+  rig.Exit(0);
+  // First rest: kServeErrorPause.
+  rig.clock.Advance(ListenerSet::kServeErrorPause - milliseconds(1));
+  rig.Settle();
+  CHECK(rig.processes.spawned.size() == 1);
+  rig.clock.Advance(milliseconds(1));
+  rig.Settle();
+  REQUIRE(rig.processes.spawned.size() == 2);
+  rig.Exit(1);
+  // Second: twice as long.
+  rig.clock.Advance(ListenerSet::kServeErrorPause);
+  rig.Settle();
+  CHECK(rig.processes.spawned.size() == 2);
+  rig.clock.Advance(ListenerSet::kServeErrorPause);
+  rig.Settle();
+  CHECK(rig.processes.spawned.size() == 3);
+  // A program that reads its datagram ends the episode.
+  char buf[16];
+  REQUIRE(recv(rig.ListenerAt(0).fd.Get(), buf, sizeof buf, MSG_DONTWAIT) == 4);
+  rig.Exit(2);
+  CHECK(rig.ListenerAt(0).unread_runs == 0);
+  CHECK(rig.ListenerAt(0).polled);
+}
+
+TEST_CASE("a failed spawn closes the client, counts nothing and rests the listener") {
+  Rig rig(Conf({Svc("echo")}));
+  rig.processes.fail_with = EAGAIN;
+  UniqueFd client = ConnectTo(rig.Port());
+  rig.Settle();
+  CHECK(rig.Counts().running == 0);
+  CHECK(rig.Counts().accepted == 0);
+  CHECK_FALSE(rig.ListenerAt(0).polled);
+  rig.processes.fail_with = 0;
+  rig.clock.Advance(ListenerSet::kServeErrorPause);
+  UniqueFd next = ConnectTo(rig.Port());
+  rig.Settle();
+  CHECK(rig.processes.spawned.size() == 1);
+}
+
+TEST_CASE("a pass costs what happened: the poll set and timers follow the children, not rebuilt") {
+  std::vector<config::ServiceConfig> services;
+  for (int i = 0; i < 50; ++i) services.push_back(Svc("s" + std::to_string(i)));
+  services[0].timeout = milliseconds(60'000);
+  Rig rig(Conf(services));
+  CHECK(rig.supervisor->PollSize() == 50);
+  UniqueFd client = ConnectTo(rig.Port(0));
+  rig.Settle();
+  CHECK(rig.supervisor->TimerCount() == 1);  // the one child's timeout
+  rig.Exit(0);
+  CHECK(rig.supervisor->TimerCount() == 0);
+  CHECK(rig.supervisor->PollSize() == 50);
+}
+
+}  // namespace
+}  // namespace yinetd::supervisor
