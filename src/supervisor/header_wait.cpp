@@ -19,8 +19,8 @@ net::ProxyVersions VersionsOf(config::ProxyProtocol protocol) {
   return {};
 }
 
-bool HeaderWait::Hold(UniqueFd& connection, Origin origin, const net::IpAddress& source,
-                      net::ProxyVersions versions, Clock::time_point deadline) {
+bool HeaderWait::Hold(UniqueFd& connection, Origin origin, net::ProxyVersions versions, TimePoint deadline) {
+  net::IpAddress source = origin.peer_ip;
   size_t& from_source = per_source_[source];
   if (waits_.size() >= bounds_.total || from_source >= bounds_.per_source) {
     if (from_source == 0) per_source_.erase(source);
@@ -29,7 +29,7 @@ bool HeaderWait::Hold(UniqueFd& connection, Origin origin, const net::IpAddress&
   ++from_source;
   int fd = connection.Get();
   deadlines_.emplace(deadline, fd);
-  waits_.emplace(fd, Wait{std::move(connection), std::move(origin), source, net::ProxyHeaderParser(versions), deadline});
+  waits_.emplace(fd, Wait{std::move(connection), std::move(origin), net::ProxyHeaderParser(versions), deadline});
   return true;
 }
 
@@ -60,7 +60,7 @@ std::optional<HeaderWait::Done> HeaderWait::OnReadable(int fd) {
   return done;
 }
 
-std::vector<HeaderWait::Done> HeaderWait::Expire(Clock::time_point now) {
+std::vector<HeaderWait::Done> HeaderWait::Expire(TimePoint now) {
   std::vector<Done> ended;
   while (!deadlines_.empty() && deadlines_.begin()->first <= now) {
     ended.push_back(End(waits_.find(deadlines_.begin()->second), Done::Outcome::kTimeout));
@@ -68,7 +68,7 @@ std::vector<HeaderWait::Done> HeaderWait::Expire(Clock::time_point now) {
   return ended;
 }
 
-std::optional<Clock::time_point> HeaderWait::NextDeadline() const {
+std::optional<TimePoint> HeaderWait::NextDeadline() const {
   if (deadlines_.empty()) return std::nullopt;
   return deadlines_.begin()->first;
 }
@@ -89,7 +89,7 @@ void HeaderWait::Clear() {
 HeaderWait::Done HeaderWait::End(std::map<int, Wait>::iterator it, Done::Outcome outcome, std::string detail) {
   Wait& wait = it->second;
   deadlines_.erase({wait.deadline, it->first});
-  auto source = per_source_.find(wait.source);
+  auto source = per_source_.find(wait.origin.peer_ip);
   if (--source->second == 0) per_source_.erase(source);
   Done done{outcome, std::move(wait.connection), std::move(wait.origin), {}, std::move(detail)};
   waits_.erase(it);

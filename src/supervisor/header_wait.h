@@ -9,7 +9,8 @@
 // awaited, and the number of waits is bounded in total and per balancer
 // address, so peers that connect and send nothing cost one descriptor each,
 // for proxy_timeout at most. Time comes in as an argument: tested with a
-// fake clock.
+// fake clock. It keeps its deadlines in order itself; the loop's timer
+// queue holds the earliest (Supervisor::ArmHeaderDeadline).
 #pragma once
 
 #include <cstddef>
@@ -24,7 +25,7 @@
 #include "net/access_list.h"
 #include "net/address.h"
 #include "net/proxy_header.h"
-#include "supervisor/limits.h"
+#include "supervisor/clock.h"
 #include "supervisor/service.h"
 #include "sys/unique_fd.h"
 
@@ -51,6 +52,7 @@ class HeaderWait {
     std::shared_ptr<Service> service;
     std::string listen_addr;  // the listener's address text
     net::Endpoint peer;       // the balancer
+    net::IpAddress peer_ip;   // its address: what the per-source bound counts
   };
 
   struct Done {
@@ -68,17 +70,16 @@ class HeaderWait {
   // Holds `connection` until its header is whole or `deadline` passes.
   // False (and `connection` untouched) when the bounds are reached: the
   // caller refuses it.
-  bool Hold(UniqueFd& connection, Origin origin, const net::IpAddress& source, net::ProxyVersions versions,
-            Clock::time_point deadline);
+  bool Hold(UniqueFd& connection, Origin origin, net::ProxyVersions versions, TimePoint deadline);
 
   // `fd`, one held connection, is readable: takes what it can of its
   // header. The wait's end, if this was it.
   std::optional<Done> OnReadable(int fd);
 
   // Every wait whose deadline is at or before `now`, ended.
-  std::vector<Done> Expire(Clock::time_point now);
+  std::vector<Done> Expire(TimePoint now);
 
-  std::optional<Clock::time_point> NextDeadline() const;
+  std::optional<TimePoint> NextDeadline() const;
   bool Holds(int fd) const { return waits_.count(fd) != 0; }
   size_t Size() const { return waits_.size(); }
   // Every held descriptor, for the poll set.
@@ -90,16 +91,15 @@ class HeaderWait {
   struct Wait {
     UniqueFd connection;
     Origin origin;
-    net::IpAddress source;
     net::ProxyHeaderParser parser;
-    Clock::time_point deadline;
+    TimePoint deadline;
   };
 
   Done End(std::map<int, Wait>::iterator it, Done::Outcome outcome, std::string detail = {});
 
   Bounds bounds_;
   std::map<int, Wait> waits_;  // by fd
-  std::set<std::pair<Clock::time_point, int>> deadlines_;
+  std::set<std::pair<TimePoint, int>> deadlines_;
   std::map<net::IpAddress, size_t> per_source_;
 };
 

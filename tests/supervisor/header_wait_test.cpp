@@ -12,7 +12,7 @@ namespace {
 using std::chrono::seconds;
 using Outcome = HeaderWait::Done::Outcome;
 
-const Clock::time_point kT0 = Clock::time_point(std::chrono::hours(1));
+const TimePoint kT0 = TimePoint(std::chrono::hours(1));
 constexpr net::ProxyVersions kBoth{true, true};
 const std::string kV1 = "PROXY TCP4 192.0.2.7 198.51.100.1 40000 2222\r\n";
 
@@ -35,12 +35,12 @@ struct Pair {
   void Send(const std::string& bytes) { REQUIRE(write(theirs.Get(), bytes.data(), bytes.size()) == ssize_t(bytes.size())); }
 };
 
-HeaderWait::Origin Origin() {
-  return HeaderWait::Origin{nullptr, "127.0.0.1:2222", net::Endpoint{"10.0.0.1", 50000, false}};
+HeaderWait::Origin Origin(uint8_t source) {
+  return HeaderWait::Origin{nullptr, "127.0.0.1:2222", net::Endpoint{"10.0.0.1", 50000, false}, Balancer(source)};
 }
 
-bool Hold(HeaderWait& wait, Pair& pair, uint8_t source = 1, Clock::time_point deadline = kT0 + seconds(3)) {
-  return wait.Hold(pair.ours, Origin(), Balancer(source), kBoth, deadline);
+bool Hold(HeaderWait& wait, Pair& pair, uint8_t source = 1, TimePoint deadline = kT0 + seconds(3)) {
+  return wait.Hold(pair.ours, Origin(source), kBoth, deadline);
 }
 
 // What is left in the socket for the program: the bytes after the header.
