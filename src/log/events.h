@@ -55,9 +55,8 @@ void Exit(std::string_view service, pid_t pid, std::string_view peer, int wait_s
 // A connection closed without starting its program; `reason` is
 // denied, max_children, max_connections, max_per_source, max_rate or
 // max_rate_per_source; on proxy_protocol services also proxy_untrusted,
-// proxy_invalid (`detail` says what was wrong), proxy_timeout, proxy_busy
-// (too many headers awaited) and proxy_local (a health check, with
-// proxy_local: close).
+// proxy_invalid (`detail` says what was wrong), proxy_timeout and
+// proxy_busy (too many headers awaited).
 void Refuse(std::string_view service, std::string_view peer, std::string_view reason,
             std::string_view via = "", std::string_view detail = "");
 // How many refusals RefusalLog kept out of the log in the last window.
