@@ -140,6 +140,7 @@ TEST_CASE("a peer outside proxy_from is refused before anything is read") {
   UniqueFd trusted = ConnectTcpFrom("127.0.0.2", "127.0.0.1", port);
   SendAll(trusted.Get(), V2Header("192.0.2.7", 40000));
   CHECK(Greeted(trusted.Get()));
+  CHECK(yinetd.WaitForLog({"event=accept", "service=gate", "peer=192.0.2.7:40000", "via=127.0.0.2:"}));
   CHECK(Count(yinetd, "accept", "service", "gate") == 1);
 }
 
@@ -345,6 +346,13 @@ void RunRecipe(const std::string& version, const std::string& send_proxy) {
   REQUIRE(first.WaitForLog({"event=exit", "service=gate", "peer=127.0.0.5:"}));
   REQUIRE(second.WaitForLog({"event=exit", "service=gate", "peer=127.0.0.5:"}));
   REQUIRE(haproxy.Running());
+  // A v2 check's header is LOCAL: no client, the balancer itself is the
+  // peer. (HAProxy's v1 check line names its own addresses as the client.)
+  bool local_check_served = false;
+  for (auto& fields : first.Events("accept")) {
+    if (fields["peer"].rfind("127.0.0.5:", 0) == 0 && fields.count("via") == 0) local_check_served = true;
+  }
+  CHECK(local_check_served == (version == "v2"));
   // Round robin: a, b, a. Each yinetd counts the client itself, so the
   // third connection of 127.0.0.1 meets the first on a and is refused.
   UniqueFd one = ConnectTcpFrom("127.0.0.1", "127.0.0.1", front);
