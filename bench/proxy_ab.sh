@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # A/B: connections/s of the same service with and without proxy_protocol: v2,
-# served by one yinetd in the same run, rounds alternating so that load from
-# elsewhere on the machine falls on both alike. Prints each round and the
+# served by one yinetd in the same run, rounds alternating (and which of the
+# two goes first) so that load from elsewhere on the machine falls on both alike. Prints each round and the
 # median ratio (proxy / plain).
 #   bench/proxy_ab.sh BUILD_DIR [ROUNDS] [SECONDS] [CONCURRENCY]
 set -euo pipefail
@@ -41,8 +41,12 @@ rate() {  # rate PORT [--proxy-v2]: connections/s of one run
 }
 ratios=()
 for round in $(seq "$rounds"); do
-  a=$(rate "$plain")
-  b=$(rate "$proxied" --proxy-v2)
+  # Which goes first alternates, so neither always meets the other's leftovers.
+  if ((round % 2)); then
+    a=$(rate "$plain"); b=$(rate "$proxied" --proxy-v2)
+  else
+    b=$(rate "$proxied" --proxy-v2); a=$(rate "$plain")
+  fi
   ratio=$(python3 -c "print(f'{$b / $a:.3f}')")
   ratios+=("$ratio")
   echo "round $round: plain $a conn/s, proxy_protocol v2 $b conn/s, ratio $ratio"
