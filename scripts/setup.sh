@@ -4,6 +4,9 @@
 #   scripts/setup.sh            the normal build, in build/
 #   scripts/setup.sh --all      also the sanitizer build (build-asan/) and the
 #                               libFuzzer targets, built with clang (build-fuzz/)
+#   --werror (with either)      warnings are errors in every build dir, as the
+#                               test command wants; meson.build leaves it off so
+#                               that other compilers' new warnings don't break a build
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -37,18 +40,33 @@ if ((${#missing[@]} > 0)); then
     --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-# configure DIR [meson options]; then build TARGETS (default: all).
+all=false
+werror=false
+for arg in "$@"; do
+  case $arg in
+    --all) all=true ;;
+    --werror) werror=true ;;
+    *) echo "setup: unknown option $arg (use --all, --werror)" >&2; exit 2 ;;
+  esac
+done
+
+# configure DIR [meson options]: a new dir is set up; an existing one keeps
+# its options, except that --werror turns werror on (never off: flipping it
+# would rebuild everything each time the two commands alternate).
 configure() {
   local dir=$1
   shift
   if [[ ! -f $dir/build.ninja ]]; then
-    meson setup "$dir" "$@" >/dev/null
+    meson setup "$dir" "$@" -Dwerror=$werror >/dev/null
+  elif $werror && [[ $(meson introspect "$dir" --buildoptions | python3 -c \
+      'import json, sys; print([o["value"] for o in json.load(sys.stdin) if o["name"] == "werror"][0])') != True ]]; then
+    meson configure "$dir" -Dwerror=true >/dev/null
   fi
 }
 
 configure build
 ninja -C build >/dev/null
-if [[ ${1:-} == --all ]]; then
+if $all; then
   configure build-asan -Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debug
   ninja -C build-asan >/dev/null
   CC=clang CXX=clang++ configure build-fuzz -Dfuzz=true -Db_sanitize=address,undefined -Db_lundef=false

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# Runs every test: installs what is missing, builds twice (plain, and with
-# AddressSanitizer + UndefinedBehaviorSanitizer), runs `meson test` in both,
+# Runs every test: installs what is missing, builds twice with warnings as
+# errors (plain, and with AddressSanitizer + UndefinedBehaviorSanitizer),
+# runs `meson test` in both,
 # runs the libFuzzer targets for a bounded time, and ends with one line
 # "N passed, M failed" counting test cases.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-scripts/setup.sh --all || { echo "0 passed, 1 failed"; exit 1; }
+scripts/setup.sh --all --werror || { echo "0 passed, 1 failed"; exit 1; }
 
 # Sanitizer reports fail the test that caused them.
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}

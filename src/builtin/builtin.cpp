@@ -1,12 +1,14 @@
 #include "builtin/builtin.h"
 
 #include <arpa/inet.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <cstring>
 #include <ctime>
 
 namespace yinetd::builtin {
@@ -86,6 +88,7 @@ void ForEachDatagram(int fd, Answer answer) {
                          &peer_length);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) return;  // EAGAIN: nothing left
+    if (IsStormSource(reinterpret_cast<sockaddr*>(&peer), peer_length)) continue;
     std::string_view reply = answer(std::string_view(buf, static_cast<size_t>(n)), scratch);
     if (reply.data() == nullptr) continue;
     sendto(fd, reply.data(), reply.size(), MSG_NOSIGNAL, reinterpret_cast<sockaddr*>(&peer), peer_length);
@@ -335,6 +338,37 @@ size_t FormatHttpHead(int status, size_t body_size, char* out) {
   if (status == 405) n = Append(out, n, "\r\nAllow: GET, HEAD");
   n = AppendDecimal(out, Append(out, n, "\r\nContent-Length: "), body_size);
   return Append(out, n, "\r\nConnection: close\r\n\r\n");
+}
+
+namespace {
+
+bool IsBadIpv4Source(uint32_t host_order) {
+  uint32_t first_octet = host_order >> 24;
+  return first_octet == 0 || host_order == INADDR_BROADCAST || IN_MULTICAST(host_order);
+}
+
+}  // namespace
+
+bool IsStormSource(const sockaddr* peer, socklen_t length) {
+  uint16_t port = 0;
+  if (peer->sa_family == AF_INET && length >= sizeof(sockaddr_in)) {
+    const auto* v4 = reinterpret_cast<const sockaddr_in*>(peer);
+    if (IsBadIpv4Source(ntohl(v4->sin_addr.s_addr))) return true;
+    port = ntohs(v4->sin_port);
+  } else if (peer->sa_family == AF_INET6 && length >= sizeof(sockaddr_in6)) {
+    const auto* v6 = reinterpret_cast<const sockaddr_in6*>(peer);
+    const in6_addr& address = v6->sin6_addr;
+    if (IN6_IS_ADDR_MULTICAST(&address) || IN6_IS_ADDR_UNSPECIFIED(&address)) return true;
+    if (IN6_IS_ADDR_V4MAPPED(&address)) {
+      uint32_t v4;
+      std::memcpy(&v4, &address.s6_addr[12], sizeof v4);
+      if (IsBadIpv4Source(ntohl(v4))) return true;
+    }
+    port = ntohs(v6->sin6_port);
+  } else {
+    return true;  // not an IP sender: nothing to answer
+  }
+  return port < kLowestAnsweredPort || port == kNfsPort;
 }
 
 void ChargenLine(size_t index, char* out) {

@@ -9,6 +9,8 @@
 // renders before fork and hands over as `prepared`.
 #pragma once
 
+#include <sys/socket.h>
+
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
@@ -62,6 +64,16 @@ HttpAnswer AnswerHttp(std::string_view request_head);
 // `out` (kHttpHeadMax bytes); returns its length. Safe after fork.
 inline constexpr size_t kHttpHeadMax = 256;
 size_t FormatHttpHead(int status, size_t body_size, char* out);
+
+// Whether a datagram from `peer` goes unanswered, as BSD inetd's do: a
+// reply to another small service (echo 7, discard 9, daytime 13, chargen 19,
+// time 37, or anything on a port below 1024, or NFS on 2049) could start an
+// endless ping-pong between two servers, and a reply to a forged broadcast,
+// multicast or 0.0.0.0/8 source would go to many hosts or none. Pure, safe
+// after fork. Loopback sources are answered.
+inline constexpr uint16_t kLowestAnsweredPort = 1024;
+inline constexpr uint16_t kNfsPort = 2049;
+bool IsStormSource(const sockaddr* peer, socklen_t length);
 
 // RFC 864's line `index`: 72 printable characters, each line starting one
 // further along the 95 printable ASCII characters, then CRLF (74 bytes).

@@ -6,11 +6,16 @@
 
 #include <sys/types.h>
 
+#include <cstddef>
 #include <optional>
 #include <string>
 #include <vector>
 
 namespace yinetd::config {
+
+// Far above any real config; a bound so that a huge or endless file cannot
+// fill the supervisor's memory.
+inline constexpr size_t kMaxConfigFileBytes = 16 * 1024 * 1024;
 
 class Host {
  public:
@@ -30,7 +35,8 @@ class Host {
   virtual uid_t EffectiveUid() = 0;
   // The paths matching a glob pattern, sorted; none if nothing matches.
   virtual std::vector<std::string> Glob(const std::string& pattern) = 0;
-  // A file's contents, or nullopt with `error` saying why not.
+  // A regular file's contents, at most kMaxConfigFileBytes, or nullopt with
+  // `error` saying why not. Never blocks (a FIFO or device is refused).
   virtual std::optional<std::string> ReadFile(const std::string& path, std::string& error) = 0;
 };
 

@@ -60,6 +60,27 @@ std::string DirectoryOf(const std::string& file) {
   return file.substr(0, slash);
 }
 
+// The values a duration key accepts. Bounded so that every deadline
+// (now + value, in the steady clock's nanoseconds) and every poll timeout
+// (milliseconds in an int, at most about 24 days) stays far from wrapping.
+struct DurationRange {
+  double min_seconds;
+  double max_seconds;
+  std::string_view max_words;  // the maximum for people, "" if plain seconds say it
+  std::string_view hint;       // what to do instead, "" for nothing
+};
+
+constexpr DurationRange kTimeoutRange{0.001, 7 * 24 * 3600, "7 days", "leave it out for no limit"};
+constexpr DurationRange kKillGraceRange{0, 3600, "1 hour", ""};
+constexpr DurationRange kShutdownGraceRange{0, 3600, "1 hour", ""};
+
+// A number as short as it can be written: 0.001, 604800.
+std::string ShortNumber(double value) {
+  std::ostringstream text;
+  text << value;
+  return text.str();
+}
+
 class Loader;
 using KeyParser = void (Loader::*)(const Field&, ServiceConfig&);
 
@@ -137,7 +158,8 @@ class Loader {
   Location LocationOf(const YAML::Node& node, const std::string& file) const;
 
   std::optional<std::string> Scalar(const Field& field, std::string_view key);
-  std::optional<double> Seconds(const Field& field, std::string_view key);
+  std::optional<std::chrono::milliseconds> Duration(const Field& field, std::string_view key,
+                                                    const DurationRange& range);
   std::optional<bool> Bool(const Field& field, std::string_view key);
   std::optional<std::string> AbsolutePath(const Field& field, std::string_view key);
   std::optional<mode_t> Octal(const Field& field, std::string_view key, std::string_view example);
@@ -251,17 +273,25 @@ std::optional<std::string> Loader::Scalar(const Field& field, std::string_view k
   return std::nullopt;
 }
 
-std::optional<double> Loader::Seconds(const Field& field, std::string_view key) {
+std::optional<std::chrono::milliseconds> Loader::Duration(const Field& field, std::string_view key,
+                                                          const DurationRange& range) {
   auto text = Scalar(field, key);
   if (!text) return std::nullopt;
   char* end = nullptr;
   errno = 0;
   double value = std::strtod(text->c_str(), &end);
-  if (text->empty() || *end != '\0' || errno != 0 || !std::isfinite(value) || value < 0) {
-    Report(field, std::string(key) + " must be a number of seconds, like 10 or 0.5, not '" + *text + "'");
+  if (text->empty() || *end != '\0' || errno != 0 || !std::isfinite(value) || value < range.min_seconds ||
+      value > range.max_seconds) {
+    std::string message = std::string(key) + " must be a number of seconds from " +
+                          ShortNumber(range.min_seconds) + " to " + ShortNumber(range.max_seconds);
+    if (!range.max_words.empty()) message += " (" + std::string(range.max_words) + ")";
+    message += ", like 10 or 0.5, not " + net::Quoted(*text);
+    if (!range.hint.empty()) message += "; " + std::string(range.hint);
+    Report(field, message);
     return std::nullopt;
   }
-  return value;
+  // In range, value * 1000 is at most about 6e8: exact enough, and no wrap.
+  return std::chrono::milliseconds(std::llround(value * 1000));
 }
 
 std::optional<bool> Loader::Bool(const Field& field, std::string_view key) {
@@ -366,9 +396,7 @@ void Loader::ParseTopLevel(const YAML::Node& root, Config& config) {
     } else if (key == "services") {
       ParseServices(value, defaults, config);
     } else if (key == "shutdown_grace") {
-      if (auto seconds = Seconds(value, key)) {
-        config.shutdown_grace = std::chrono::milliseconds(std::llround(*seconds * 1000));
-      }
+      if (auto grace = Duration(value, key, kShutdownGraceRange)) config.shutdown_grace = *grace;
     } else if (key == "watch") {
       if (auto flag = Bool(value, key)) config.watch = *flag;
     } else if (key == "max_children") {
@@ -1004,19 +1032,11 @@ void Loader::ParseRefuseMessage(const Field& field, ServiceConfig& service) {
 }
 
 void Loader::ParseTimeout(const Field& field, ServiceConfig& service) {
-  auto seconds = Seconds(field, "timeout");
-  if (!seconds) return;
-  if (*seconds <= 0) {
-    Report(field, "timeout must be above 0 seconds; leave it out for no limit");
-    return;
-  }
-  service.timeout = std::chrono::milliseconds(std::llround(*seconds * 1000));
+  if (auto timeout = Duration(field, "timeout", kTimeoutRange)) service.timeout = *timeout;
 }
 
 void Loader::ParseKillGrace(const Field& field, ServiceConfig& service) {
-  if (auto seconds = Seconds(field, "kill_grace")) {
-    service.kill_grace = std::chrono::milliseconds(std::llround(*seconds * 1000));
-  }
+  if (auto grace = Duration(field, "kill_grace", kKillGraceRange)) service.kill_grace = *grace;
 }
 
 void Loader::ParseProxyProtocol(const Field& field, ServiceConfig& service) {

@@ -1,3 +1,4 @@
+#include <fcntl.h>
 #include <glob.h>
 #include <grp.h>
 #include <pwd.h>
@@ -5,11 +6,10 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <fstream>
-#include <sstream>
 
 #include "config/host.h"
 #include "sys/sys_error.h"
+#include "sys/unique_fd.h"
 
 namespace yinetd::config {
 
@@ -61,15 +61,41 @@ std::vector<std::string> SystemHost::Glob(const std::string& pattern) {
   return paths;  // glob sorts them
 }
 
+// A reload reads these on the supervisor's loop thread, so nothing here may
+// wait: O_NONBLOCK makes opening a FIFO return at once (a FIFO with no writer
+// would otherwise block open forever), and only a regular file is read, which
+// never blocks on data that is not there.
 std::optional<std::string> SystemHost::ReadFile(const std::string& path, std::string& error) {
-  std::ifstream in(path);
-  if (!in) {
+  UniqueFd fd(open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY));
+  if (!fd) {
     error = ErrnoText(errno);
     return std::nullopt;
   }
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
+  struct stat st;
+  if (fstat(fd.Get(), &st) != 0) {
+    error = ErrnoText(errno);
+    return std::nullopt;
+  }
+  if (!S_ISREG(st.st_mode)) {
+    error = "not a regular file (a directory, FIFO, socket or device is never read)";
+    return std::nullopt;
+  }
+  std::string text;
+  char buf[16384];
+  for (;;) {
+    ssize_t n = RetryOnEintr([&] { return read(fd.Get(), buf, sizeof buf); });
+    if (n < 0) {
+      error = ErrnoText(errno);
+      return std::nullopt;
+    }
+    if (n == 0) return text;
+    // Checked while reading, not from st_size: the file may grow meanwhile.
+    if (text.size() + static_cast<size_t>(n) > kMaxConfigFileBytes) {
+      error = "larger than " + std::to_string(kMaxConfigFileBytes / (1024 * 1024)) + " MiB";
+      return std::nullopt;
+    }
+    text.append(buf, static_cast<size_t>(n));
+  }
 }
 
 }  // namespace yinetd::config

@@ -7,6 +7,8 @@
 #include <charconv>
 #include <cstring>
 
+#include "net/address.h"
+
 namespace yinetd::net {
 std::optional<IpAddress> ParseIp(const std::string& text) {
   IpAddress address;
@@ -65,7 +67,7 @@ std::variant<Cidr, std::string> ParseCidr(std::string_view text) {
   size_t slash = text.find('/');
   std::string host(text.substr(0, slash));
   auto address = ParseIp(host);
-  if (!address) return "'" + host + "' is not a numeric IPv4 or IPv6 address";
+  if (!address) return Quoted(host) + " is not a numeric IPv4 or IPv6 address";
   int max_prefix = address->v6 ? 128 : 32;
   int prefix = max_prefix;
   if (slash != std::string_view::npos) {
@@ -78,7 +80,7 @@ std::variant<Cidr, std::string> ParseCidr(std::string_view text) {
   }
   Cidr cidr{address->Masked(prefix), prefix};
   if (!(cidr.network == *address)) {
-    return "'" + std::string(text) + "' has host bits set: did you mean " + cidr.ToString() + "?";
+    return Quoted(text) + " has host bits set: did you mean " + cidr.ToString() + "?";
   }
   return cidr;
 }

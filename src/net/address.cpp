@@ -22,7 +22,7 @@ std::variant<uint16_t, std::string> ParsePort(std::string_view text) {
     return "port " + std::string(text) + " is out of range (1-65535)";
   }
   if (ec != std::errc() || end != text.data() + text.size()) {
-    return "port '" + std::string(text) + "' is not a number";
+    return "port " + Quoted(text) + " is not a number";
   }
   return static_cast<uint16_t>(value);
 }
@@ -65,7 +65,7 @@ std::variant<Address, std::string> ParseBracketed(std::string_view text) {
   address.family = Address::Family::kIPv6;
   address.host = CanonicalHost(AF_INET6, text.substr(1, close - 1));
   if (address.host.empty()) {
-    return "'" + std::string(text.substr(1, close - 1)) + "' is not a numeric IPv6 address";
+    return Quoted(text.substr(1, close - 1)) + " is not a numeric IPv6 address";
   }
   return WithPort(std::move(address), text.substr(close + 2));
 }
@@ -83,7 +83,7 @@ std::variant<Address, std::string> ParseHostPort(std::string_view text) {
     address.family = Address::Family::kIPv4;
     address.host = CanonicalHost(AF_INET, host);
     if (address.host.empty()) {
-      return "'" + std::string(host) + "' is not a numeric IPv4 address (host names are not looked up)";
+      return Quoted(host) + " is not a numeric IPv4 address (host names are not looked up)";
     }
   }
   return WithPort(std::move(address), text.substr(colon + 1));
@@ -165,6 +165,13 @@ Endpoint ToEndpoint(const sockaddr* addr, socklen_t length) {
   }
   endpoint.ip = text;
   return endpoint;
+}
+
+std::string Quoted(std::string_view text) {
+  std::string quoted;
+  quoted.reserve(text.size() + 2);
+  quoted.append(1, '\'').append(text).append(1, '\'');
+  return quoted;
 }
 
 }  // namespace yinetd::net

@@ -33,6 +33,11 @@ struct Address {
 // The address, or a sentence saying what is wrong with `text`.
 std::variant<Address, std::string> ParseAddress(std::string_view text);
 
+// `text` in single quotes, for the messages above. Built by appending:
+// `"'" + std::string(...)` inlines string::insert at -O3, where GCC 12
+// reports a -Wrestrict false positive (GCC bug 105329, fixed in GCC 13).
+std::string Quoted(std::string_view text);
+
 // A socket address ready for bind/connect.
 struct SockAddr {
   sockaddr_storage storage = {};

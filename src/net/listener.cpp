@@ -35,11 +35,16 @@ void SetOption(int fd, int level, int name, const int& value, const Address& add
   }
 }
 
-// True if something accepts connections on the unix socket at `sa`.
+// True if a process listens on the unix socket at `sa`. Runs on the loop
+// thread during a reload, so the probe is non-blocking: a unix connect
+// completes at once or fails at once, and a listener whose backlog is full
+// (one that never accepts) answers EAGAIN, which still means "in use",
+// where a blocking connect would wait for it forever.
 bool UnixSocketAnswers(const SockAddr& sa) {
-  UniqueFd probe(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  UniqueFd probe(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
   if (!probe) return false;
-  return RetryOnEintr([&] { return connect(probe.Get(), sa.Get(), sa.length); }) == 0;
+  if (RetryOnEintr([&] { return connect(probe.Get(), sa.Get(), sa.length); }) == 0) return true;
+  return errno == EAGAIN || errno == EINPROGRESS;
 }
 
 void RemoveStaleUnixSocket(const Address& address, const SockAddr& sa) {

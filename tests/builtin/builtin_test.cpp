@@ -5,6 +5,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -240,6 +241,85 @@ TEST_CASE("datagram builtins answer each waiting datagram") {
   CHECK(chargen.substr(0, 3) == " !\"");
   CHECK(exchange("daytime", "").size() == 26);
   CHECK(exchange("time", "").size() == 4);
+}
+
+sockaddr_in V4(const char* ip, uint16_t port) {
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  REQUIRE(inet_pton(AF_INET, ip, &addr.sin_addr) == 1);
+  return addr;
+}
+
+sockaddr_in6 V6(const char* ip, uint16_t port) {
+  sockaddr_in6 addr{};
+  addr.sin6_family = AF_INET6;
+  addr.sin6_port = htons(port);
+  REQUIRE(inet_pton(AF_INET6, ip, &addr.sin6_addr) == 1);
+  return addr;
+}
+
+template <typename Addr>
+bool Storm(const Addr& addr) {
+  return IsStormSource(reinterpret_cast<const sockaddr*>(&addr), sizeof addr);
+}
+
+TEST_CASE("datagrams from small-service and reserved ports, NFS, broadcast or multicast go unanswered") {
+  for (uint16_t port : {7, 9, 13, 19, 37, 0, 1, 123, 1023, 2049}) {
+    CAPTURE(port);
+    CHECK(Storm(V4("127.0.0.1", port)));
+    CHECK(Storm(V4("192.0.2.1", port)));
+    CHECK(Storm(V6("::1", port)));
+  }
+  CHECK(Storm(V4("255.255.255.255", 40000)));
+  CHECK(Storm(V4("224.0.0.1", 40000)));
+  CHECK(Storm(V4("0.0.0.0", 40000)));
+  CHECK(Storm(V6("ff02::1", 40000)));
+  CHECK(Storm(V6("::", 40000)));
+  CHECK(Storm(V6("::ffff:224.0.0.1", 40000)));
+  CHECK(Storm(V6("::ffff:127.0.0.1", 19)));
+  sockaddr_un local{};
+  local.sun_family = AF_UNIX;
+  CHECK(Storm(local));
+}
+
+TEST_CASE("datagrams from ordinary client ports are answered") {
+  for (uint16_t port : {1024, 2048, 2050, 40000, 65535}) {
+    CAPTURE(port);
+    CHECK_FALSE(Storm(V4("127.0.0.1", port)));
+    CHECK_FALSE(Storm(V4("192.0.2.1", port)));
+    CHECK_FALSE(Storm(V6("::1", port)));
+    CHECK_FALSE(Storm(V6("::ffff:127.0.0.1", port)));
+  }
+}
+
+TEST_CASE("echo and chargen over UDP do not answer each other: no ping-pong") {
+  // Two builtins whose sockets sit on reserved ports, as on a real host.
+  // Before the rule, one datagram from echo's port to chargen started a loop.
+  auto bind_low = [](uint16_t& port) {
+    UniqueFd fd(socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+    sockaddr_in addr = V4("127.0.0.1", 0);
+    for (port = 1023; port > 600; --port) {
+      addr.sin_port = htons(port);
+      if (bind(fd.Get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) return fd;
+    }
+    return UniqueFd();
+  };
+  uint16_t echo_port = 0, chargen_port = 0;
+  UniqueFd echo = bind_low(echo_port);
+  UniqueFd chargen = bind_low(chargen_port);
+  if (!echo || !chargen) {
+    MESSAGE("skipped: cannot bind a port below 1024 here (not root, or all taken)");
+    return;
+  }
+  sockaddr_in to = V4("127.0.0.1", chargen_port);
+  REQUIRE(sendto(echo.Get(), "x", 1, 0, reinterpret_cast<sockaddr*>(&to), sizeof to) == 1);
+  pollfd p{chargen.Get(), POLLIN, 0};
+  REQUIRE(poll(&p, 1, 5000) == 1);
+  Find("chargen")->serve_datagram(chargen.Get());
+  char buf[1024];
+  CHECK(recv(echo.Get(), buf, sizeof buf, MSG_DONTWAIT) < 0);  // nothing came back
+  CHECK(recv(chargen.Get(), buf, sizeof buf, MSG_DONTWAIT) < 0);  // and the datagram was consumed
 }
 
 }  // namespace

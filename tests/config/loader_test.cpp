@@ -151,7 +151,7 @@ TEST_CASE("wrong types are named with what was found") {
   CHECK(OnlyProblem(std::string(kMinimal) + "    user: [a, b]\n").message ==
         "user must be a single value, not a list");
   CHECK(OnlyProblem("shutdown_grace: soon\n" + std::string(kMinimal)).message ==
-        "shutdown_grace must be a number of seconds, like 10 or 0.5, not 'soon'");
+        "shutdown_grace must be a number of seconds from 0 to 3600 (1 hour), like 10 or 0.5, not 'soon'");
   CHECK(OnlyProblem(std::string(kMinimal) + "    stderr: file\n").message ==
         "stderr must be log, socket or null; not 'file'");
   CHECK(OnlyProblem("log: {level: loud}\n" + std::string(kMinimal)).message ==
@@ -544,8 +544,44 @@ TEST_CASE("bad limit values are explained") {
   CHECK(message_for("overflow: drop") == "overflow must be refuse or queue; not 'drop'");
   CHECK(message_for("allow: [10.0.0.1/8]") == "allow: '10.0.0.1/8' has host bits set: did you mean 10.0.0.0/8?");
   CHECK(message_for("deny: nowhere") == "deny: 'nowhere' is not a numeric IPv4 or IPv6 address");
-  CHECK(message_for("timeout: 0") == "timeout must be above 0 seconds; leave it out for no limit");
+  CHECK(message_for("timeout: 0") == "timeout must be a number of seconds from 0.001 to 604800 (7 days), "
+                                     "like 10 or 0.5, not '0'; leave it out for no limit");
   CHECK(message_for("max_conections: 3") == "unknown key 'max_conections' in a service: did you mean 'max_connections'?");
+}
+
+TEST_CASE("absurd durations are refused with the allowed range, never wrapped") {
+  auto message_for = [](const std::string& line) {
+    FakeHost host;
+    LoadResult result = LoadConfigText("services:\n  - name: a\n    listen: 7\n    program: /bin/cat\n    " + line + "\n",
+                                       "f.yaml", host);
+    REQUIRE(result.problems.size() == 1);
+    return result.problems[0].message;
+  };
+  // Before: 1e300 seconds became a wrapped millisecond count, so the deadline
+  // lay in the past and every program was killed at once.
+  CHECK(message_for("timeout: 1e300") == "timeout must be a number of seconds from 0.001 to 604800 (7 days), "
+                                         "like 10 or 0.5, not '1e300'; leave it out for no limit");
+  CHECK(message_for("timeout: 0.0001").find("from 0.001") != std::string::npos);  // would round to 0 ms
+  CHECK(message_for("timeout: 604801").find("to 604800") != std::string::npos);
+  CHECK(message_for("timeout: inf").find("not 'inf'") != std::string::npos);
+  CHECK(message_for("kill_grace: 9223372036854775807") ==
+        "kill_grace must be a number of seconds from 0 to 3600 (1 hour), like 10 or 0.5, not '9223372036854775807'");
+  CHECK(message_for("kill_grace: -1").find("from 0 to 3600") != std::string::npos);
+  CHECK(OnlyProblem("shutdown_grace: 1e19\n" + std::string(kMinimal)).message ==
+        "shutdown_grace must be a number of seconds from 0 to 3600 (1 hour), like 10 or 0.5, not '1e19'");
+}
+
+TEST_CASE("the largest durations allowed load exactly") {
+  LoadResult result = Load("shutdown_grace: 3600\nservices:\n  - name: a\n    listen: 7\n    program: /bin/cat\n"
+                           "    timeout: 604800\n    kill_grace: 3600\n");
+  REQUIRE(result.config);
+  CHECK(result.config->shutdown_grace == std::chrono::hours(1));
+  CHECK(result.config->services[0].timeout == std::chrono::hours(7 * 24));
+  CHECK(result.config->services[0].kill_grace == std::chrono::hours(1));
+  result = Load("services:\n  - name: a\n    listen: 7\n    program: /bin/cat\n    timeout: 0.001\n    kill_grace: 0\n");
+  REQUIRE(result.config);
+  CHECK(result.config->services[0].timeout == std::chrono::milliseconds(1));
+  CHECK(result.config->services[0].kill_grace == std::chrono::milliseconds(0));
 }
 
 }  // namespace

@@ -289,6 +289,35 @@ TEST_CASE("each builtin answers over UDP per its RFC") {
   CHECK(yinetd.WaitForLog({"event=exit", "service=discard", "status=0"}));
 }
 
+TEST_CASE("a UDP builtin does not answer a datagram from a reserved port, and answers the next client") {
+  uint16_t port = FreePort();
+  Yinetd yinetd("services:\n  - {name: echo, listen: \"127.0.0.1:" + std::to_string(port) +
+                "\", builtin: echo, protocol: udp}\n");
+  UniqueFd low(socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  sockaddr_in from{};
+  from.sin_family = AF_INET;
+  from.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bool bound = false;
+  for (uint16_t source = 1023; source > 600 && !bound; --source) {
+    from.sin_port = htons(source);
+    bound = bind(low.Get(), reinterpret_cast<sockaddr*>(&from), sizeof from) == 0;
+  }
+  if (!bound) {
+    MESSAGE("skipped: cannot bind a port below 1024 here (not root, or all taken)");
+    return;
+  }
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_port = htons(port);
+  to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(sendto(low.Get(), "loop?", 5, 0, reinterpret_cast<sockaddr*>(&to), sizeof to) == 5);
+  // The child that read it exits; then an ordinary client is answered.
+  CHECK(yinetd.WaitForLog({"event=exit", "service=echo", "status=0"}));
+  CHECK(UdpExchange(port, "hello") == "hello");
+  pollfd p{low.Get(), POLLIN, 0};
+  CHECK(poll(&p, 1, 300) == 0);  // nothing ever came back to the reserved port
+}
+
 TEST_CASE("a UDP and a TCP service share a port number") {
   uint16_t port = FreePort();
   std::string listen = "\"127.0.0.1:" + std::to_string(port) + "\"";

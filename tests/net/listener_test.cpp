@@ -9,6 +9,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <vector>
+
 #include "sys/sys_error.h"
 
 namespace yinetd::net {
@@ -166,6 +168,34 @@ TEST_CASE("a stale unix socket is replaced, a live one is an error") {
   UniqueFd live = OpenListener(address, ListenOptions{});
   CHECK(live);
   CHECK_THROWS_AS(OpenListener(address, ListenOptions{}), SysError);
+  unlink(path.c_str());
+}
+
+TEST_CASE("a live unix socket that never accepts is in use, found without waiting") {
+  std::string path = "/tmp/yinetd-listener-full-" + std::to_string(getpid()) + ".sock";
+  Address address = Parse("unix:" + path);
+  ListenOptions options;
+  options.backlog = 0;
+  UniqueFd live = OpenListener(address, options);
+  // Fill its backlog: a blocking connect would now wait until it accepts.
+  std::vector<UniqueFd> queued;
+  SockAddr sa = ToSockAddr(address);
+  for (int i = 0; i < 64; ++i) {
+    UniqueFd client(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+    if (connect(client.Get(), sa.Get(), sa.length) != 0) {
+      REQUIRE(errno == EAGAIN);
+      break;
+    }
+    queued.push_back(std::move(client));
+  }
+  alarm(20);  // a hang before the fix: SIGALRM ends the test binary as a failure
+  try {
+    OpenListener(address, ListenOptions{});
+    FAIL("a second listener on a live socket was opened");
+  } catch (const SysError& e) {
+    CHECK(e.Errno() == EADDRINUSE);
+  }
+  alarm(0);
   unlink(path.c_str());
 }
 
