@@ -73,6 +73,8 @@ struct DurationRange {
 constexpr DurationRange kTimeoutRange{0.001, 7 * 24 * 3600, "7 days", "leave it out for no limit"};
 constexpr DurationRange kKillGraceRange{0, 3600, "1 hour", ""};
 constexpr DurationRange kShutdownGraceRange{0, 3600, "1 hour", ""};
+// A header awaited holds a descriptor: the wait is short.
+constexpr DurationRange kProxyTimeoutRange{0.001, 60, "", ""};
 
 // A number as short as it can be written: 0.001, 604800.
 std::string ShortNumber(double value) {
@@ -1058,15 +1060,7 @@ void Loader::ParseProxyFrom(const Field& field, ServiceConfig& service) {
 }
 
 void Loader::ParseProxyTimeout(const Field& field, ServiceConfig& service) {
-  // A pending header holds a descriptor: the wait is short and bounded.
-  constexpr double kMaxSeconds = 60;
-  auto seconds = Seconds(field, "proxy_timeout");
-  if (!seconds) return;
-  if (*seconds <= 0 || *seconds > kMaxSeconds) {
-    Report(field, "proxy_timeout must be above 0 and at most 60 seconds, like 3");
-    return;
-  }
-  service.proxy.timeout = std::chrono::milliseconds(std::llround(*seconds * 1000));
+  if (auto timeout = Duration(field, "proxy_timeout", kProxyTimeoutRange)) service.proxy.timeout = *timeout;
 }
 
 void Loader::ParseProxyLocal(const Field& field, ServiceConfig& service) {

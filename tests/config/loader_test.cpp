@@ -710,9 +710,9 @@ TEST_CASE("bad proxy_* values are explained") {
   CHECK(OnlyProblem(ProxyService("    proxy_protocol: v3\n    proxy_from: 10.0.0.1\n")).message ==
         "proxy_protocol must be v1, v2 or any (leave it out for none), not 'v3'");
   CHECK(OnlyProblem(ProxyService("    proxy_protocol: v2\n    proxy_from: 10.0.0.1\n    proxy_timeout: 0\n"))
-            .message.find("above 0 and at most 60") != std::string::npos);
+            .message.find("proxy_timeout must be a number of seconds from 0.001 to 60") != std::string::npos);
   CHECK(OnlyProblem(ProxyService("    proxy_protocol: v2\n    proxy_from: 10.0.0.1\n    proxy_timeout: 61\n"))
-            .message.find("at most 60") != std::string::npos);
+            .message.find("from 0.001 to 60") != std::string::npos);
   CHECK(OnlyProblem(ProxyService("    proxy_protocol: v2\n    proxy_from: 10.0.0.1\n    proxy_local: drop\n"))
             .message == "proxy_local must be serve or close, not 'drop'");
   CHECK(OnlyProblem(ProxyService("    proxy_protocol: v2\n    proxy_from: 10.0.0.1/8\n"))
