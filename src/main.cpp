@@ -4,12 +4,14 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <chrono>
 #include <cstdlib>
 #include <exception>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
 
+#include "config/capabilities.h"
 #include "config/host.h"
 #include "config/loader.h"
 #include "log/events.h"
@@ -20,6 +22,7 @@
 #include "systemd/activation.h"
 #include "systemd/journal.h"
 #include "systemd/notify.h"
+#include "tls/context.h"
 #include "version.h"
 
 namespace {
@@ -85,15 +88,39 @@ void EnsureStandardFds() {
   }
 }
 
-int Check(const config::LoadResult& result) {
+// The config, and every TLS service's certificates and keys read and
+// checked (a reload checks them again, service by service, keeping the old
+// context of one that fails: supervisor/tls_service.h).
+config::LoadResult LoadAndCheck(const std::string& config_file, config::Host& host) {
+  config::LoadResult result = config::LoadConfigFile(config_file, host);
+  if (!result.config) return result;
+  int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
+                    std::chrono::system_clock::now().time_since_epoch()).count();
+  result.problems = tls::CheckContexts(*result.config, now);
+  if (!result.problems.empty()) result.config.reset();
+  return result;
+}
+
+// --check's report on stdout. Under systemd (the unit's ExecStartPre) stdout
+// is the journal, which ranks a line by its "<N>" prefix and would file the
+// rest at info: errors carry <3> so `journalctl -p err` finds them.
+int Check(const config::LoadResult& result, config::Host& host) {
+  bool journal = systemd::IsJournal(STDOUT_FILENO);
+  auto prefix = [journal](log::Level level) { return journal ? log::PriorityPrefix(level) : ""; };
   for (const config::Problem& problem : result.problems) {
-    std::cout << problem.where.ToString() << ": error: " << problem.message << "\n";
+    std::cout << prefix(log::Level::kError) << problem.where.ToString() << ": error: "
+              << problem.message << "\n";
   }
   if (!result.config) {
-    std::cout << result.problems.size() << " problem(s) found\n";
+    std::cout << prefix(log::Level::kError) << result.problems.size() << " problem(s) found\n";
     return kExitConfig;
   }
-  std::cout << result.config->file << ": OK, " << result.config->services.size() << " service(s)\n";
+  for (const config::Problem& warning : config::MissingCapabilities(*result.config, host)) {
+    std::cout << prefix(log::Level::kWarn) << warning.where.ToString() << ": warning: "
+              << warning.message << "\n";
+  }
+  std::cout << prefix(log::Level::kInfo) << result.config->file << ": OK, "
+            << result.config->services.size() << " service(s)\n";
   return kExitOk;
 }
 
@@ -164,8 +191,8 @@ int main(int argc, char** argv) {
   // Absolute, so that ./program paths in it survive the child's chdir("/").
   std::string config_file = std::filesystem::absolute(options.config_file).lexically_normal();
   config::SystemHost host;
-  config::LoadResult result = config::LoadConfigFile(config_file, host);
-  if (options.check) return Check(result);
+  config::LoadResult result = LoadAndCheck(config_file, host);
+  if (options.check) return Check(result, host);
   if (!result.config) {
     for (const config::Problem& problem : result.problems) log::ConfigProblem(problem.where.file,
         problem.where.line, problem.where.column, problem.message);

@@ -15,7 +15,17 @@ bool ServiceConfig::SameSettings(const ServiceConfig& other) const {
          protocol == other.protocol && mode == other.mode && socket == other.socket &&
          limits == other.limits && access == other.access && proxy == other.proxy &&
          refuse_message == other.refuse_message && timeout == other.timeout &&
-         kill_grace == other.kill_grace;
+         kill_grace == other.kill_grace && tls == other.tls;
+}
+
+std::vector<std::string> TlsConfig::Files() const {
+  std::vector<std::string> files = {cert, key};
+  if (!client_ca.empty()) files.push_back(client_ca);
+  for (const TlsSni& entry : sni) {
+    files.push_back(entry.cert);
+    files.push_back(entry.key);
+  }
+  return files;
 }
 
 }  // namespace yinetd::config

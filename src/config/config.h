@@ -126,6 +126,35 @@ struct ProxySettings {
   bool operator==(const ProxySettings&) const = default;
 };
 
+// tls: the service speaks TLS to its clients; the program sees plaintext
+// (src/tls/). Paths are absolute; the files themselves are read and checked
+// by tls::BuildContext, which names each key by its `*_where`.
+enum class ClientCert { kNone, kOptional, kRequire };
+
+struct TlsSni {
+  std::vector<std::string> names;  // "host.example" or "*.example"
+  std::string cert;
+  std::string key;
+  Location where, cert_where, key_where;
+  bool operator==(const TlsSni&) const = default;
+};
+
+struct TlsConfig {
+  std::string cert;       // PEM chain, leaf first
+  std::string key;        // PEM private key
+  std::string client_ca;  // "": client certificates are not verified
+  ClientCert client_cert = ClientCert::kNone;
+  std::vector<std::string> allow_client;  // "CN=..", "DNS:..", "URI:.."; '*' matches any run
+  std::string min_version = "1.2";        // "1.2" or "1.3"
+  std::vector<std::string> alpn;
+  std::chrono::milliseconds handshake_timeout{10'000};
+  std::vector<TlsSni> sni;
+  Location where, cert_where, key_where, client_ca_where;
+  bool operator==(const TlsConfig&) const = default;
+  // Every file the context is built from, for watch: true.
+  std::vector<std::string> Files() const;
+};
+
 struct ServiceConfig {
   std::string name;
   std::vector<net::Address> listen;
@@ -145,6 +174,7 @@ struct ServiceConfig {
   std::string refuse_message;  // written to a refused client; "" for none
   std::optional<std::chrono::milliseconds> timeout;  // wall clock per child
   std::chrono::milliseconds kill_grace{2'000};       // SIGTERM → SIGKILL
+  std::optional<TlsConfig> tls;
   Location where;  // the service's entry, for messages
 
   bool SameSettings(const ServiceConfig& other) const;

@@ -7,6 +7,7 @@
 #include <sys/types.h>
 
 #include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -38,6 +39,12 @@ class Host {
   // A regular file's contents, at most kMaxConfigFileBytes, or nullopt with
   // `error` saying why not. Never blocks (a FIFO or device is refused).
   virtual std::optional<std::string> ReadFile(const std::string& path, std::string& error) = 0;
+  // Whether yinetd's effective capability set holds `capability` (CAP_*
+  // from <linux/capability.h>). Under systemd it is bounded by the unit's
+  // CapabilityBoundingSet=, even for root.
+  virtual bool HasCapability(int capability) = 0;
+  // yinetd's hard limit for `resource` (RLIMIT_*); RLIM_INFINITY if none.
+  virtual uint64_t HardLimit(int resource) = 0;
 };
 
 // The real machine, through libc.
@@ -50,6 +57,8 @@ class SystemHost : public Host {
   uid_t EffectiveUid() override;
   std::vector<std::string> Glob(const std::string& pattern) override;
   std::optional<std::string> ReadFile(const std::string& path, std::string& error) override;
+  bool HasCapability(int capability) override;
+  uint64_t HardLimit(int resource) override;
 };
 
 }  // namespace yinetd::config

@@ -75,6 +75,7 @@ constexpr DurationRange kKillGraceRange{0, 3600, "1 hour", ""};
 constexpr DurationRange kShutdownGraceRange{0, 3600, "1 hour", ""};
 // A header awaited holds a descriptor: the wait is short.
 constexpr DurationRange kProxyTimeoutRange{0.001, 60, "", ""};
+constexpr DurationRange kHandshakeTimeoutRange{0.001, 3600, "1 hour", ""};
 
 // A number as short as it can be written: 0.001, 604800.
 std::string ShortNumber(double value) {
@@ -148,6 +149,7 @@ class Loader {
   void ParseProxyFrom(const Field& field, ServiceConfig& service);
   void ParseProxyTimeout(const Field& field, ServiceConfig& service);
   void ParseProxyLocal(const Field& field, ServiceConfig& service);
+  void ParseTls(const Field& field, ServiceConfig& service);
 
  private:
   static const std::vector<ServiceKey>& ServiceKeys();
@@ -186,6 +188,14 @@ class Loader {
   void CheckMode(const Fields& fields, const YAML::Node& entry, ServiceConfig& service);
   void CheckProxy(const Fields& fields, const YAML::Node& entry, const ServiceConfig& service);
   void CheckDuplicates(const Config& config);
+  // tls: the block's keys; the files are checked by tls::BuildContext.
+  std::optional<std::string> TlsPath(const Field& field, std::string_view key, Location& where);
+  std::vector<std::string> TlsList(const Field& field, std::string_view key);
+  void ParseTlsKey(const std::string& name, const Field& field, TlsConfig& tls);
+  void ParseTlsVersion(const Field& field, TlsConfig& tls);
+  void ParseTlsClientCert(const Field& field, TlsConfig& tls);
+  void ParseTlsSni(const Field& field, TlsConfig& tls);
+  void CheckTls(const Fields& fields, const YAML::Node& entry, ServiceConfig& service);
 
   Host& host_;
   std::string main_file_;
@@ -240,6 +250,7 @@ const std::vector<ServiceKey>& Loader::ServiceKeys() {
       {"proxy_from", &Loader::ParseProxyFrom, true},
       {"proxy_timeout", &Loader::ParseProxyTimeout, true},
       {"proxy_local", &Loader::ParseProxyLocal, true},
+      {"tls", &Loader::ParseTls, true},
   };
   return keys;
 }
@@ -588,6 +599,7 @@ std::optional<ServiceConfig> Loader::ParseService(const YAML::Node& entry, const
   CheckProgram(fields, service);
   CheckMode(fields, entry, service);
   CheckProxy(fields, entry, service);
+  CheckTls(fields, entry, service);
   // Returned even with problems, so that duplicates are still found; the
   // whole config is refused anyway.
   return service;
@@ -1105,6 +1117,168 @@ void Loader::CheckProxy(const Fields& fields, const YAML::Node& entry, const Ser
   }
 }
 
+const std::vector<std::string_view> kTlsKeys = {"cert", "key", "client_ca", "client_cert", "allow_client",
+                                                "min_version", "alpn", "handshake_timeout", "sni"};
+const std::vector<std::string_view> kSniKeys = {"names", "cert", "key"};
+
+void Loader::ParseTls(const Field& field, ServiceConfig& service) {
+  if (!field.node.IsMap()) {
+    Report(field, "tls must be a map with at least cert and key, not " + Describe(field.node));
+    return;
+  }
+  TlsConfig tls;
+  tls.where = LocationOf(field.node, *field.file);
+  for (const auto& item : field.node) {
+    const std::string& name = item.first.Scalar();
+    if (std::find(kTlsKeys.begin(), kTlsKeys.end(), name) == kTlsKeys.end()) {
+      ReportUnknownKey(item.first, *field.file, "under tls", kTlsKeys);
+      continue;
+    }
+    ParseTlsKey(name, Field{item.second, field.file}, tls);
+  }
+  for (const char* key : {"cert", "key"}) {
+    if (!field.node[key]) Report(field, std::string("tls is missing '") + key + "': the PEM file of the server's " +
+                                            (key == std::string("cert") ? "certificate chain" : "private key"));
+  }
+  if (tls.client_cert != ClientCert::kNone && tls.client_ca.empty()) {
+    Report(field.node["client_cert"], *field.file,
+           "client_cert " + field.node["client_cert"].Scalar() + " needs client_ca: the PEM file of the CAs that sign client certificates");
+  }
+  if (!tls.allow_client.empty() && tls.client_cert == ClientCert::kNone) {
+    Report(field.node["allow_client"], *field.file,
+           "allow_client needs client certificates: add 'client_cert: require' (or optional) and client_ca");
+  }
+  service.tls = std::move(tls);
+}
+
+void Loader::ParseTlsKey(const std::string& name, const Field& field, TlsConfig& tls) {
+  if (name == "cert") {
+    if (auto path = TlsPath(field, "tls.cert", tls.cert_where)) tls.cert = *path;
+  } else if (name == "key") {
+    if (auto path = TlsPath(field, "tls.key", tls.key_where)) tls.key = *path;
+  } else if (name == "client_ca") {
+    if (auto path = TlsPath(field, "tls.client_ca", tls.client_ca_where)) tls.client_ca = *path;
+  } else if (name == "client_cert") {
+    ParseTlsClientCert(field, tls);
+  } else if (name == "allow_client") {
+    tls.allow_client = TlsList(field, "tls.allow_client");
+    for (const std::string& pattern : tls.allow_client) {
+      if (pattern.rfind("CN=", 0) != 0 && pattern.rfind("DNS:", 0) != 0 && pattern.rfind("URI:", 0) != 0) {
+        Report(field, "tls.allow_client pattern '" + pattern + "' must start with CN=, DNS: or URI:");
+      }
+    }
+  } else if (name == "min_version") {
+    ParseTlsVersion(field, tls);
+  } else if (name == "alpn") {
+    tls.alpn = TlsList(field, "tls.alpn");
+    for (const std::string& protocol : tls.alpn) {
+      if (protocol.empty() || protocol.size() > 255) Report(field, "tls.alpn names are 1 to 255 bytes long");
+    }
+  } else if (name == "handshake_timeout") {
+    if (auto timeout = Duration(field, "tls.handshake_timeout", kHandshakeTimeoutRange)) tls.handshake_timeout = *timeout;
+  } else if (name == "sni") {
+    ParseTlsSni(field, tls);
+  }
+}
+
+std::optional<std::string> Loader::TlsPath(const Field& field, std::string_view key, Location& where) {
+  auto text = Scalar(field, key);
+  if (!text) return std::nullopt;
+  where = LocationOf(field.node, *field.file);
+  if (text->empty()) {
+    Report(field, std::string(key) + " must name a file");
+    return std::nullopt;
+  }
+  // Relative to the file that names it, as a program's "./" path is.
+  std::string path = (*text)[0] == '/' ? *text : DirectoryOf(*field.file) + "/" + *text;
+  return std::filesystem::path(path).lexically_normal().string();
+}
+
+std::vector<std::string> Loader::TlsList(const Field& field, std::string_view key) {
+  std::vector<std::string> list;
+  if (!field.node.IsSequence()) {
+    if (auto text = Scalar(field, key)) list.push_back(*text);
+    return list;
+  }
+  for (const auto& item : field.node) {
+    if (auto text = Scalar(Field{item, field.file}, key)) list.push_back(*text);
+  }
+  return list;
+}
+
+void Loader::ParseTlsVersion(const Field& field, TlsConfig& tls) {
+  auto text = Scalar(field, "tls.min_version");
+  if (!text) return;
+  if (*text == "1.2" || *text == "1.3") {
+    tls.min_version = *text;
+  } else {
+    Report(field, "tls.min_version must be \"1.2\" or \"1.3\" (quoted, so YAML keeps it text), not '" + *text + "'");
+  }
+}
+
+void Loader::ParseTlsClientCert(const Field& field, TlsConfig& tls) {
+  auto text = Scalar(field, "tls.client_cert");
+  if (!text) return;
+  if (*text == "none") {
+    tls.client_cert = ClientCert::kNone;
+  } else if (*text == "optional") {
+    tls.client_cert = ClientCert::kOptional;
+  } else if (*text == "require") {
+    tls.client_cert = ClientCert::kRequire;
+  } else {
+    Report(field, "tls.client_cert must be none, optional or require, not '" + *text + "'");
+  }
+}
+
+void Loader::ParseTlsSni(const Field& field, TlsConfig& tls) {
+  if (!field.node.IsSequence()) {
+    Report(field, "tls.sni must be a list of entries with names, cert and key, not " + Describe(field.node));
+    return;
+  }
+  for (const auto& entry : field.node) {
+    if (!entry.IsMap()) {
+      Report(entry, *field.file, "a tls.sni entry must be a map with names, cert and key, not " + Describe(entry));
+      continue;
+    }
+    TlsSni sni;
+    sni.where = LocationOf(entry, *field.file);
+    for (const auto& item : entry) {
+      const std::string& name = item.first.Scalar();
+      Field value{item.second, field.file};
+      if (name == "names") {
+        sni.names = TlsList(value, "tls.sni.names");
+      } else if (name == "cert") {
+        if (auto path = TlsPath(value, "tls.sni.cert", sni.cert_where)) sni.cert = *path;
+      } else if (name == "key") {
+        if (auto path = TlsPath(value, "tls.sni.key", sni.key_where)) sni.key = *path;
+      } else {
+        ReportUnknownKey(item.first, *field.file, "in a tls.sni entry", kSniKeys);
+      }
+    }
+    if (sni.names.empty()) Report(entry, *field.file, "a tls.sni entry needs names: the server names it answers, like [\"*.example.org\"]");
+    if (!entry["cert"] || !entry["key"]) Report(entry, *field.file, "a tls.sni entry needs both cert and key");
+    tls.sni.push_back(std::move(sni));
+  }
+}
+
+// TLS needs a connection of its own: checked once every key is read.
+void Loader::CheckTls(const Fields& fields, const YAML::Node& entry, ServiceConfig& service) {
+  if (!service.tls) return;
+  const Field& field = fields.at("tls");
+  bool wraps = service.protocol == Protocol::kTcp && service.mode == Mode::kNowait;
+  // Inherited from defaults, tls is meant for the services it can wrap.
+  if (!entry["tls"] && !wraps) {
+    service.tls.reset();
+    return;
+  }
+  if (service.protocol == Protocol::kUdp) {
+    Report(field, "tls needs a stream: it does not work with protocol udp (DTLS is not supported); remove tls or the protocol");
+  } else if (service.mode == Mode::kWait) {
+    Report(field, "tls needs mode nowait: in mode wait the program gets the listening socket and yinetd never "
+                  "sees a connection to wrap; remove 'mode: wait' or tls");
+  }
+}
+
 void Loader::ResolveCredentials(const Fields& fields, ServiceConfig& service) {
   auto user_field = fields.find("user");
   auto group_field = fields.find("group");
@@ -1154,11 +1328,23 @@ bool Covers(const net::Address& address, bool ipv6_only, net::Address::Family fa
   return !ipv6_only || family != Family::kIPv4;
 }
 
+bool IsWildcard(const net::Address& address) {
+  return address.family == net::Address::Family::kAny || address.host == "0.0.0.0" || address.host == "::";
+}
+
+// Whether the two addresses cannot both be bound. The same address never
+// can. A wildcard (a bare port, 0.0.0.0, [::]) and a specific address of a
+// family it takes can only with SO_REUSEPORT on both, as the kernel refuses
+// the second bind otherwise; with it, the specific address's service gets
+// that address's clients and the wildcard's the rest.
 bool Overlaps(const net::Address& a, const ServiceConfig& a_service, const net::Address& b,
               const ServiceConfig& b_service) {
   if (a == b) return true;
   if (!a.IsInet() || !b.IsInet() || a.port != b.port) return false;
-  if (a.family != net::Address::Family::kAny && b.family != net::Address::Family::kAny) return false;
+  if (!IsWildcard(a) && !IsWildcard(b)) return false;
+  if (a_service.socket.reuseport && b_service.socket.reuseport) return false;
+  using Family = net::Address::Family;
+  if (a.family != Family::kAny && b.family != Family::kAny) return a.family == b.family;
   return Covers(a, a_service.socket.ipv6_only, b.family) && Covers(b, b_service.socket.ipv6_only, a.family);
 }
 
@@ -1174,9 +1360,13 @@ void Loader::CheckDuplicates(const Config& config) {
     for (const net::Address& address : service.listen) {
       for (const auto& [other, owner] : addresses) {
         if (owner->protocol != service.protocol || !Overlaps(address, service, other, *owner)) continue;
-        problems_.push_back({service.where, "listen address " + address.ToString() +
-                                                " is already used by service '" + owner->name +
-                                                "' at " + owner->where.ToString()});
+        std::string message = "listen address " + address.ToString() + " is already used by service '" +
+                              owner->name + "' at " + owner->where.ToString();
+        if (!(address == other)) {
+          message += " (as " + other.ToString() + "); to give one address its own service, set "
+                     "reuseport: true on both";
+        }
+        problems_.push_back({service.where, message});
       }
       addresses.emplace_back(address, &service);
     }

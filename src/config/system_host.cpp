@@ -1,5 +1,8 @@
 #include <fcntl.h>
 #include <glob.h>
+#include <linux/capability.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <grp.h>
 #include <pwd.h>
 #include <sys/stat.h>
@@ -96,6 +99,22 @@ std::optional<std::string> SystemHost::ReadFile(const std::string& path, std::st
     }
     text.append(buf, static_cast<size_t>(n));
   }
+}
+
+bool SystemHost::HasCapability(int capability) {
+  // capget(2) directly: glibc does not wrap it, and libcap would be a
+  // dependency for two words of data.
+  __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+  __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3] = {};
+  if (syscall(SYS_capget, &header, data) != 0) return false;
+  if (capability < 0 || capability >= 32 * _LINUX_CAPABILITY_U32S_3) return false;
+  return (data[capability / 32].effective & (1u << (capability % 32))) != 0;
+}
+
+uint64_t SystemHost::HardLimit(int resource) {
+  rlimit limit{};
+  if (getrlimit(static_cast<__rlimit_resource>(resource), &limit) != 0) return RLIM_INFINITY;
+  return limit.rlim_max;
 }
 
 }  // namespace yinetd::config

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <ctime>
 
 #include "log/logfmt.h"
 #include "sys/sys_error.h"
@@ -179,7 +180,7 @@ void BacklogClamped(std::string_view service, std::string_view addr, int request
 }
 
 void Exit(std::string_view service, pid_t pid, std::string_view peer, int wait_status,
-          int64_t duration_ms, std::string_view reason, std::string_view via) {
+          int64_t duration_ms, std::string_view reason, std::string_view via, const TlsFacts& tls) {
   Line line = ServiceLine("exit", service);
   line.Add("pid", pid).Add("peer", peer);
   if (!via.empty()) line.Add("via", via);
@@ -190,7 +191,47 @@ void Exit(std::string_view service, pid_t pid, std::string_view peer, int wait_s
   }
   line.Add("duration_ms", duration_ms);
   if (!reason.empty()) line.Add("reason", reason);
+  if (!tls.version.empty()) line.Add("tls", tls.version).Add("ktls", tls.ktls);
+  if (!tls.client.empty()) line.Add("client", tls.client);
   Emit(spdlog::level::info, line);
+}
+
+void TlsError(std::string_view service, pid_t pid, std::string_view peer, std::string_view reason,
+              std::string_view detail) {
+  Line line = ServiceLine("tls_error", service);
+  line.Add("pid", pid).Add("peer", peer).Add("reason", reason);
+  if (!detail.empty()) line.Add("detail", detail);
+  Emit(spdlog::level::warn, line);
+}
+
+void TlsErrorsSuppressed(std::string_view service, std::string_view reason, long count) {
+  Emit(spdlog::level::warn,
+       ServiceLine("tls_error", service).Add("reason", reason).Add("suppressed", count));
+}
+
+void TlsReload(std::string_view service, std::string_view trigger, int64_t not_after, int64_t now) {
+  time_t t = static_cast<time_t>(not_after);
+  tm utc{};
+  gmtime_r(&t, &utc);
+  char when[32];
+  strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &utc);
+  int64_t days = (not_after - now) / 86400;
+  Line line = ServiceLine("tls_reload", service);
+  line.Add("result", "ok").Add("trigger", trigger).Add("not_after", std::string_view(when));
+  if (days < kExpiryWarningDays) {
+    Emit(spdlog::level::warn, line.Add("expires_in_days", days));
+  } else {
+    Emit(spdlog::level::info, line);
+  }
+}
+
+void TlsReloadFailed(std::string_view service, std::string_view trigger, std::string_view error,
+                     bool kept_old) {
+  Emit(spdlog::level::err, ServiceLine("tls_reload", service)
+                               .Add("result", "error")
+                               .Add("trigger", trigger)
+                               .Add("error", error)
+                               .Add("kept", kept_old ? "old" : "none"));
 }
 
 void Refuse(std::string_view service, std::string_view peer, std::string_view reason, std::string_view via,

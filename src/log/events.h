@@ -50,8 +50,31 @@ void Accept(std::string_view service, pid_t pid, std::string_view peer, std::str
 void BacklogClamped(std::string_view service, std::string_view addr, int requested, int used);
 // `wait_status` is what waitpid returned; `reason` is empty unless yinetd
 // itself caused the exit (for example "shutdown").
+// What a TLS connection's exit line adds: the version ("1.3"), the client
+// certificate's subject ("" without one) and whether kernel TLS carried the
+// records (send+recv, send, recv or off).
+struct TlsFacts {
+  std::string_view version;
+  std::string_view client;
+  std::string_view ktls;
+};
 void Exit(std::string_view service, pid_t pid, std::string_view peer, int wait_status,
-          int64_t duration_ms, std::string_view reason, std::string_view via = "");
+          int64_t duration_ms, std::string_view reason, std::string_view via = "",
+          const TlsFacts& tls = {});
+// A TLS handshake that failed (or a client allow_client refused); `reason`
+// is one word (handshake_timeout, no_client_cert, ...), `detail` OpenSSL's.
+void TlsError(std::string_view service, pid_t pid, std::string_view peer, std::string_view reason,
+              std::string_view detail);
+// How many tls_error lines were kept out of the log in the last window.
+void TlsErrorsSuppressed(std::string_view service, std::string_view reason, long count);
+// A service's TLS context was built (`result` ok) or could not be and the
+// old one serves on (`result` error, with `error`). `not_after`: the soonest
+// certificate expiry, seconds since the epoch. Warns instead when that is
+// within `kExpiryWarningDays`.
+inline constexpr int kExpiryWarningDays = 14;
+void TlsReload(std::string_view service, std::string_view trigger, int64_t not_after, int64_t now);
+void TlsReloadFailed(std::string_view service, std::string_view trigger, std::string_view error,
+                     bool kept_old);
 // A connection closed without starting its program; `reason` is
 // denied, max_children, max_connections, max_per_source, max_rate or
 // max_rate_per_source; on proxy_protocol services also proxy_untrusted,

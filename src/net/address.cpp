@@ -4,6 +4,7 @@
 #include <netinet/in.h>
 #include <sys/un.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cstddef>
 #include <cstring>
@@ -36,8 +37,38 @@ std::string CanonicalHost(int family, std::string_view text) {
   return inet_ntop(family, bytes, out, sizeof out);
 }
 
-std::variant<Address, std::string> ParseUnix(std::string_view path) {
-  if (path.empty() || path[0] != '/') return std::string("a unix socket path must be absolute");
+// One spelling per socket file: "//" and "/./" say the same as "/", so
+// they are dropped, and ".." (whose meaning depends on symlinks) is refused.
+// Otherwise "/run/x.sock" and "/run//x.sock" would pass --check as two
+// sockets and collide at bind.
+// Returns "" with `error` set for a path that cannot be normalised.
+std::string NormalUnixPath(std::string_view path, std::string& error) {
+  std::string normal;
+  size_t i = 0;
+  while (i < path.size()) {
+    size_t end = std::min(path.find('/', i), path.size());
+    std::string_view part = path.substr(i, end - i);
+    i = end + 1;
+    if (part.empty() || part == ".") continue;
+    if (part == "..") {
+      error = "a unix socket path must not contain '..': write the directory it means";
+      return "";
+    }
+    normal.append(1, '/').append(part);
+  }
+  if (normal.empty() || path.back() == '/') {
+    error = "a unix socket path must name a file, not a directory";
+    return "";
+  }
+  return normal;
+}
+
+std::variant<Address, std::string> ParseUnix(std::string_view written) {
+  if (written.empty() || written[0] != '/') return std::string("a unix socket path must be absolute");
+  std::string error;
+  std::string normal = NormalUnixPath(written, error);
+  if (normal.empty()) return error;
+  std::string_view path = normal;
   if (path.size() >= sizeof(sockaddr_un{}.sun_path)) {
     return "unix socket path is longer than " + std::to_string(sizeof(sockaddr_un{}.sun_path) - 1) +
            " bytes";
@@ -66,6 +97,12 @@ std::variant<Address, std::string> ParseBracketed(std::string_view text) {
   address.host = CanonicalHost(AF_INET6, text.substr(1, close - 1));
   if (address.host.empty()) {
     return Quoted(text.substr(1, close - 1)) + " is not a numeric IPv6 address";
+  }
+  // An IPv6 listener never gets these (yinetd binds IPv6 addresses
+  // IPv6-only), so the bind would fail at start: refused here instead.
+  if (address.host.rfind("::ffff:", 0) == 0 && address.host.find('.') != std::string::npos) {
+    return Quoted(address.host) + " is an IPv4 address in IPv6 form: write " + address.host.substr(7) + ":" +
+           std::string(text.substr(close + 2));
   }
   return WithPort(std::move(address), text.substr(close + 2));
 }

@@ -10,7 +10,7 @@
 namespace yinetd::spawn {
 namespace {
 
-StepError Failed(const char* step) { return StepError{step, errno}; }
+SysFailure Failed(const char* step) { return SysFailure{step, errno}; }
 
 // A constant step name per limit, since nothing may be formatted here.
 const char* LimitStep(int resource) {
@@ -25,31 +25,31 @@ const char* LimitStep(int resource) {
   }
 }
 
-StepError SetLimits(const config::ProcessControls& controls) {
+SysFailure SetLimits(const config::ProcessControls& controls) {
   for (const config::ResourceLimit& limit : controls.rlimits) {
     rlimit value{static_cast<rlim_t>(limit.value), static_cast<rlim_t>(limit.value)};
     if (setrlimit(static_cast<__rlimit_resource>(limit.resource), &value) != 0) return Failed(LimitStep(limit.resource));
   }
-  return StepError{};
+  return SysFailure{};
 }
 
 }  // namespace
 
-StepError ApplyPrivilegedControls(const config::ProcessControls& controls) {
-  if (StepError error = SetLimits(controls); !error.Ok()) return error;
+SysFailure ApplyPrivilegedControls(const config::ProcessControls& controls) {
+  if (SysFailure error = SetLimits(controls); !error.Ok()) return error;
   if (controls.nice && setpriority(PRIO_PROCESS, 0, *controls.nice) != 0) return Failed("setpriority");
   if (!controls.chroot.empty()) {
     if (chroot(controls.chroot.c_str()) != 0) return Failed("chroot");
     if (chdir("/") != 0) return Failed("chdir");
   }
-  return StepError{};
+  return SysFailure{};
 }
 
-StepError ApplyUnprivilegedControls(const config::ProcessControls& controls) {
+SysFailure ApplyUnprivilegedControls(const config::ProcessControls& controls) {
   if (chdir(controls.chdir.c_str()) != 0) return Failed("chdir");
   if (controls.umask) umask(*controls.umask);
   if (controls.no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) return Failed("prctl no_new_privs");
-  return StepError{};
+  return SysFailure{};
 }
 
 }  // namespace yinetd::spawn

@@ -15,21 +15,17 @@
 #pragma once
 
 #include "config/config.h"
+#include "sys/sys_error.h"
 
 namespace yinetd::spawn {
 
-// The step that failed (a name like "setrlimit nofile") and its errno;
-// `step` is nullptr on success.
-struct StepError {
-  const char* step = nullptr;
-  int err = 0;
-  bool Ok() const { return step == nullptr; }
-};
+// Each returns the step that failed (a name like "setrlimit nofile") and
+// its errno, or success.
 
 // rlimits, nice, chroot: before dropping privileges.
-StepError ApplyPrivilegedControls(const config::ProcessControls& controls);
+SysFailure ApplyPrivilegedControls(const config::ProcessControls& controls);
 
 // chdir, umask, no_new_privs: after dropping privileges.
-StepError ApplyUnprivilegedControls(const config::ProcessControls& controls);
+SysFailure ApplyUnprivilegedControls(const config::ProcessControls& controls);
 
 }  // namespace yinetd::spawn

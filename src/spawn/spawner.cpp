@@ -12,7 +12,6 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <charconv>
 #include <system_error>
 
 #include "spawn/process_controls.h"
@@ -22,69 +21,41 @@
 namespace yinetd::spawn {
 namespace {
 
-// A failure record: "\0yinetd-start-failed:<step>:<errno>\n". The leading
-// NUL keeps it apart from anything a program would print.
-constexpr std::string_view kRecordPrefix{"\0yinetd-start-failed:", 21};
-
 // Built before main, so that the child never runs a static initializer.
 const config::ProcessControls kDefaultControls;
 
 // Child side: async-signal-safe calls only from here to the end of the
 // anonymous namespace.
 
-size_t CopyText(char* out, const char* text) {
-  size_t n = 0;
-  while (text[n] != '\0') {
-    out[n] = text[n];
-    ++n;
-  }
-  return n;
-}
-
 // Where a child that cannot start reports why: a cloned child stores the
-// step in `shared`, which is our memory too; a forked one writes a record
-// to `fd`, its report pipe.
-struct FailureSlot {
-  const char* step = nullptr;  // a string literal
-  int err = 0;
-};
+// failure in `shared`, which is our memory too; a forked one writes it,
+// as raw bytes, to `fd`, its own failure pipe. `call` is a string literal,
+// at the same address in the forked child as in us.
 struct Reporter {
   int fd;
-  FailureSlot* shared;
+  SysFailure* shared;
 };
 
-[[noreturn]] void FailStart(const Reporter& to, const char* step, int err) {
+[[noreturn]] void FailStart(const Reporter& to, const char* call, int err) {
+  SysFailure failure{call, err};
   if (to.shared != nullptr) {
-    to.shared->step = step;
-    to.shared->err = err;
-    _exit(kStartFailedStatus);
+    *to.shared = failure;
+  } else {
+    // Into an empty pipe: a write this small never blocks or splits.
+    [[maybe_unused]] ssize_t written = write(to.fd, &failure, sizeof failure);
   }
-  char record[96];
-  size_t n = 0;
-  for (char c : kRecordPrefix) record[n++] = c;
-  n += CopyText(record + n, step);
-  record[n++] = ':';
-  char digits[16];
-  size_t d = 0;
-  do {
-    digits[d++] = static_cast<char>('0' + err % 10);
-    err /= 10;
-  } while (err > 0 && d < sizeof digits);
-  while (d > 0) record[n++] = digits[--d];
-  record[n++] = '\n';
-  [[maybe_unused]] ssize_t written = write(to.fd, record, n);
   _exit(kStartFailedStatus);
 }
 
 // Marks every fd from 3 up close-on-exec, so exec leaves the program fds
-// 0-2 only, while the report pipe (`report_fd`, if any) stays usable until
-// then.
-void CloseOthersOnExec(int report_fd) {
+// 0-2 only, while the failure pipe (`failure_fd`, if any) stays usable
+// until then.
+void CloseOthersOnExec(int failure_fd) {
   if (close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) == 0) return;
-  // Kernels before 5.11: close what we can see, keeping the report pipe.
+  // Kernels before 5.11: close what we can see, keeping the failure pipe.
   long max = sysconf(_SC_OPEN_MAX);
   for (int fd = 3; fd < max && fd < 65536; ++fd) {
-    if (fd != report_fd) close(fd);
+    if (fd != failure_fd) close(fd);
   }
 }
 
@@ -110,11 +81,11 @@ void DropPrivileges(const config::Credentials& credentials, const Reporter& repo
 // process_controls.h explains.
 void SetUpProcess(const ChildSpec& spec, const Reporter& report) {
   const config::ProcessControls& controls = spec.controls != nullptr ? *spec.controls : kDefaultControls;
-  StepError error = ApplyPrivilegedControls(controls);
-  if (!error.Ok()) FailStart(report, error.step, error.err);
+  SysFailure error = ApplyPrivilegedControls(controls);
+  if (!error.Ok()) FailStart(report, error.call, error.err);
   if (spec.credentials != nullptr) DropPrivileges(*spec.credentials, report);
   error = ApplyUnprivilegedControls(controls);
-  if (!error.Ok()) FailStart(report, error.step, error.err);
+  if (!error.Ok()) FailStart(report, error.call, error.err);
 }
 
 // A builtin has no exec to close the other descriptors: close them now.
@@ -141,37 +112,80 @@ int StderrSource(const ChildSpec& spec, int pipe_write) {
   return spec.devnull_fd;
 }
 
-// `shared`: where a cloned child reports a failure; nullptr in a forked one.
-[[noreturn]] void RunChild(const ChildSpec& spec, int pipe_write, FailureSlot* shared) {
+// `shared`: where a cloned child reports a failure; nullptr in a forked
+// one, which writes to `failure_fd` instead (-1 in a cloned one).
+// `own_group`: false for a program under a TLS front, which stays in the
+// front's group so that signalling the group reaches both.
+[[noreturn]] void RunChild(const ChildSpec& spec, int pipe_write, int failure_fd, SysFailure* shared,
+                           bool own_group = true) {
   ResetSignalsForChild();
-  Reporter report{pipe_write, shared};
+  // Above 2, so that the dup2s below cannot overwrite it.
+  if (failure_fd >= 0 && failure_fd <= 2) failure_fd = fcntl(failure_fd, F_DUPFD_CLOEXEC, 3);
+  Reporter report{failure_fd, shared};
   if (dup2(spec.connection_fd, 0) < 0) FailStart(report, "dup2", errno);
   if (dup2(spec.connection_fd, 1) < 0) FailStart(report, "dup2", errno);
   if (dup2(StderrSource(spec, pipe_write), 2) < 0) FailStart(report, "dup2", errno);
-  // From here the pipe is reached as fd 2 if it is the program's stderr.
-  if (spec.stderr_mode == config::StderrMode::kLog) report.fd = 2;
   CloseOthersOnExec(report.fd);
   // Its own process group: a shutdown can signal the program's whole group,
   // and a terminal's ^C (sent to yinetd's foreground group) does not reach
   // it. Not setsid(): with scheduler autogroups (Debian's default) every new
   // session creates a scheduling group, which cost 2-3x in connections/s at
   // concurrency 1 (docs/benchmarks.md).
-  if (setpgid(0, 0) < 0) FailStart(report, "setpgid", errno);
+  if (own_group && setpgid(0, 0) < 0) FailStart(report, "setpgid", errno);
   SetUpProcess(spec, report);
-  if (spec.builtin != nullptr) RunBuiltin(*spec.builtin, spec.prepared);
+  if (spec.builtin != nullptr) RunBuiltin(*spec.builtin, spec.prepared);  // closes the failure pipe
   execve(spec.program, spec.argv, spec.envp);
   FailStart(report, "exec", errno);
+}
+
+// Closes every fd from 3 up but those in `keep` (sorted): a front lives as
+// long as its connection and must not hold listeners or other children's
+// pipes open.
+void CloseAllBut(std::initializer_list<int> keep) {
+  unsigned int from = 3;
+  for (int fd : keep) {
+    if (fd < static_cast<int>(from)) continue;
+    if (static_cast<unsigned int>(fd) > from) close_range(from, static_cast<unsigned int>(fd) - 1, 0);
+    from = static_cast<unsigned int>(fd) + 1;
+  }
+  close_range(from, ~0U, 0);
+}
+
+// A TLS connection's child (tls/front.h): the front forks the program once
+// the handshake succeeded. The program is started like any forked child,
+// on the front's plaintext socket and with the SSL_* environment.
+[[noreturn]] void RunTlsFront(const ChildSpec& spec, int pipe_write, int failure_fd) {
+  ResetSignalsForChild();
+  if (setpgid(0, 0) < 0) FailStart(Reporter{failure_fd, nullptr}, "setpgid", errno);
+  int keep[] = {spec.connection_fd, spec.tls->outcome_fd, pipe_write, spec.devnull_fd, failure_fd};
+  std::sort(std::begin(keep), std::end(keep));
+  CloseAllBut({keep[0], keep[1], keep[2], keep[3], keep[4]});
+  tls::RunFront(*spec.tls, spec.connection_fd, spec.envp, spec.credentials, [&](int plain_fd, char* const* envp) {
+    pid_t pid = fork();
+    if (pid == 0) {
+      ChildSpec program = spec;
+      program.connection_fd = plain_fd;
+      program.envp = envp;
+      program.tls = nullptr;
+      RunChild(program, pipe_write, failure_fd, nullptr, false);
+    }
+    // The program's stderr and start failure reach us through its copies;
+    // ours would keep the pipes from ending when the program does.
+    if (pid > 0 && pipe_write >= 0) close(pipe_write);
+    if (pid > 0 && failure_fd >= 0) close(failure_fd);
+    return pid;
+  });
 }
 
 struct CloneArgs {
   const ChildSpec* spec;
   int pipe_write;
-  FailureSlot* failure;
+  SysFailure* failure;
 };
 
 int RunClonedChild(void* arg) {
   const auto* args = static_cast<const CloneArgs*>(arg);
-  RunChild(*args->spec, args->pipe_write, args->failure);
+  RunChild(*args->spec, args->pipe_write, -1, args->failure);
 }
 
 // Parent side again.
@@ -195,18 +209,16 @@ constexpr bool kCloneSharingMemory = true;
 
 bool ClonesChild(const builtin::Builtin* builtin) { return kCloneSharingMemory && builtin == nullptr; }
 
-bool NeedsReportPipe(config::StderrMode stderr_mode, bool cloned) {
-  return stderr_mode == config::StderrMode::kLog || !cloned;
-}
+bool NeedsReportPipe(config::StderrMode stderr_mode) { return stderr_mode == config::StderrMode::kLog; }
 
-SysResult OpenReportPipe(ReportPipe& pipe) {
+SysFailure OpenReportPipe(ReportPipe& pipe) {
   int fds[2];
-  if (pipe2(fds, O_CLOEXEC) != 0) return SysResult{"pipe2", errno};
+  if (pipe2(fds, O_CLOEXEC) != 0) return SysFailure{"pipe2", errno};
   pipe.read_end.Reset(fds[0]);
   pipe.write_end.Reset(fds[1]);
   // Only our end is non-blocking: the program's stderr must block as usual.
-  if (fcntl(pipe.read_end.Get(), F_SETFL, O_NONBLOCK) != 0) return SysResult{"fcntl O_NONBLOCK", errno};
-  return SysResult{};
+  if (fcntl(pipe.read_end.Get(), F_SETFL, O_NONBLOCK) != 0) return SysFailure{"fcntl O_NONBLOCK", errno};
+  return SysFailure{};
 }
 
 ForkSpawner::ForkSpawner() {
@@ -229,36 +241,65 @@ ForkSpawner::~ForkSpawner() {
   if (stack_ != nullptr) munmap(stack_, stack_size_);
 }
 
-SysResult ForkSpawner::Spawn(const ChildSpec& spec, ReportPipe& pipe, Started& started) {
+SysFailure ForkSpawner::Spawn(const ChildSpec& spec, ReportPipe& pipe, Started& started) {
   // Signals stay blocked from clone until the child has reset its handlers:
   // one arriving in between would otherwise run our handler in the child
   // and write to our self-pipe. Blocked, it waits and then acts as default.
   sigset_t all, previous;
   sigfillset(&all);
   sigprocmask(SIG_SETMASK, &all, &previous);
-  SysResult result;
   started = Started{};
-  if (ClonesChild(spec.builtin)) {
-    result = CloneChild(spec, pipe.write_end.Get(), started);
-  } else {
-    started.pid = fork();
-    if (started.pid == 0) RunChild(spec, pipe.write_end.Get(), nullptr);
-    if (started.pid < 0) result = SysResult{"fork", errno};
-  }
+  // A TLS front is forked: it runs OpenSSL on our context, and forks the
+  // program itself.
+  SysFailure result = ClonesChild(spec.builtin) && spec.tls == nullptr
+                          ? CloneChild(spec, pipe.write_end.Get(), started)
+                          : ForkChild(spec, pipe.write_end.Get(), started);
   sigprocmask(SIG_SETMASK, &previous, nullptr);
   pipe.write_end.Reset();
   return result;
 }
 
-SysResult ForkSpawner::CloneChild(const ChildSpec& spec, int pipe_write, Started& started) {
+SysFailure ForkSpawner::ForkChild(const ChildSpec& spec, int pipe_write, Started& started) {
+  int fds[2];
+  // Non-blocking both ways: the child's one small write into the empty pipe
+  // cannot block anyway, and our read in Reaped must not. Out of
+  // descriptors, the child starts without one: the connection is already
+  // accepted and must not be dropped; a failure then shows only as exit
+  // status 127. (TODO: reserve this pipe before accept, as the report pipe.)
+  UniqueFd read_end, write_end;
+  if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) == 0) {
+    read_end.Reset(fds[0]);
+    write_end.Reset(fds[1]);
+  }
+  started.pid = fork();
+  if (started.pid == 0 && spec.tls != nullptr) RunTlsFront(spec, pipe_write, write_end.Get());
+  if (started.pid == 0) RunChild(spec, pipe_write, write_end.Get(), nullptr);
+  if (started.pid < 0) return SysFailure{"fork", errno};
+  if (read_end) failure_pipes_[started.pid] = std::move(read_end);
+  return SysFailure{};
+}
+
+std::optional<SysFailure> ForkSpawner::Reaped(pid_t pid) {
+  auto it = failure_pipes_.find(pid);
+  if (it == failure_pipes_.end()) return std::nullopt;
+  UniqueFd read_end = std::move(it->second);
+  failure_pipes_.erase(it);
+  SysFailure failure;
+  // The child is dead: what it wrote is all there, or nothing is.
+  ssize_t n = RetryOnEintr([&] { return read(read_end.Get(), &failure, sizeof failure); });
+  if (n != static_cast<ssize_t>(sizeof failure) || failure.Ok()) return std::nullopt;
+  return failure;
+}
+
+SysFailure ForkSpawner::CloneChild(const ChildSpec& spec, int pipe_write, Started& started) {
   if (spec.credentials != nullptr && !watchdog_) {
     try {
       watchdog_ = std::make_unique<CloneWatchdog>();
     } catch (const std::system_error& e) {
-      return SysResult{"pthread_create", e.code().value()};
+      return SysFailure{"pthread_create", e.code().value()};
     }
   }
-  FailureSlot failure;
+  SysFailure failure;
   CloneArgs args{&spec, pipe_write, &failure};
   pid_t* watched = watchdog_ ? watchdog_->Begin() : nullptr;
   int flags = CLONE_VM | CLONE_VFORK | SIGCHLD | (watched != nullptr ? CLONE_PARENT_SETTID : 0);
@@ -269,25 +310,11 @@ SysResult ForkSpawner::CloneChild(const ChildSpec& spec, int pipe_write, Started
   int clone_errno = errno;
   bool killed = watchdog_ && watchdog_->End();
   if (spec.credentials != nullptr) prctl(PR_SET_DUMPABLE, dumpable_);
-  if (pid < 0) return SysResult{"clone", clone_errno};
+  if (pid < 0) return SysFailure{"clone", clone_errno};
   started.pid = pid;
-  if (failure.step != nullptr) started.failure = StartFailure{failure.step, failure.err};
-  if (killed) started.failure = StartFailure{"stopped before exec", ECANCELED};
-  return SysResult{};
-}
-
-std::optional<StartFailure> ParseStartFailure(std::string_view data) {
-  if (data.substr(0, kRecordPrefix.size()) != kRecordPrefix) return std::nullopt;
-  std::string_view rest = data.substr(kRecordPrefix.size());
-  size_t colon = rest.find(':');
-  size_t end = std::min(rest.find('\n'), rest.size());
-  if (colon == std::string_view::npos || end < colon) return std::nullopt;
-  StartFailure failure;
-  failure.step = std::string(rest.substr(0, colon));
-  std::string_view digits = rest.substr(colon + 1, end - colon - 1);
-  auto [ptr, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), failure.err);
-  if (ec != std::errc() || ptr != digits.data() + digits.size()) return std::nullopt;
-  return failure;
+  if (!failure.Ok()) started.failure = failure;
+  if (killed) started.failure = SysFailure{"stopped before exec", ECANCELED};
+  return SysFailure{};
 }
 
 }  // namespace yinetd::spawn

@@ -11,12 +11,15 @@
 // connection (docs/benchmarks.md). A child that cannot start its program
 // stores the failed step in our memory, which it shares, and exits 127.
 // A child stopped before its exec is killed by CloneWatchdog. Some children
-// are forked instead (ClonesChild): those write their failure to the report
-// pipe as a record that ParseStartFailure recognises.
+// are forked instead (ClonesChild): those write their failure to a pipe of
+// their own, close-on-exec and closed before a builtin serves, so that no
+// program can ever write to it; it is read once the child is reaped
+// (Spawner::Reaped). A program's own output is only ever its output.
 #pragma once
 
 #include <sys/types.h>
 
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -26,7 +29,9 @@
 #include "builtin/builtin.h"
 #include "config/config.h"
 #include "spawn/clone_watchdog.h"
+#include "sys/sys_error.h"
 #include "sys/unique_fd.h"
+#include "tls/front.h"
 
 namespace yinetd::spawn {
 
@@ -49,11 +54,14 @@ struct ChildSpec {
   // What the builtin serves that only we know (the metrics text); the
   // forked child has its own copy of it.
   std::string_view prepared = {};
+  // Set: the child is forked as the connection's TLS front (tls/front.h),
+  // which starts the program, as described by the fields above, once the
+  // handshake succeeded.
+  const tls::FrontSpec* tls = nullptr;
 };
 
-// The pipe a child reports through: with stderr=log it carries the
-// program's stderr; a forked child writes its failure to start on it.
-// Other children need none (NeedsReportPipe). Opened before accept, so that
+// The pipe that carries a program's stderr, with stderr=log; other
+// children need none (NeedsReportPipe). Opened before accept, so that
 // a lack of descriptors leaves the connection queued in the kernel instead
 // of accepted and dropped.
 struct ReportPipe {
@@ -67,40 +75,29 @@ struct ReportPipe {
 // memory on another stack.
 bool ClonesChild(const builtin::Builtin* builtin);
 
-// A forked child needs a report pipe for its failure to start, and a
-// program whose stderr is logged needs one for that.
-bool NeedsReportPipe(config::StderrMode stderr_mode, bool cloned);
+// A program whose stderr is logged needs a report pipe.
+bool NeedsReportPipe(config::StderrMode stderr_mode);
 
-// A failed call and its errno; `call` is nullptr on success. Returned, not
-// thrown: these failures are routine under load.
-struct SysResult {
-  const char* call = nullptr;
-  int err = 0;
-  bool Ok() const { return call == nullptr; }
-};
-
-SysResult OpenReportPipe(ReportPipe& pipe);
-
-// A start failure as the child reports it: the step that failed (exec,
-// setuid, ...) and its errno.
-struct StartFailure {
-  std::string step;
-  int err = 0;
-};
+SysFailure OpenReportPipe(ReportPipe& pipe);
 
 struct Started {
   pid_t pid = -1;
-  // Set: a cloned child could not start its program and has exited
-  // (status kStartFailedStatus); it is still to be reaped. A forked child's
-  // failure comes on its report pipe instead.
-  std::optional<StartFailure> failure;
+  // Set: a cloned child could not start its program (the step that failed,
+  // exec or setuid or ..., and its errno) and has exited (status
+  // kStartFailedStatus); it is still to be reaped. A forked child's failure
+  // comes from Reaped instead.
+  std::optional<SysFailure> failure;
 };
 
 class Spawner {
  public:
   virtual ~Spawner() = default;
-  // Starts the child. Closes `pipe.write_end` (if any) either way.
-  virtual SysResult Spawn(const ChildSpec& spec, ReportPipe& pipe, Started& started) = 0;
+  // Starts the child. Closes `pipe.write_end` (if any) either way. A
+  // failure here is ours (clone, fork, pipe2), not the child's.
+  virtual SysFailure Spawn(const ChildSpec& spec, ReportPipe& pipe, Started& started) = 0;
+  // Called once for every child the caller reaped: the failure to start a
+  // forked child reported before it exited, if any. Never blocks.
+  virtual std::optional<SysFailure> Reaped(pid_t) { return std::nullopt; }
 };
 
 // clone(CLONE_VM | CLONE_VFORK) + exec, or fork (ClonesChild).
@@ -111,7 +108,8 @@ class ForkSpawner : public Spawner {
   ForkSpawner(const ForkSpawner&) = delete;
   ForkSpawner& operator=(const ForkSpawner&) = delete;
 
-  SysResult Spawn(const ChildSpec& spec, ReportPipe& pipe, Started& started) override;
+  SysFailure Spawn(const ChildSpec& spec, ReportPipe& pipe, Started& started) override;
+  std::optional<SysFailure> Reaped(pid_t pid) override;
 
   // The watched child being cloned right now (see CloneWatchdog), else 0.
   // For tests, from another thread, once a child that switches user has
@@ -119,7 +117,8 @@ class ForkSpawner : public Spawner {
   pid_t CloningPid() const { return watchdog_ ? watchdog_->Child() : 0; }
 
  private:
-  SysResult CloneChild(const ChildSpec& spec, int pipe_write, Started& started);
+  SysFailure CloneChild(const ChildSpec& spec, int pipe_write, Started& started);
+  SysFailure ForkChild(const ChildSpec& spec, int pipe_write, Started& started);
 
   // The stack a cloned child runs on until exec: one is enough, since we
   // wait while it is in use. A guard page below it turns an overflow into
@@ -131,10 +130,9 @@ class ForkSpawner : public Spawner {
   // Our PR_GET_DUMPABLE: a child's setuid changes it for the memory we
   // share, and we set it back.
   int dumpable_ = 1;
+  // Each forked child's failure pipe (our non-blocking read end), until it
+  // is reaped.
+  std::map<pid_t, UniqueFd> failure_pipes_;
 };
-
-// Recognises a failure record: one line of a report pipe's output, with or
-// without its newline.
-std::optional<StartFailure> ParseStartFailure(std::string_view data);
 
 }  // namespace yinetd::spawn

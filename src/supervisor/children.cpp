@@ -6,6 +6,7 @@
 #include <cerrno>
 
 #include "log/events.h"
+#include "supervisor/tls_service.h"
 
 namespace yinetd::supervisor {
 namespace {
@@ -44,16 +45,34 @@ void Children::ScheduleRefusalFlush() {
   }
 }
 
+// tls_error lines share the refusals' rate limit, under keys of their own.
+constexpr std::string_view kTlsReasonPrefix = "tls:";
+
+void Children::TlsFailed(Service& service, pid_t pid, std::string_view peer, const std::string& reason,
+                         std::string_view detail) {
+  service.state->counts.CountTlsFailure(reason);
+  if (refusals_.Record(service.Name(), std::string(kTlsReasonPrefix) + reason, clock_.Now())) {
+    log::TlsError(service.Name(), pid, peer, reason, detail);
+  } else {
+    ScheduleRefusalFlush();
+  }
+}
+
 void Children::FlushRefusals() {
   for (const auto& suppressed : refusals_.Flush(clock_.Now())) {
-    log::RefusalsSuppressed(suppressed.service, suppressed.reason, suppressed.count);
+    std::string_view reason = suppressed.reason;
+    if (reason.substr(0, kTlsReasonPrefix.size()) == kTlsReasonPrefix) {
+      log::TlsErrorsSuppressed(suppressed.service, reason.substr(kTlsReasonPrefix.size()), suppressed.count);
+    } else {
+      log::RefusalsSuppressed(suppressed.service, suppressed.reason, suppressed.count);
+    }
   }
   ScheduleRefusalFlush();
 }
 
 void Children::Started(std::shared_ptr<Service> service, pid_t pid, std::string peer,
                        std::optional<net::IpAddress> client, const SourceKey& source, UniqueFd report_pipe,
-                       std::string via) {
+                       UniqueFd tls_outcome, std::string via) {
   ServiceState& state = *service->state;
   ++state.counts.running;
   ++state.counts.accepted;
@@ -70,6 +89,7 @@ void Children::Started(std::shared_ptr<Service> service, pid_t pid, std::string 
   record.source = source;
   record.started = clock_.Now();
   if (report_pipe) record.output = std::make_unique<OutputReader>(std::move(report_pipe));
+  record.tls_outcome = std::move(tls_outcome);
   ArmTimeout(record);
   WatchOutput(record);
 }
@@ -90,6 +110,10 @@ void Children::Ended(const Reaped& reaped) {
   TimePoint now = clock_.Now();
   state.counts.CountExit(WIFSIGNALED(reaped.status),
                          std::chrono::duration<double>(now - record.started).count());
+  if (reaped.start_failure) {
+    log::ExecFailed(service.Name(), record.pid, service.program_text, reaped.start_failure->call,
+                    reaped.start_failure->err);
+  }
   if (record.output) {
     // What the child wrote before it died comes before its exit line.
     int fd = record.output->Fd();
@@ -97,8 +121,16 @@ void Children::Ended(const Reaped& reaped) {
     poll_.Remove(fd);
     if (!record.output->AtEof()) KeepOrphanOutput(record.service, record.pid, std::move(record.output));
   }
-  log::Exit(service.Name(), record.pid, record.peer, reaped.status, MillisBetween(record.started, now),
-            record.kill_reason, record.via);
+  // A TLS child's front said how its handshake went: a failure is its one
+  // line (tls_error), a success adds to the exit line.
+  tls::Outcome outcome;
+  if (record.tls_outcome) outcome = ReadOutcome(record.tls_outcome.Get());
+  if (!outcome.failure.empty()) {
+    TlsFailed(service, record.pid, record.peer, outcome.failure, outcome.detail);
+  } else {
+    log::Exit(service.Name(), record.pid, record.peer, reaped.status, MillisBetween(record.started, now),
+              record.kill_reason, record.via, log::TlsFacts{outcome.version, outcome.client, outcome.ktls});
+  }
   if (processes_.GroupAlive(record.pid)) Linger(record);
   if (on_ended) on_ended(record, reaped.status);
 }
@@ -214,14 +246,9 @@ void Children::KeepOrphanOutput(std::shared_ptr<Service> service, pid_t pid, std
 }
 
 void Children::ForwardOutput(Service& service, pid_t pid, OutputReader& output) {
-  for (const std::string& line : output.Read()) {
-    // A forked child's failure to start (spawn::Spawner).
-    if (auto failure = spawn::ParseStartFailure(line)) {
-      log::ExecFailed(service.Name(), pid, service.program_text, failure->step, failure->err);
-    } else {
-      log::Stderr(service.Name(), pid, line);
-    }
-  }
+  // Only ever the program's output: start failures come another way
+  // (Reaped::start_failure), so nothing a program prints can pass for one.
+  for (const std::string& line : output.Read()) log::Stderr(service.Name(), pid, line);
 }
 
 void Children::BeginShutdown(milliseconds grace) {

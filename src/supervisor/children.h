@@ -45,6 +45,7 @@ struct ChildRecord {
   std::unique_ptr<OutputReader> output;   // the report pipe, if any
   std::string kill_reason;                // set when yinetd signalled it
   Timer deadline;                         // the next step of its timeout
+  UniqueFd tls_outcome;                   // a TLS child's outcome pipe (tls/outcome.h)
 };
 
 class Children {
@@ -75,9 +76,14 @@ class Children {
                std::string_view detail = "");
 
   // The two places a connection is counted in and out.
+  // `tls_outcome`: a TLS child's outcome pipe, read when it is reaped.
   void Started(std::shared_ptr<Service> service, pid_t pid, std::string peer,
                std::optional<net::IpAddress> client, const SourceKey& source, UniqueFd report_pipe,
-               std::string via = "");
+               UniqueFd tls_outcome = {}, std::string via = "");
+  // A TLS handshake that failed (or found no context to start with):
+  // counted, and logged as tls_error with the same rate limit as refusals.
+  void TlsFailed(Service& service, pid_t pid, std::string_view peer, const std::string& reason,
+                 std::string_view detail);
   // Reaps every dead child and ends each (logs its exit, counts it out),
   // then calls `on_ended` with its record and wait status.
   void ReapAll();

@@ -64,6 +64,12 @@ void ServiceCounts::CountExit(bool by_signal, double seconds) {
   }
 }
 
+void ServiceCounts::CountTlsFailure(std::string_view reason) {
+  auto it = tls_failures.find(reason);
+  if (it == tls_failures.end()) it = tls_failures.emplace(std::string(reason), 0).first;
+  ++it->second;
+}
+
 std::string Exposition(const std::vector<std::pair<std::string, const ServiceCounts*>>& services,
                        const ProcessCounts& process) {
   std::string out;
@@ -99,6 +105,21 @@ std::string Exposition(const std::vector<std::pair<std::string, const ServiceCou
            std::to_string(c->durations));
     Sample(out, "yinetd_child_duration_seconds_sum", ServiceLabel(name), Number(c->duration_sum));
     Sample(out, "yinetd_child_duration_seconds_count", ServiceLabel(name), std::to_string(c->durations));
+  }
+  Family(out, "yinetd_tls_handshake_failures_total", "counter", "TLS handshakes that failed, by reason.");
+  for (const auto& [name, c] : services) {
+    for (const auto& [reason, count] : c->tls_failures) {
+      Sample(out, "yinetd_tls_handshake_failures_total",
+             ServiceLabel(name) + ",reason=\"" + EscapeLabelValue(reason) + "\"", std::to_string(count));
+    }
+  }
+  Family(out, "yinetd_tls_cert_expiry_timestamp_seconds", "gauge",
+         "When each certificate a TLS service serves expires, in seconds since the epoch.");
+  for (const auto& [name, c] : services) {
+    for (const auto& [file, not_after] : c->cert_expiry) {
+      Sample(out, "yinetd_tls_cert_expiry_timestamp_seconds",
+             ServiceLabel(name) + ",cert=\"" + EscapeLabelValue(file) + "\"", std::to_string(not_after));
+    }
   }
   Family(out, "yinetd_reloads_total", "counter", "Config reloads, by result.");
   Sample(out, "yinetd_reloads_total", "result=\"success\"", std::to_string(process.reloads_success));

@@ -9,8 +9,8 @@
 
 namespace yinetd::supervisor {
 
-spawn::SysResult SystemProcesses::Spawn(const spawn::ChildSpec& spec, spawn::ReportPipe& pipe,
-                                        spawn::Started& started) {
+SysFailure SystemProcesses::Spawn(const spawn::ChildSpec& spec, spawn::ReportPipe& pipe,
+                                  spawn::Started& started) {
   return spawner_.Spawn(spec, pipe, started);
 }
 
@@ -25,6 +25,7 @@ std::optional<Reaped> SystemProcesses::Reap() {
     return std::nullopt;
   }
   reaped.pid = pid;
+  reaped.start_failure = spawner_.Reaped(pid);
   return reaped;
 }
 

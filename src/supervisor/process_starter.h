@@ -19,12 +19,15 @@ struct Reaped {
   pid_t pid = 0;
   int status = 0;      // as waitpid reports it
   rusage usage = {};   // what the child used (wait4)
+  // What a forked child reported before it exited: it could not start its
+  // program (spawn::Spawner::Reaped).
+  std::optional<SysFailure> start_failure;
 };
 
 class ProcessStarter {
  public:
   virtual ~ProcessStarter() = default;
-  virtual spawn::SysResult Spawn(const spawn::ChildSpec& spec, spawn::ReportPipe& pipe,
+  virtual SysFailure Spawn(const spawn::ChildSpec& spec, spawn::ReportPipe& pipe,
                                  spawn::Started& started) = 0;
   // One dead child, without waiting; nullopt when none is dead (or none
   // is left).
@@ -39,7 +42,7 @@ class ProcessStarter {
 class SystemProcesses final : public ProcessStarter {
  public:
   explicit SystemProcesses(spawn::Spawner& spawner) : spawner_(spawner) {}
-  spawn::SysResult Spawn(const spawn::ChildSpec& spec, spawn::ReportPipe& pipe,
+  SysFailure Spawn(const spawn::ChildSpec& spec, spawn::ReportPipe& pipe,
                          spawn::Started& started) override;
   std::optional<Reaped> Reap() override;
   bool Signal(pid_t pid, int signo) override;

@@ -15,6 +15,7 @@
 #include "config/config.h"
 #include "supervisor/limits.h"
 #include "supervisor/metrics.h"
+#include "tls/context.h"
 
 namespace yinetd::supervisor {
 
@@ -25,6 +26,10 @@ struct ServiceState {
   explicit ServiceState(const config::Limits& limits) : gate(limits) {}
   ServiceGate gate;
   ServiceCounts counts;
+  // With tls:, the context every connection's front is forked with;
+  // replaced at each reload (supervisor/tls_service.h) while fronts already
+  // running keep theirs. nullptr: none could be built yet.
+  std::shared_ptr<const tls::ServerContext> tls;
 };
 
 struct Service {

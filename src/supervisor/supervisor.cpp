@@ -15,6 +15,7 @@
 #include "spawn/child_env.h"
 #include "supervisor/reload_plan.h"
 #include "sys/sys_error.h"
+#include "supervisor/tls_service.h"
 #include "systemd/notify.h"
 
 namespace yinetd::supervisor {
@@ -37,7 +38,7 @@ bool IsTransientAcceptError(int err) {
 }
 
 bool NeedsReportPipe(const Service& service) {
-  return spawn::NeedsReportPipe(service.config.stderr_mode, spawn::ClonesChild(service.builtin));
+  return spawn::NeedsReportPipe(service.config.stderr_mode);
 }
 
 }  // namespace
@@ -86,6 +87,7 @@ void Supervisor::Adopt(size_t service, size_t address, UniqueFd fd, std::string 
 }
 
 void Supervisor::Bind() {
+  for (const auto& service : services_) RefreshTls(*service, "start");
   listeners_.Open(services_);
   WatchConfig();
 }
@@ -208,6 +210,11 @@ void Supervisor::Serve(Listener& listener, UniqueFd connection, const net::Endpo
     Refuse(listener, std::move(connection), peer, *reason, via);
     return;
   }
+  if (service.config.tls && !service.state->tls) {
+    // No certificate could be loaded for it yet; tls_reload said why.
+    children_.TlsFailed(service, 0, peer.ToString(), "no_context", "");
+    return;
+  }
   spawn::Connection ends{peer, listener.fixed_local ? listener.local : net::LocalEndpoint(connection.Get())};
   if (peer.is_unix) ends.credentials = net::PeerCredentialsOf(connection.Get());
   if (forwarded) {
@@ -238,7 +245,7 @@ void Supervisor::Refuse(Listener& listener, UniqueFd connection, const net::Endp
 // listener rests.
 bool Supervisor::ReadyReportPipe(Listener& listener) {
   if (!NeedsReportPipe(*listener.service) || spare_pipe_.read_end) return true;
-  spawn::SysResult opened = spawn::OpenReportPipe(spare_pipe_);
+  SysFailure opened = spawn::OpenReportPipe(spare_pipe_);
   if (opened.Ok()) return true;
   spare_pipe_ = spawn::ReportPipe{};
   listeners_.OnServeError(listener, opened.call, opened.err);
@@ -286,10 +293,23 @@ std::optional<pid_t> Supervisor::StartChild(Listener& listener, int fd, std::vec
     metrics_text = MetricsText();
     spec.prepared = metrics_text;
   }
+  // TLS: the front reports its handshake on a pipe of its own, which the
+  // program never holds (tls/outcome.h).
+  UniqueFd outcome_read, outcome_write;
+  tls::FrontSpec front{service.state->tls.get(), -1};
+  if (service.config.tls) {
+    if (!OpenOutcomePipe(outcome_read, outcome_write)) {
+      listeners_.OnServeError(listener, "pipe2", errno);
+      return std::nullopt;
+    }
+    front.outcome_fd = outcome_write.Get();
+    spec.tls = &front;
+  }
   spawn::ReportPipe pipe;
   if (NeedsReportPipe(service)) pipe = std::move(spare_pipe_);
   spawn::Started started;
-  spawn::SysResult spawned = processes_.Spawn(spec, pipe, started);
+  SysFailure spawned = processes_.Spawn(spec, pipe, started);
+  outcome_write.Reset();
   if (!spawned.Ok()) {
     // clone or fork refused (EAGAIN, ENOMEM): this client is closed, and the
     // listener rests before the next.
@@ -297,9 +317,9 @@ std::optional<pid_t> Supervisor::StartChild(Listener& listener, int fd, std::vec
     return std::nullopt;
   }
   children_.Started(listener.service, started.pid, std::move(peer), client, source, std::move(pipe.read_end),
-                    std::move(via));
+                    std::move(outcome_read), std::move(via));
   if (started.failure) {
-    log::ExecFailed(service.Name(), started.pid, service.program_text, started.failure->step, started.failure->err);
+    log::ExecFailed(service.Name(), started.pid, service.program_text, started.failure->call, started.failure->err);
   }
   return started.pid;
 }
@@ -340,6 +360,10 @@ void Supervisor::Reload(std::string_view trigger) {
     Apply(std::move(*result.config));
     ++process_counts_.reloads_success;
   }
+  // Every TLS context is built again: its files may have changed even when
+  // the config has not (a renewed certificate). One that fails keeps the
+  // context it had.
+  for (const auto& service : services_) RefreshTls(*service, trigger);
   // READY=1 ends the reload for systemd either way: the old or the new
   // config is serving.
   NotifyReady();
@@ -387,7 +411,14 @@ void Supervisor::WatchConfig() {
   if (watch_.Fd() >= 0) poll_.Remove(watch_.Fd());
   watch_.Stop();
   if (!config_.watch) return;
-  watch_.Watch(config_.files, config_.include_dirs);
+  // A renewed certificate, key or CA reloads too (and rebuilds the context).
+  std::vector<std::string> files = config_.files;
+  for (const config::ServiceConfig& service : config_.services) {
+    if (service.tls) {
+      for (std::string& file : service.tls->Files()) files.push_back(std::move(file));
+    }
+  }
+  watch_.Watch(files, config_.include_dirs);
   if (watch_.Fd() >= 0) poll_.Add(watch_.Fd(), [this](short) { OnConfigChanged(); });
 }
 

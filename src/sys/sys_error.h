@@ -27,6 +27,17 @@ class SysError : public std::runtime_error {
   std::string context_;
 };
 
+// A failed call and its errno, returned where throwing SysError would be
+// wrong: in a child between fork and exec (no allocation), and for failures
+// that are routine under load (clone, pipe2 with no descriptors left).
+// `call` is a string literal ("exec", "setrlimit nofile"), nullptr on
+// success.
+struct SysFailure {
+  const char* call = nullptr;
+  int err = 0;
+  bool Ok() const { return call == nullptr; }
+};
+
 // Called by UniqueFd when close() fails; logs instead of throwing.
 void ReportCloseFailure(int fd, int err);
 

@@ -25,12 +25,14 @@ bool JournalStreamMatches(std::string_view value, dev_t dev, ino_t ino) {
   return want_dev == dev && want_ino == ino;
 }
 
-bool StderrIsJournal() {
+bool IsJournal(int fd) {
   const char* value = std::getenv("JOURNAL_STREAM");
   if (value == nullptr) return false;
   struct stat st;
-  if (fstat(2, &st) != 0) return false;
+  if (fstat(fd, &st) != 0) return false;
   return JournalStreamMatches(value, st.st_dev, st.st_ino);
 }
+
+bool StderrIsJournal() { return IsJournal(2); }
 
 }  // namespace yinetd::systemd

@@ -14,6 +14,9 @@ namespace yinetd::systemd {
 // True if `value` ("DEVICE:INODE", decimal) names the file `dev`/`ino`. Pure.
 bool JournalStreamMatches(std::string_view value, dev_t dev, ino_t ino);
 
+// True if JOURNAL_STREAM is set and names `fd` (borrowed).
+bool IsJournal(int fd);
+
 // True if JOURNAL_STREAM is set and names fd 2.
 bool StderrIsJournal();
 

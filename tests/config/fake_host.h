@@ -17,6 +17,8 @@ class FakeHost : public Host {
   std::set<std::string> executables{"/bin/cat", "/bin/sh", "/usr/bin/env"};
   uid_t euid = 0;
   std::map<std::string, std::string> files;  // path → contents
+  std::set<int> capabilities;                // CAP_*; empty: none
+  std::map<int, uint64_t> hard_limits;       // RLIMIT_* → limit; missing: unlimited
 
   std::optional<User> LookupUser(const std::string& name) override {
     auto it = users.find(name);
@@ -45,6 +47,11 @@ class FakeHost : public Host {
     if (it != files.end()) return it->second;
     error = "No such file or directory";
     return std::nullopt;
+  }
+  bool HasCapability(int capability) override { return capabilities.count(capability) > 0; }
+  uint64_t HardLimit(int resource) override {
+    auto it = hard_limits.find(resource);
+    return it == hard_limits.end() ? UINT64_MAX : it->second;
   }
 };
 

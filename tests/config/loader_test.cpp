@@ -201,7 +201,8 @@ TEST_CASE("duplicate names and listen addresses name both places") {
         "duplicate service name 'echo': it is already used at /etc/yinetd/test.yaml:2:5");
   CHECK(result.problems[0].where.line == 5);
   CHECK(result.problems[1].message ==
-        "listen address 7007 is already used by service 'echo' at /etc/yinetd/test.yaml:2:5");
+        "listen address 7007 is already used by service 'echo' at /etc/yinetd/test.yaml:2:5 (as 127.0.0.1:7007); "
+        "to give one address its own service, set reuseport: true on both");
 }
 
 TEST_CASE("different hosts on one port do not clash") {
@@ -438,6 +439,47 @@ TEST_CASE("bad socket options are explained; ipv6_only frees the IPv4 half of a 
   CHECK(OnlyProblem("services:\n  - {name: a, listen: 7000, program: /bin/cat, ipv6_only: true}\n"
                     "  - {name: b, listen: \"[::1]:7000\", program: /bin/cat}\n")
             .message.find("already used by service 'a'") != std::string::npos);
+}
+
+TEST_CASE("--check finds what bind would refuse: a wildcard and a specific address on one port") {
+  auto two = [](const std::string& a, const std::string& b, const std::string& extra = "",
+                const std::string& protocol = "tcp") {
+    return "services:\n  - {name: a, listen: \"" + a + "\", program: /bin/cat, protocol: " + protocol + extra +
+           "}\n  - {name: b, listen: \"" + b + "\", program: /bin/cat, protocol: " + protocol + extra + "}\n";
+  };
+  // Before: these loaded, and the second bind failed at start.
+  CHECK(OnlyProblem(two("0.0.0.0:7000", "127.0.0.1:7000")).message ==
+        "listen address 127.0.0.1:7000 is already used by service 'a' at /etc/yinetd/test.yaml:2:5 (as "
+        "0.0.0.0:7000); to give one address its own service, set reuseport: true on both");
+  CHECK(OnlyProblem(two("127.0.0.1:7000", "0.0.0.0:7000", "", "udp")).message.find("already used") != std::string::npos);
+  CHECK(OnlyProblem(two("[::]:7000", "[::1]:7000")).message.find("already used") != std::string::npos);
+  // Different families, ports or protocols, or reuseport on both: fine.
+  CHECK(Load(two("0.0.0.0:7000", "[::1]:7000")).problems.empty());
+  CHECK(Load(two("0.0.0.0:7000", "127.0.0.1:7001")).problems.empty());
+  CHECK(Load(two("127.0.0.1:7000", "127.0.0.2:7000")).problems.empty());
+  CHECK(Load(two("0.0.0.0:7000", "127.0.0.1:7000", ", reuseport: true")).problems.empty());
+  CHECK(Load(two("7000", "127.0.0.1:7000", ", reuseport: true")).problems.empty());
+  // The same address stays a conflict even then.
+  CHECK(OnlyProblem(two("127.0.0.1:7000", "127.0.0.1:7000", ", reuseport: true")).message.find("already used") != std::string::npos);
+}
+
+TEST_CASE("a v4-mapped IPv6 listen address is refused with the IPv4 form to write") {
+  CHECK(OnlyProblem("services:\n  - {name: a, listen: \"[::ffff:127.0.0.1]:7000\", program: /bin/cat}\n")
+            .message.find("'::ffff:127.0.0.1' is an IPv4 address in IPv6 form: write 127.0.0.1:7000") !=
+        std::string::npos);
+}
+
+TEST_CASE("one unix socket written two ways is found as one") {
+  for (const char* other : {"unix:/run//x.sock", "unix:/run/./x.sock", "unix://run/x.sock"}) {
+    CAPTURE(other);
+    CHECK(OnlyProblem("services:\n  - {name: a, listen: \"unix:/run/x.sock\", program: /bin/cat}\n"
+                      "  - {name: b, listen: \"" + std::string(other) + "\", program: /bin/cat}\n")
+              .message.find("listen address unix:/run/x.sock is already used by service 'a'") == 0);
+  }
+  CHECK(OnlyProblem("services:\n  - {name: a, listen: \"unix:/run/../x.sock\", program: /bin/cat}\n")
+            .message.find("must not contain '..'") != std::string::npos);
+  CHECK(OnlyProblem("services:\n  - {name: a, listen: \"unix:run/x.sock\", program: /bin/cat}\n")
+            .message.find("must be absolute") != std::string::npos);
 }
 
 TEST_CASE("per-client limits and access lists are refused in mode wait, unless inherited") {
@@ -722,6 +764,83 @@ TEST_CASE("bad proxy_* values are explained") {
 TEST_CASE("a proxy_* key written in a service without proxy_protocol is an error") {
   Problem problem = OnlyProblem(ProxyService("    proxy_from: 10.0.0.1\n"));
   CHECK(problem.message == "proxy_from needs proxy_protocol: v1, v2 or any");
+}
+
+const char* kTlsService = R"(services:
+  - name: s
+    listen: 127.0.0.1:7443
+    program: /bin/cat
+    tls:
+      cert: certs/server.pem
+      key: /etc/k.key
+)";
+
+TEST_CASE("tls: every key is read; a relative path is relative to the config file") {
+  LoadResult result = Load(std::string(kTlsService) + R"(      client_ca: /etc/ca.pem
+      client_cert: require
+      allow_client: ["CN=backup-*", "URI:spiffe://corp/*"]
+      min_version: "1.3"
+      alpn: [h2, http/1.1]
+      handshake_timeout: 2.5
+      sni:
+        - names: ["*.example.org"]
+          cert: /etc/org.pem
+          key: /etc/org.key
+)");
+  REQUIRE(result.config);
+  const TlsConfig& tls = *result.config->services[0].tls;
+  CHECK(tls.cert == "/etc/yinetd/certs/server.pem");
+  CHECK(tls.key == "/etc/k.key");
+  CHECK(tls.client_cert == ClientCert::kRequire);
+  CHECK(tls.allow_client.size() == 2);
+  CHECK(tls.min_version == "1.3");
+  CHECK(tls.alpn == std::vector<std::string>{"h2", "http/1.1"});
+  CHECK(tls.handshake_timeout == std::chrono::milliseconds(2500));
+  REQUIRE(tls.sni.size() == 1);
+  CHECK(tls.sni[0].names == std::vector<std::string>{"*.example.org"});
+  CHECK(tls.key_where.line == 7);
+  CHECK(tls.key_where.column == 12);
+  CHECK(tls.Files().size() == 5);
+}
+
+TEST_CASE("tls: bad values are named at their line and column") {
+  CHECK(OnlyProblem(std::string(kTlsService) + "      client_cert: sometimes\n").ToString() ==
+        "/etc/yinetd/test.yaml:8:20: tls.client_cert must be none, optional or require, not 'sometimes'");
+  CHECK(OnlyProblem(std::string(kTlsService) + "      min_version: \"1.1\"\n").where.line == 8);
+  CHECK(OnlyProblem(std::string(kTlsService) + "      sni:\n        - cert: /a\n          key: /b\n").message ==
+        "a tls.sni entry needs names: the server names it answers, like [\"*.example.org\"]");
+  CHECK(OnlyProblem(std::string(kTlsService) + "      client_cert: optional\n").message.find("needs client_ca") !=
+        std::string::npos);
+  CHECK(OnlyProblem(std::string(kTlsService) + "      client_ca: /ca\n      client_cert: require\n"
+                                              "      allow_client: [\"O=x\"]\n").message.find("CN=, DNS: or URI:") !=
+        std::string::npos);
+  CHECK(OnlyProblem(std::string(kTlsService) + "      crt: /x\n").message ==
+        "unknown key 'crt' under tls: did you mean 'cert'?");
+  CHECK(OnlyProblem(R"(services:
+  - name: s
+    listen: 127.0.0.1:7443
+    program: /bin/cat
+    tls: {key: /k}
+)").message.find("tls is missing 'cert'") != std::string::npos);
+}
+
+TEST_CASE("tls with protocol udp or mode wait is an error naming the fix; from defaults it is left out") {
+  CHECK(OnlyProblem(std::string(kTlsService) + "    mode: wait\n").message.find("tls needs mode nowait") == 0);
+  CHECK(OnlyProblem(std::string(kTlsService) + "    protocol: udp\n").message.find("tls needs a stream") == 0);
+  LoadResult result = Load(R"(defaults:
+  tls: {cert: /c.pem, key: /k.pem}
+services:
+  - name: udp
+    listen: 127.0.0.1:7000
+    program: /bin/cat
+    protocol: udp
+  - name: tcp
+    listen: 127.0.0.1:7001
+    program: /bin/cat
+)");
+  REQUIRE(result.config);
+  CHECK_FALSE(result.config->services[0].tls);
+  CHECK(result.config->services[1].tls->cert == "/c.pem");
 }
 
 }  // namespace

@@ -164,6 +164,29 @@ TEST_CASE("stderr lines are logged with service and pid") {
   CHECK(log.find("line=partial") < log.find("event=exit service=noisy"));
 }
 
+TEST_CASE("nothing a program prints passes for another event: the old failure record is stderr data") {
+  uint16_t port = FreePort();
+  // The start-failure record forked children once wrote, then look-alikes:
+  // a logfmt line of its own, quotes, a carriage return, escape codes and
+  // bytes that are not UTF-8.
+  Yinetd yinetd(Config(Service("forger", port, "/bin/sh",
+                               R"(    args: ['-c', 'printf ''\000yinetd-start-failed:exec:2\n)"
+                               R"(event=exec_error level=error service=forger step=exec\n)"
+                               R"(a\rb "q" \033[2J \377\n'' >&2; exit 127'])" "\n")));
+  CHECK(Exchange(port) == "");
+  REQUIRE(yinetd.WaitForLog({"event=exit", "service=forger", "status=127"}));
+  CHECK(yinetd.Events("exec_error").empty());
+  std::vector<LogFields> lines = yinetd.Events("stderr");
+  REQUIRE(lines.size() == 3);
+  CHECK(lines[0]["line"].find("yinetd-start-failed:exec:2") != std::string::npos);
+  CHECK(lines[1]["line"] == "event=exec_error level=error service=forger step=exec");
+  std::string log = yinetd.Log();
+  CHECK(log.find("line=\"\\x00yinetd-start-failed:exec:2\"") != std::string::npos);
+  CHECK(log.find("line=\"a\\rb \\\"q\\\" \\x1b[2J \\xff\"") != std::string::npos);
+  CHECK(log.find('\033') == std::string::npos);
+  CHECK(log.find('\377') == std::string::npos);
+}
+
 TEST_CASE("a program that vanished after load is an exec_error, and yinetd serves on") {
   uint16_t gone = FreePort(), gone_quiet = FreePort(), gone_nobody = FreePort(), fine = FreePort();
   std::string dir = "/tmp/yinetd-vanish-" + std::to_string(getpid());

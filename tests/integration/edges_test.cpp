@@ -113,11 +113,7 @@ TEST_CASE("a UDP program that exits without reading its datagram is backed off, 
   uint16_t port = FreePort();
   Yinetd yinetd("services:\n  - {name: deaf, listen: " + Port(port) + ", protocol: udp, program: /bin/true}\n");
   UniqueFd sender(socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
-  sockaddr_in to{};
-  to.sin_family = AF_INET;
-  to.sin_port = htons(port);
-  to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  REQUIRE(sendto(sender.Get(), "x", 1, 0, reinterpret_cast<sockaddr*>(&to), sizeof to) == 1);
+  SendDatagram(sender.Get(), port, "x");
   REQUIRE(yinetd.WaitForLog({"event=pause", "service=deaf", "reason=datagram_unread"}));
   std::this_thread::sleep_for(2s);
   // Rests of 0.25, 0.5, 1, 2 s: a handful of starts, not hundreds a second.

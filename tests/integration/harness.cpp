@@ -21,6 +21,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <sstream>
 #include <stdexcept>
 #include <thread>
@@ -61,14 +62,21 @@ bool WaitReadable(int fd, Clock::time_point deadline) {
 }  // namespace
 
 uint16_t FreePort() {
-  UniqueFd fd(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  REQUIRE(bind(fd.Get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
-  socklen_t len = sizeof addr;
-  getsockname(fd.Get(), reinterpret_cast<sockaddr*>(&addr), &len);
-  return ntohs(addr.sin_port);
+  // The kernel may hand the same free port out twice in a row once the
+  // probe socket is closed: never return one this process returned before,
+  // or two services of one config could get the same port.
+  static std::set<uint16_t> handed_out;
+  for (;;) {
+    UniqueFd fd(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(bind(fd.Get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+    socklen_t len = sizeof addr;
+    getsockname(fd.Get(), reinterpret_cast<sockaddr*>(&addr), &len);
+    uint16_t port = ntohs(addr.sin_port);
+    if (handed_out.insert(port).second) return port;
+  }
 }
 
 std::string Helper(const std::string& name) { return Env("YINETD_HELPERS") + "/" + name; }
@@ -155,8 +163,19 @@ Yinetd::Yinetd(const std::string& config_yaml, StartOptions options) {
 
 Yinetd::~Yinetd() {
   if (!exited_ && pid_ > 0) {
-    kill(pid_, SIGKILL);
-    waitpid(pid_, nullptr, 0);
+    // Whatever yinetd started is stopped too, also when an assertion ended
+    // the test early: a chance to shut down as it would, then SIGKILL for
+    // yinetd and for every process below it, by the pids seen before.
+    std::vector<pid_t> below = Descendants(pid_);
+    kill(pid_, SIGTERM);
+    if (!WaitExit(3s)) {
+      kill(pid_, SIGKILL);
+      waitpid(pid_, nullptr, 0);
+    }
+    for (pid_t pid : below) {
+      kill(-pid, SIGKILL);  // its process group: a program's own children
+      kill(pid, SIGKILL);
+    }
   }
   // The pipe reaches EOF once yinetd and its children are gone; a program
   // of a killed yinetd may linger, so do not wait for it forever.
@@ -298,15 +317,19 @@ std::pair<int, std::string> RunCommand(const std::string& command) {
   return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
 }
 
-std::string UdpExchange(uint16_t port, const std::string& datagram, Duration timeout) {
-  UniqueFd fd(socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
-  REQUIRE(fd);
+void SendDatagram(int fd, uint16_t port, std::string_view datagram) {
   sockaddr_in to{};
   to.sin_family = AF_INET;
   to.sin_port = htons(port);
   to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  REQUIRE(sendto(fd.Get(), datagram.data(), datagram.size(), 0, reinterpret_cast<sockaddr*>(&to),
-                 sizeof to) == static_cast<ssize_t>(datagram.size()));
+  REQUIRE(sendto(fd, datagram.data(), datagram.size(), 0, reinterpret_cast<sockaddr*>(&to), sizeof to) ==
+          static_cast<ssize_t>(datagram.size()));
+}
+
+std::string UdpExchange(uint16_t port, const std::string& datagram, Duration timeout) {
+  UniqueFd fd(socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  REQUIRE(fd);
+  SendDatagram(fd.Get(), port, datagram);
   pollfd p{fd.Get(), POLLIN, 0};
   if (poll(&p, 1, static_cast<int>(timeout.count())) != 1) return "<none>";
   char buf[2048];
@@ -395,19 +418,51 @@ std::string Exchange(uint16_t port, std::string_view request, const std::string&
   return ReadUntilEof(fd.Get());
 }
 
-int CountZombieChildren(pid_t parent) {
-  int zombies = 0;
-  for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
+namespace {
+
+struct ProcStat {
+  pid_t pid = 0;
+  char state = '?';
+  pid_t ppid = 0;
+};
+
+// Every process's state and parent, from /proc/PID/stat.
+std::vector<ProcStat> ProcessTable() {
+  std::vector<ProcStat> table;
+  std::error_code error;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc", error)) {
     std::ifstream stat(entry.path() / "stat");
     std::string text;
     if (!std::getline(stat, text)) continue;
     size_t paren = text.rfind(')');
     if (paren == std::string::npos) continue;
+    ProcStat process;
+    process.pid = static_cast<pid_t>(std::atol(entry.path().filename().c_str()));
     std::istringstream rest(text.substr(paren + 2));
-    char state;
-    pid_t ppid;
-    rest >> state >> ppid;
-    if (ppid == parent && state == 'Z') ++zombies;
+    rest >> process.state >> process.ppid;
+    table.push_back(process);
+  }
+  return table;
+}
+
+}  // namespace
+
+std::vector<pid_t> Descendants(pid_t root) {
+  std::vector<ProcStat> table = ProcessTable();
+  std::vector<pid_t> found{root};
+  for (size_t i = 0; i < found.size(); ++i) {
+    for (const ProcStat& process : table) {
+      if (process.ppid == found[i]) found.push_back(process.pid);
+    }
+  }
+  found.erase(found.begin());
+  return found;
+}
+
+int CountZombieChildren(pid_t parent) {
+  int zombies = 0;
+  for (const ProcStat& process : ProcessTable()) {
+    if (process.ppid == parent && process.state == 'Z') ++zombies;
   }
   return zombies;
 }

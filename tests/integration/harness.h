@@ -127,6 +127,9 @@ int TryConnect(uint16_t port);
 // first reply, or "<none>" after `timeout`.
 std::string UdpExchange(uint16_t port, const std::string& datagram, Duration timeout = 5s);
 
+// Sends `datagram` from the UDP socket `fd` to 127.0.0.1:`port`.
+void SendDatagram(int fd, uint16_t port, std::string_view datagram);
+
 UniqueFd ConnectTcp(const std::string& host, uint16_t port, Duration timeout = 5s);
 // The same from a chosen local address (127.0.0.2, say) for per-source tests.
 UniqueFd ConnectTcpFrom(const std::string& source, const std::string& host, uint16_t port,
@@ -137,6 +140,8 @@ std::string ReadUntilEof(int fd, Duration timeout = 10s);
 // Connects, sends `request`, half-closes, and reads the whole reply.
 std::string Exchange(uint16_t port, std::string_view request = "", const std::string& host = "127.0.0.1");
 
+// The processes below `pid` (children, their children, ...), now.
+std::vector<pid_t> Descendants(pid_t pid);
 // Processes whose parent is `pid` and that are zombies.
 int CountZombieChildren(pid_t pid);
 // Processes whose real uid is `uid`.

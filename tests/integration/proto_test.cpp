@@ -306,11 +306,7 @@ TEST_CASE("a UDP builtin does not answer a datagram from a reserved port, and an
     MESSAGE("skipped: cannot bind a port below 1024 here (not root, or all taken)");
     return;
   }
-  sockaddr_in to{};
-  to.sin_family = AF_INET;
-  to.sin_port = htons(port);
-  to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  REQUIRE(sendto(low.Get(), "loop?", 5, 0, reinterpret_cast<sockaddr*>(&to), sizeof to) == 5);
+  SendDatagram(low.Get(), port, "loop?");
   // The child that read it exits; then an ordinary client is answered.
   CHECK(yinetd.WaitForLog({"event=exit", "service=echo", "status=0"}));
   CHECK(UdpExchange(port, "hello") == "hello");

@@ -28,6 +28,28 @@ TEST_CASE("utf-8 passes through unquoted") {
   CHECK(QuoteValue("gr\xc3\xbc\xc3\x9f") == "gr\xc3\xbc\xc3\x9f");
 }
 
+TEST_CASE("bytes that are not printable UTF-8 are escaped, so a line stays one valid line") {
+  CHECK(QuoteValue("bad\xff") == "\"bad\\xff\"");                      // not UTF-8 at all
+  CHECK(QuoteValue("\x80start") == "\"\\x80start\"");                  // stray continuation
+  CHECK(QuoteValue("cut\xc3") == "\"cut\\xc3\"");                      // sequence cut short
+  CHECK(QuoteValue("\xc0\xaf") == "\"\\xc0\\xaf\"");                  // overlong '/'
+  CHECK(QuoteValue("\xed\xa0\x80") == "\"\\xed\\xa0\\x80\"");          // a surrogate
+  CHECK(QuoteValue("\xf4\x90\x80\x80") == "\"\\xf4\\x90\\x80\\x80\"");  // above U+10FFFF
+  CHECK(QuoteValue("nel\xc2\x85") == "\"nel\\xc2\\x85\"");              // U+0085, a C1 line break
+  CHECK(QuoteValue("ls\xe2\x80\xa8") == "\"ls\\xe2\\x80\\xa8\"");        // U+2028
+  CHECK(QuoteValue("ok \xc3\xbc\xf0\x9f\x98\x80") == "\"ok \xc3\xbc\xf0\x9f\x98\x80\"");  // kept
+}
+
+TEST_CASE("a program's stderr line cannot add fields or events to its own log line") {
+  std::string forged = "x\nevent=exec_error level=error service=ssh\r\"quoted\" \x1b[2J\xff";
+  std::string text = Line("stderr").Add("service", "s").Add("line", forged).Text();
+  CHECK(text.find('\n') == std::string::npos);
+  CHECK(text.find('\r') == std::string::npos);
+  CHECK(text.find('\x1b') == std::string::npos);
+  CHECK(text == "event=stderr service=s line=\"x\\nevent=exec_error level=error service=ssh\\r\\\"quoted\\\" "
+                "\\x1b[2J\\xff\"");
+}
+
 TEST_CASE("signal names and levels") {
   CHECK(SignalName(9) == "SIGKILL");
   CHECK(SignalName(15) == "SIGTERM");

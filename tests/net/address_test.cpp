@@ -34,7 +34,17 @@ TEST_CASE("IPv6 in brackets is canonicalised") {
   CHECK(a.family == Address::Family::kIPv6);
   CHECK(a.host == "::1");
   CHECK(a.ToString() == "[::1]:80");
-  CHECK(Parse("[::ffff:127.0.0.1]:1").host == "::ffff:127.0.0.1");
+  // Never received by an IPv6-only socket: refused with the form to write.
+  CHECK(Error("[::ffff:127.0.0.1]:1") == "'::ffff:127.0.0.1' is an IPv4 address in IPv6 form: write 127.0.0.1:1");
+}
+
+TEST_CASE("a unix path has one spelling: '//' and '/./' are dropped, '..' refused") {
+  CHECK(Parse("unix:/run//x.sock").path == "/run/x.sock");
+  CHECK(Parse("unix:/run/./x.sock").path == "/run/x.sock");
+  CHECK(Parse("unix://run/x.sock") == Parse("unix:/run/x.sock"));
+  CHECK(Error("unix:/run/../x.sock").find("must not contain '..'") != std::string::npos);
+  CHECK(Error("unix:/run/") == "a unix socket path must name a file, not a directory");
+  CHECK(Error("unix:/") == "a unix socket path must name a file, not a directory");
 }
 
 TEST_CASE("a bare port or *:port means every address") {

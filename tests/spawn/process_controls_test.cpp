@@ -78,14 +78,14 @@ TEST_CASE("a failing step is named with its errno") {
   config::ProcessControls missing_dir;
   missing_dir.chdir = "/nonexistent/dir";
   CHECK(InChild([&] {
-    StepError error = ApplyUnprivilegedControls(missing_dir);
-    return error.step != nullptr && std::strcmp(error.step, "chdir") == 0 && error.err == ENOENT;
+    SysFailure error = ApplyUnprivilegedControls(missing_dir);
+    return error.call != nullptr && std::strcmp(error.call, "chdir") == 0 && error.err == ENOENT;
   }));
   config::ProcessControls bad_limit;
   bad_limit.rlimits = {{"nofile", RLIMIT_NOFILE, RLIM_INFINITY}};  // above the kernel's nr_open
   CHECK(InChild([&] {
-    StepError error = ApplyPrivilegedControls(bad_limit);
-    return error.step != nullptr && std::strcmp(error.step, "setrlimit nofile") == 0;
+    SysFailure error = ApplyPrivilegedControls(bad_limit);
+    return error.call != nullptr && std::strcmp(error.call, "setrlimit nofile") == 0;
   }));
 }
 

@@ -34,9 +34,9 @@ class FakeProcesses final : public ProcessStarter {
     std::vector<std::string> env;
   };
 
-  spawn::SysResult Spawn(const spawn::ChildSpec& spec, spawn::ReportPipe& pipe, spawn::Started& started) override {
+  SysFailure Spawn(const spawn::ChildSpec& spec, spawn::ReportPipe& pipe, spawn::Started& started) override {
     pipe.write_end.Reset();
-    if (fail_with != 0) return spawn::SysResult{"clone", fail_with};
+    if (fail_with != 0) return SysFailure{"clone", fail_with};
     started.pid = next_pid++;
     Spawned record{started.pid, spec.program ? spec.program : "", {}};
     for (char* const* e = spec.envp; e && *e; ++e) record.env.emplace_back(*e);
@@ -70,7 +70,7 @@ class FakeProcesses final : public ProcessStarter {
   void Exit(pid_t pid, int wait_status, bool leaves_group = false) {
     live.erase(pid);
     if (!leaves_group) groups.erase(pid);
-    dead.push_back(Reaped{pid, wait_status, {}});
+    dead.push_back(Reaped{pid, wait_status, {}, std::nullopt});
   }
   std::vector<int> SignalsTo(pid_t pid) const {
     std::vector<int> sent;

@@ -58,6 +58,16 @@ UniqueFd ConnectTo(uint16_t port, const char* from = "127.0.0.1") {
   return fd;
 }
 
+// One datagram "ping" to 127.0.0.1:`port`.
+void SendPing(uint16_t port) {
+  UniqueFd sender(socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons(port);
+  inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+  REQUIRE(sendto(sender.Get(), "ping", 4, 0, reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 4);
+}
+
 ino_t InodeOf(int fd) {
   struct stat st{};
   REQUIRE(fstat(fd, &st) == 0);
@@ -342,12 +352,7 @@ TEST_CASE("overflow: queue keeps the listener out of the poll set while the serv
 TEST_CASE("a datagram program that exits without reading is backed off, not restarted in a loop") {
   Rig rig(Conf({Svc("udp", "127.0.0.1:0", config::Protocol::kUdp)}));
   uint16_t port = rig.Port();
-  UniqueFd sender(socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
-  sockaddr_in sa{};
-  sa.sin_family = AF_INET;
-  sa.sin_port = htons(port);
-  inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
-  REQUIRE(sendto(sender.Get(), "ping", 4, 0, reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 4);
+  SendPing(port);
   for (int round = 0; round < 6; ++round) {
     rig.Settle();
     if (rig.processes.live.empty()) {
@@ -368,12 +373,7 @@ TEST_CASE("a datagram program that exits without reading is backed off, not rest
 TEST_CASE("the rest after an unread datagram doubles, up to a bound") {
   Rig rig(Conf({Svc("udp", "127.0.0.1:0", config::Protocol::kUdp)}));
   uint16_t port = rig.Port();
-  UniqueFd sender(socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
-  sockaddr_in sa{};
-  sa.sin_family = AF_INET;
-  sa.sin_port = htons(port);
-  inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
-  REQUIRE(sendto(sender.Get(), "ping", 4, 0, reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 4);
+  SendPing(port);
   rig.Settle();
   REQUIRE(rig.processes.spawned.size() == 1);
   rig.Exit(0);

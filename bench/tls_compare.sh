@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# The TLS comparison, on demand (not in CI): yinetd with `tls:` against
+# stunnel4 in exec mode and socat OPENSSL-LISTEN,fork + EXEC, one after
+# another on 127.0.0.1 in the same run, all serving build/bench/tiny_service
+# with the same ECDSA P-256 certificate. For each server and concurrency it
+# runs build/bench/tls_loadgen (full handshakes, no resumption), then the
+# bulk row: 100 MiB through /bin/cat, yinetd against stunnel. Prints one
+# JSON line per measurement and writes bench/results/tls-latest.json.
+#
+#   bench/tls_compare.sh [--duration S] [--concurrency "1 16 64"] [--bulk-mib N] [--build DIR]
+#
+# Every process it starts is stopped on exit (by pid); every wait is bounded.
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+build=$root/build
+duration=3
+concurrency_levels="1 16 64"
+bulk_mib=100
+
+while (($# > 0)); do
+  case $1 in
+    --duration) duration=$2; shift 2 ;;
+    --concurrency) concurrency_levels=$2; shift 2 ;;
+    --bulk-mib) bulk_mib=$2; shift 2 ;;
+    --build) build=$(cd "$2" && pwd); shift 2 ;;
+    *) echo "usage: $0 [--duration S] [--concurrency LIST] [--bulk-mib N] [--build DIR]" >&2; exit 2 ;;
+  esac
+done
+
+for tool in stunnel4 socat openssl; do
+  command -v "$tool" >/dev/null || { echo "tls_compare: $tool is missing (scripts/setup.sh installs it)" >&2; exit 1; }
+done
+ninja -C "$build" src/yinetd bench/tiny_service bench/tls_loadgen >/dev/null
+
+tmp=$(mktemp -d /tmp/yinetd-tlsbench.XXXXXX)
+server_pid=""
+stop_server() {
+  [[ -n $server_pid ]] || return 0
+  kill -TERM "$server_pid" 2>/dev/null || true
+  for _ in $(seq 50); do kill -0 "$server_pid" 2>/dev/null || break; sleep 0.1; done
+  kill -KILL "$server_pid" 2>/dev/null || true
+  wait "$server_pid" 2>/dev/null || true
+  server_pid=""
+}
+trap 'stop_server; rm -rf "$tmp"' EXIT
+
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$tmp/server.key" \
+  -out "$tmp/server.pem" -subj /CN=localhost -days 2 2>/dev/null
+
+port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+free_port() {
+  local port
+  while :; do
+    port=$((20000 + RANDOM % 20000))
+    port_free "$port" && { echo "$port"; return; }
+  done
+}
+wait_listening() {
+  for _ in $(seq 100); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+    sleep 0.05
+  done
+  echo "tls_compare: nothing listens on $1" >&2
+  return 1
+}
+
+start_server() {  # start_server NAME PORT PROGRAM
+  local name=$1 port=$2 program=$3
+  case $name in
+    yinetd)
+      printf 'services:\n  - name: tiny\n    listen: 127.0.0.1:%s\n    program: %s\n    stderr: null\n    backlog: 1024\n    tls:\n      cert: %s\n      key: %s\n' \
+        "$port" "$program" "$tmp/server.pem" "$tmp/server.key" > "$tmp/yinetd.yaml"
+      "$build/src/yinetd" -c "$tmp/yinetd.yaml" --log-level warn 2>"$tmp/yinetd.log" &
+      ;;
+    stunnel)
+      printf 'foreground = yes\npid =\nsyslog = no\ndebug = 3\n[tiny]\naccept = 127.0.0.1:%s\nexec = %s\ncert = %s\nkey = %s\n' \
+        "$port" "$program" "$tmp/server.pem" "$tmp/server.key" > "$tmp/stunnel.conf"
+      stunnel4 "$tmp/stunnel.conf" 2>"$tmp/stunnel.log" &
+      ;;
+    socat)
+      socat "OPENSSL-LISTEN:$port,bind=127.0.0.1,reuseaddr,fork,backlog=1024,cert=$tmp/server.pem,key=$tmp/server.key,verify=0" \
+        "EXEC:$program" 2>"$tmp/socat.log" &
+      ;;
+  esac
+  server_pid=$!
+  wait_listening "$port"
+}
+
+results=$tmp/results.json
+: > "$results"
+reply='hello from tiny\n'
+for server in yinetd stunnel socat; do
+  port=$(free_port)
+  start_server "$server" "$port" "$build/bench/tiny_service"
+  for c in $concurrency_levels; do
+    timeout $((duration * 3 + 30)) "$build/bench/tls_loadgen" --port "$port" --concurrency "$c" \
+      --duration "$duration" --expect "$reply" --label "$server" | tee -a "$results"
+  done
+  stop_server
+done
+for server in yinetd stunnel; do
+  port=$(free_port)
+  start_server "$server" "$port" /bin/cat
+  timeout 300 "$build/bench/tls_loadgen" --port "$port" --bulk-mib "$bulk_mib" --timeout-ms 60000 \
+    --label "$server" | tee -a "$results"
+  stop_server
+done
+mkdir -p "$root/bench/results"
+cp "$results" "$root/bench/results/tls-latest.json"
