@@ -70,6 +70,6 @@ if $all; then
   configure build-asan -Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debug
   ninja -C build-asan >/dev/null
   CC=clang CXX=clang++ configure build-fuzz -Dfuzz=true -Db_sanitize=address,undefined -Db_lundef=false
-  ninja -C build-fuzz tests/fuzz/config_fuzzer tests/fuzz/address_fuzzer \
-    tests/fuzz/proxy_header_fuzzer >/dev/null
+  ninja -C build-fuzz tests/fuzz/config_fuzzer tests/fuzz/address_fuzzer tests/fuzz/control_fuzzer \
+    tests/fuzz/import_fuzzer tests/fuzz/proxy_header_fuzzer >/dev/null
 fi

@@ -3,6 +3,8 @@
 namespace yinetd::config {
 
 std::string Location::ToString() const {
+  // Line 0 is the file as a whole (it is missing, say): no "FILE:0:0".
+  if (line == 0) return file;
   return file + ":" + std::to_string(line) + ":" + std::to_string(column);
 }
 

@@ -25,7 +25,7 @@ struct Location {
   int line = 0;
   int column = 0;
 
-  std::string ToString() const;  // "file:line:column"
+  std::string ToString() const;  // "file:line:column", or "file" for line 0
   bool operator==(const Location&) const = default;
 };
 
@@ -54,6 +54,7 @@ struct Credentials {
   gid_t gid = 0;
   bool set_uid = false;          // false: keep the supervisor's uid
   std::vector<gid_t> groups;     // supplementary groups for setgroups
+  std::string group;             // as written; "" when not given
   bool operator==(const Credentials&) const = default;
 };
 
@@ -180,6 +181,9 @@ struct ServiceConfig {
   bool SameSettings(const ServiceConfig& other) const;
 };
 
+// Where yinetd serves `yinetd ctl`, and where ctl looks for it by default.
+inline constexpr const char* kDefaultControlSocket = "/run/yinetd/control";
+
 struct Config {
   std::string file;
   std::vector<std::string> files;  // the main file, then every included one
@@ -192,6 +196,8 @@ struct Config {
   log::Output log_output = log::Output::kStderr;
   std::chrono::milliseconds shutdown_grace{10'000};
   std::optional<int> max_children;  // all services together; unset: derived from rlimits
+  // The control socket's path (mode 0600); "" with `control: false`.
+  std::string control_socket = kDefaultControlSocket;
   std::vector<ServiceConfig> services;
 };
 

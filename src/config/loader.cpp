@@ -53,6 +53,24 @@ bool IsValidEnvName(const std::string& name) {
                      [](unsigned char c) { return std::isalnum(c) || c == '_'; });
 }
 
+// The first line indented with a tab, if any: YAML forbids tabs there, and
+// yaml-cpp's own words for it ("illegal block entry") do not say so.
+std::optional<Problem> TabIndentation(const std::string& text, const std::string& file_name) {
+  int line = 1;
+  for (size_t start = 0; start < text.size(); ++line) {
+    size_t end = text.find('\n', start);
+    if (end == std::string::npos) end = text.size();
+    size_t indent_end = text.find_first_not_of(" \t", start);
+    size_t tab = text.find('\t', start);
+    if (tab < end && tab < indent_end) {
+      return Problem{Location{file_name, line, static_cast<int>(tab - start) + 1},
+                     "this line is indented with a tab: YAML indents with spaces only; replace the tab with spaces"};
+    }
+    start = end + 1;
+  }
+  return std::nullopt;
+}
+
 std::string DirectoryOf(const std::string& file) {
   size_t slash = file.rfind('/');
   if (slash == std::string::npos) return ".";
@@ -94,7 +112,8 @@ struct ServiceKey {
 };
 
 const std::vector<std::string_view> kTopLevelKeys = {"log", "defaults", "services", "shutdown_grace",
-                                                     "max_children", "include", "watch"};
+                                                     "max_children", "include", "watch",
+                                                     "control"};
 const std::vector<std::string_view> kLogKeys = {"level", "target"};
 
 class Loader {
@@ -177,6 +196,7 @@ class Loader {
   const std::string& KeepName(std::string file) { return files_.emplace_back(std::move(file)); }
   void ParseLog(const Field& field, Config& config);
   void ParseLogTarget(const Field& field, Config& config);
+  void ParseControl(const Field& field, Config& config);
   Fields ParseDefaults(const Field& field);
   void ParseServices(const Field& field, const Fields& defaults, Config& config);
   std::optional<ServiceConfig> ParseService(const YAML::Node& entry, const std::string& file,
@@ -188,6 +208,7 @@ class Loader {
   void CheckMode(const Fields& fields, const YAML::Node& entry, ServiceConfig& service);
   void CheckProxy(const Fields& fields, const YAML::Node& entry, const ServiceConfig& service);
   void CheckDuplicates(const Config& config);
+  std::string ProgramHint(const std::string& path, const std::string& file);
   // tls: the block's keys; the files are checked by tls::BuildContext.
   std::optional<std::string> TlsPath(const Field& field, std::string_view key, Location& where);
   std::vector<std::string> TlsList(const Field& field, std::string_view key);
@@ -272,9 +293,37 @@ void Loader::Report(const YAML::Node& node, const std::string& file, std::string
   problems_.push_back(Problem{LocationOf(node, file), std::move(message)});
 }
 
+// Words from xinetd, inetd and tcpserver (and the usual synonyms), and the
+// yinetd key that does their job.
+struct ForeignWord {
+  std::string_view word;
+  std::string_view key;
+};
+constexpr ForeignWord kForeignWords[] = {
+    {"server", "program"},        {"command", "program"},          {"exec", "program"},
+    {"server_args", "args"},      {"arguments", "args"},           {"only_from", "allow"},
+    {"no_access", "deny"},        {"instances", "max_connections"}, {"concurrency", "max_connections"},
+    {"per_source", "max_per_source"}, {"cps", "max_rate"},         {"socket_type", "protocol"},
+    {"wait", "mode"},             {"port", "listen"},              {"bind", "listen"},
+    {"interface", "listen"},      {"address", "listen"},           {"host", "listen"},
+    {"passenv", "env"},           {"environment", "env"},          {"banner_fail", "refuse_message"},
+    {"uid", "user"},              {"gid", "group"},                {"rlimit_as", "rlimits"},
+    {"rlimit_cpu", "rlimits"},    {"rlimit_files", "rlimits"},     {"rlimit_core", "rlimits"},
+};
+
 void Loader::ReportUnknownKey(const YAML::Node& key, const std::string& file,
                               std::string_view where, const std::vector<std::string_view>& known) {
   std::string message = "unknown key '" + key.Scalar() + "' " + std::string(where);
+  for (const ForeignWord& foreign : kForeignWords) {
+    if (foreign.word != key.Scalar()) continue;
+    if (std::find(known.begin(), known.end(), foreign.key) == known.end()) break;
+    Report(key, file, message + ": yinetd calls it '" + std::string(foreign.key) + "'");
+    return;
+  }
+  if (key.Scalar() == "disable" || key.Scalar() == "disabled") {
+    Report(key, file, message + ": to turn a service off, remove it or comment it out");
+    return;
+  }
   std::string nearest = NearestWord(key.Scalar(), known);
   if (!nearest.empty()) message += ": did you mean '" + nearest + "'?";
   Report(key, file, message);
@@ -412,6 +461,8 @@ void Loader::ParseTopLevel(const YAML::Node& root, Config& config) {
       if (auto grace = Duration(value, key, kShutdownGraceRange)) config.shutdown_grace = *grace;
     } else if (key == "watch") {
       if (auto flag = Bool(value, key)) config.watch = *flag;
+    } else if (key == "control") {
+      ParseControl(value, config);
     } else if (key == "max_children") {
       if (auto n = Integer(value, key, 1, 1'000'000)) config.max_children = static_cast<int>(*n);
     } else if (key != "defaults" && key != "include") {
@@ -467,7 +518,11 @@ void Loader::ParseIncludedFile(const std::string& path, const Fields& defaults, 
   try {
     root = YAML::Load(*text);
   } catch (const YAML::Exception& e) {
-    problems_.push_back({Location{file, e.mark.line + 1, e.mark.column + 1}, "YAML syntax error: " + e.msg});
+    if (auto tab = TabIndentation(*text, file)) {
+      problems_.push_back(*tab);
+    } else {
+      problems_.push_back({Location{file, e.mark.line + 1, e.mark.column + 1}, "YAML syntax error: " + e.msg});
+    }
     return;
   }
   if (root.IsNull()) return;  // an empty file adds nothing
@@ -518,6 +573,18 @@ void Loader::ParseLogTarget(const Field& field, Config& config) {
     config.log_output = log::Output::kSyslog;
   } else {
     Report(field, "log.target must be stderr or syslog; not '" + *text + "'");
+  }
+}
+
+void Loader::ParseControl(const Field& field, Config& config) {
+  auto text = Scalar(field, "control");
+  if (!text) return;
+  if (*text == "false") {
+    config.control_socket.clear();
+  } else if (*text == "true") {
+    config.control_socket = kDefaultControlSocket;
+  } else if (auto path = AbsolutePath(field, "control")) {
+    config.control_socket = *path;
   }
 }
 
@@ -668,6 +735,21 @@ void Loader::ParseListen(const Field& field, ServiceConfig& service) {
   }
 }
 
+// What to write instead of a relative `program`: a full path only where a
+// program of that name exists, never a made-up one.
+std::string Loader::ProgramHint(const std::string& path, const std::string& file) {
+  if (!path.empty() && path.find('/') == std::string::npos) {
+    for (const char* dir : {"/usr/local/sbin/", "/usr/local/bin/", "/usr/sbin/", "/usr/bin/", "/sbin/", "/bin/"}) {
+      if (host_.WhyNotExecutable(dir + path).empty()) return std::string("write the full path, like ") + dir + path;
+    }
+  }
+  std::string beside = std::filesystem::path(DirectoryOf(file) + "/" + path).lexically_normal().string();
+  if (!path.empty() && host_.WhyNotExecutable(beside).empty()) {
+    return "write ./" + path + " for " + beside + ", relative to this file";
+  }
+  return "write the program's full path (starting with /), or ./PATH for a path relative to this file";
+}
+
 void Loader::ParseProgram(const Field& field, ServiceConfig& service) {
   auto program = Scalar(field, "program");
   if (!program) return;
@@ -676,8 +758,7 @@ void Loader::ParseProgram(const Field& field, ServiceConfig& service) {
     // Relative to the file that names it.
     path = std::filesystem::path(DirectoryOf(*field.file) + "/" + path).lexically_normal().string();
   } else if (path.empty() || path[0] != '/') {
-    Report(field, "program '" + path + "' is not an absolute path: write the full path (like /usr/bin/" +
-                      path + "), or ./" + path + " for a path relative to this file");
+    Report(field, "program '" + path + "' is not an absolute path: " + ProgramHint(path, *field.file));
     return;
   }
   service.program = path;  // checked, inside any chroot, by CheckProgram
@@ -1307,6 +1388,7 @@ void Loader::ResolveCredentials(const Fields& fields, ServiceConfig& service) {
       return;
     }
     credentials.gid = *gid;
+    credentials.group = *name;
   }
   credentials.groups = credentials.set_uid ? host_.GroupsOf(credentials.user, credentials.gid)
                                            : std::vector<gid_t>{credentials.gid};
@@ -1409,6 +1491,7 @@ LoadResult LoadConfigText(const std::string& text, const std::string& file_name,
   try {
     return loader.Load(YAML::Load(text));
   } catch (const YAML::Exception& e) {
+    if (auto tab = TabIndentation(text, file_name)) return LoadResult{std::nullopt, {*tab}};
     Location where{file_name, e.mark.line + 1, e.mark.column + 1};
     if (e.mark.is_null()) where = Location{file_name, 0, 0};
     return LoadResult{std::nullopt, {Problem{where, "YAML syntax error: " + e.msg}}};

@@ -4,6 +4,7 @@
 #include <sys/wait.h>
 
 #include <spdlog/details/null_mutex.h>
+#include <spdlog/pattern_formatter.h>
 #include <spdlog/sinks/base_sink.h>
 #include <spdlog/sinks/syslog_sink.h>
 #include <spdlog/spdlog.h>
@@ -44,9 +45,7 @@ Level FromSpdlog(spdlog::level::level_enum level) {
 
 void Emit(spdlog::level::level_enum level, const Line& line) {
   if (output == Output::kJournal) {
-    // critical is <2>; the rest map through Level.
-    std::string_view prefix = level == spdlog::level::critical ? "<2>" : PriorityPrefix(FromSpdlog(level));
-    spdlog::log(level, "{}{}", prefix, line.Text());
+    spdlog::log(level, "{}{}", PriorityPrefix(FromSpdlog(level)), line.Text());
     return;
   }
   spdlog::log(level, "{}", line.Text());
@@ -83,6 +82,17 @@ class PassBufferedStderr : public spdlog::sinks::base_sink<spdlog::details::null
   spdlog::memory_buf_t pending_;
 };
 
+// `level=` in our own words: spdlog would print warning and critical,
+// where --log-level, log.level and the README say warn and error.
+class LevelFlag : public spdlog::custom_flag_formatter {
+ public:
+  void format(const spdlog::details::log_msg& msg, const std::tm&, spdlog::memory_buf_t& dest) override {
+    std::string_view name = LevelName(FromSpdlog(msg.level));
+    dest.append(name.data(), name.data() + name.size());
+  }
+  std::unique_ptr<custom_flag_formatter> clone() const override { return std::make_unique<LevelFlag>(); }
+};
+
 Line ServiceLine(std::string_view event, std::string_view service) {
   Line line(event);
   if (!service.empty()) line.Add("service", service);
@@ -109,7 +119,13 @@ void Setup(Level level, Output to) {
     logger->set_pattern("%v");  // syslog stamps and ranks each line itself
   } else {
     logger = std::make_shared<spdlog::logger>("yinetd", std::make_shared<PassBufferedStderr>());
-    logger->set_pattern(to == Output::kJournal ? "%v" : "ts=%Y-%m-%dT%H:%M:%S.%e%z level=%l %v");
+    if (to == Output::kJournal) {
+      logger->set_pattern("%v");
+    } else {
+      auto formatter = std::make_unique<spdlog::pattern_formatter>();
+      formatter->add_flag<LevelFlag>('*').set_pattern("ts=%Y-%m-%dT%H:%M:%S.%e%z level=%* %v");
+      logger->set_formatter(std::move(formatter));
+    }
     logger->flush_on(spdlog::level::warn);
   }
   spdlog::set_default_logger(logger);
@@ -125,6 +141,17 @@ std::string_view PriorityPrefix(Level level) {
     case Level::kError: return "<3>";
   }
   return "<6>";
+}
+
+std::string_view LevelName(Level level) {
+  switch (level) {
+    case Level::kTrace: return "trace";
+    case Level::kDebug: return "debug";
+    case Level::kInfo: return "info";
+    case Level::kWarn: return "warn";
+    case Level::kError: return "error";
+  }
+  return "info";
 }
 
 namespace {
@@ -328,7 +355,17 @@ void Status(std::string_view service, size_t listeners, int running, uint64_t ac
 }
 
 void StartupFailed(std::string_view error) {
-  Emit(spdlog::level::critical, Line("startup_failed").Add("error", error));
+  Emit(spdlog::level::err, Line("startup_failed").Add("error", error));
+}
+
+void Control(std::string_view command, uid_t uid, pid_t pid, std::string_view result) {
+  Line line("control");
+  line.Add("command", command).Add("uid", static_cast<int64_t>(uid)).Add("pid", static_cast<int64_t>(pid)).Add("result", result);
+  Emit(result == "ok" ? spdlog::level::info : spdlog::level::warn, line);
+}
+
+void ControlUnavailable(std::string_view path, std::string_view error) {
+  Emit(spdlog::level::warn, Line("control_unavailable").Add("path", path).Add("error", error));
 }
 
 void ConfigProblem(std::string_view file, int line, int column, std::string_view message) {

@@ -107,6 +107,14 @@ void ReloadDone(std::string_view result, size_t added, size_t removed, size_t ch
 void Status(std::string_view service, size_t listeners, int running, uint64_t accepted,
             uint64_t refused, uint64_t exited);
 void StartupFailed(std::string_view error);
+// One request on the control socket (yinetd ctl) from the peer `uid`/`pid`:
+// `command` is "" for a request that could not be parsed; `result` is ok,
+// denied, bad_request, incomplete or timeout.
+void Control(std::string_view command, uid_t uid, pid_t pid, std::string_view result);
+// The control socket could not be opened; yinetd serves without it.
+void ControlUnavailable(std::string_view path, std::string_view error);
+// The name `level=` shows: trace, debug, info, warn, error (as --log-level takes them).
+std::string_view LevelName(Level level);
 void ConfigProblem(std::string_view file, int line, int column, std::string_view message);
 
 // "SIGTERM" for 15; "SIG42" for numbers without a name.

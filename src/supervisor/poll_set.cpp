@@ -5,9 +5,9 @@
 
 namespace yinetd::supervisor {
 
-void PollSet::Add(int fd, Handler handler) {
+void PollSet::Add(int fd, Handler handler, short events) {
   slots_[fd] = fds_.size();
-  fds_.push_back(pollfd{fd, POLLIN, 0});
+  fds_.push_back(pollfd{fd, events, 0});
   entries_.push_back(Entry{std::move(handler), next_generation_++});
 }
 

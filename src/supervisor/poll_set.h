@@ -21,9 +21,9 @@ class PollSet {
  public:
   using Handler = std::function<void(short revents)>;
 
-  // Waits for POLLIN on `fd` (borrowed: the caller keeps it open until
-  // Remove). One registration per fd.
-  void Add(int fd, Handler handler);
+  // Waits for `events` (POLLIN unless told) on `fd` (borrowed: the caller
+  // keeps it open until Remove). One registration per fd.
+  void Add(int fd, Handler handler, short events = POLLIN);
   void Remove(int fd);
   bool Contains(int fd) const { return slots_.count(fd) != 0; }
   size_t Size() const { return fds_.size(); }

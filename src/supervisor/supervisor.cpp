@@ -69,7 +69,8 @@ Supervisor::Supervisor(config::Config config, ProcessStarter& processes, const C
       cli_level_(cli_level),
       children_(clock_, timers_, poll_, processes_),
       listeners_(clock_, timers_, poll_),
-      status_(clock_, timers_) {
+      status_(clock_, timers_),
+      started_at_(clock_.Now()) {
   devnull_.Reset(open("/dev/null", O_RDWR | O_CLOEXEC));
   if (!devnull_) throw SysError("open /dev/null", errno);
   process_counts_.start_time =
@@ -342,11 +343,18 @@ void Supervisor::BeginShutdown() {
   children_.BeginShutdown(config_.shutdown_grace);
 }
 
-void Supervisor::Reload(std::string_view trigger) {
-  if (stopping_) return;
+control::ReloadOutcome Supervisor::Reload(std::string_view trigger) {
+  using Result = control::ReloadOutcome::Result;
+  control::ReloadOutcome outcome;
+  outcome.result = Result::kRefused;
+  if (stopping_) {
+    outcome.problems.push_back({config::Location{config_.file, 0, 0}, "yinetd is stopping"});
+    return outcome;
+  }
   if (!config_source_) {
     log::ReloadError(trigger, config_.file, 0, "reload is not available");
-    return;
+    outcome.problems.push_back({config::Location{config_.file, 0, 0}, "reload is not available"});
+    return outcome;
   }
   systemd::NotifyReloading();
   config::LoadResult result = config_source_();
@@ -356,8 +364,9 @@ void Supervisor::Reload(std::string_view trigger) {
       log::ReloadError(trigger, problem.where.file, problem.where.line, problem.message);
     }
     ++process_counts_.reloads_failure;
+    outcome.problems = std::move(result.problems);
   } else {
-    Apply(std::move(*result.config));
+    outcome = Apply(std::move(*result.config));
     ++process_counts_.reloads_success;
   }
   // Every TLS context is built again: its files may have changed even when
@@ -367,9 +376,10 @@ void Supervisor::Reload(std::string_view trigger) {
   // READY=1 ends the reload for systemd either way: the old or the new
   // config is serving.
   NotifyReady();
+  return outcome;
 }
 
-void Supervisor::Apply(config::Config next) {
+control::ReloadOutcome Supervisor::Apply(config::Config next) {
   std::vector<const config::ServiceConfig*> old_configs;
   for (const auto& service : services_) old_configs.push_back(&service->config);
   ReloadPlan plan = PlanReload(old_configs, listeners_.Describe(), next.services);
@@ -396,8 +406,16 @@ void Supervisor::Apply(config::Config next) {
   config_ = std::move(next);
   ApplyTopLevel();
   WatchConfig();
-  log::ReloadDone(failures.empty() ? "ok" : "partial", plan.Count(ServiceStep::Fate::kAdded), plan.removed.size(),
-                  plan.Count(ServiceStep::Fate::kChanged), plan.Count(ServiceStep::Fate::kKept), failures);
+  control::ReloadOutcome outcome;
+  outcome.result = failures.empty() ? control::ReloadOutcome::Result::kOk : control::ReloadOutcome::Result::kPartial;
+  outcome.added = plan.Count(ServiceStep::Fate::kAdded);
+  outcome.removed = plan.removed.size();
+  outcome.changed = plan.Count(ServiceStep::Fate::kChanged);
+  outcome.kept = plan.Count(ServiceStep::Fate::kKept);
+  log::ReloadDone(failures.empty() ? "ok" : "partial", outcome.added, outcome.removed, outcome.changed,
+                  outcome.kept, failures);
+  outcome.unbound = std::move(failures);
+  return outcome;
 }
 
 // The top-level settings as the file has them now: a key that was removed

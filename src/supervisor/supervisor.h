@@ -15,6 +15,7 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -22,6 +23,8 @@
 
 #include "config/config.h"
 #include "config/loader.h"
+#include "control/report.h"
+#include "control/server.h"
 #include "net/address.h"
 #include "spawn/spawner.h"
 #include "supervisor/children.h"
@@ -76,6 +79,10 @@ class Supervisor {
 
   int MaxChildren() const { return children_.MaxChildren(); }
 
+  // Serves `yinetd ctl` on `server` (control.cpp); `version` is what
+  // status reports.
+  void SetControl(std::unique_ptr<control::Server> server, std::string version);
+
   // Serves until SIGTERM or SIGINT, then shuts down; returns the exit code.
   int Run(SignalPipe& signals);
 
@@ -85,7 +92,8 @@ class Supervisor {
   bool RunOnce(int max_wait_ms);
   // SIGTERM's work; SIGHUP's; SIGUSR1's; what SIGCHLD wakes.
   void BeginShutdown();
-  void Reload(std::string_view trigger);
+  // What it did (or why not), for `yinetd ctl reload`.
+  control::ReloadOutcome Reload(std::string_view trigger);
   void LogStatus() const;
   void ReapChildren() { children_.ReapAll(); }
 
@@ -127,8 +135,16 @@ class Supervisor {
   void HeaderDone(HeaderWait::Done done);
   void DropAwaitedHeaders();
   void OnChildEnded(const ChildRecord& child, int wait_status);
-  void Apply(config::Config next);
+  control::ReloadOutcome Apply(config::Config next);
   void ApplyTopLevel();
+  // control.cpp: the control socket's descriptors in the poll set, its
+  // deadline in the timer queue, and the answers to each command.
+  class ControlHandler;
+  void OnControlReady(int fd, short revents);
+  void SyncControl();
+  control::Snapshot TakeSnapshot() const;
+  control::CheckOutcome CheckConfigOnDisk() const;
+  std::string AnswerControl(const control::Request& request);
   void WatchConfig();
   void OnConfigChanged();
   int PollTimeoutMs() const;
@@ -153,6 +169,11 @@ class Supervisor {
   UniqueFd devnull_;
   spawn::ReportPipe spare_pipe_;  // opened before accept; see ReportPipe
   ProcessCounts process_counts_;
+  std::unique_ptr<control::Server> control_;
+  std::map<int, short> control_polled_;  // what of control_ is in poll_, with its events
+  Timer control_deadline_;                // the earliest client deadline
+  std::string version_;
+  TimePoint started_at_;
   bool stopping_ = false;
 };
 

@@ -255,12 +255,12 @@ TEST_CASE("an empty file or an empty list has no services") {
   CHECK(OnlyProblem("services: []\n").message == "no services are configured: add a 'services:' list");
 }
 
-TEST_CASE("an unreadable file is one problem at line 0") {
+TEST_CASE("an unreadable file is one plain problem, with no line") {
   FakeHost host;
   LoadResult result = LoadConfigFile("/nonexistent/yinetd.yaml", host);
   REQUIRE(result.problems.size() == 1);
   CHECK(result.problems[0].ToString() ==
-        "/nonexistent/yinetd.yaml:0:0: cannot read the config file: No such file or directory");
+        "/nonexistent/yinetd.yaml: cannot read the config file: No such file or directory");
 }
 
 TEST_CASE("process controls are read, and defaults apply to every service") {
@@ -764,6 +764,49 @@ TEST_CASE("bad proxy_* values are explained") {
 TEST_CASE("a proxy_* key written in a service without proxy_protocol is an error") {
   Problem problem = OnlyProblem(ProxyService("    proxy_from: 10.0.0.1\n"));
   CHECK(problem.message == "proxy_from needs proxy_protocol: v1, v2 or any");
+}
+
+TEST_CASE("unknown keys from xinetd, inetd and tcpserver name the yinetd key") {
+  auto message = [](const std::string& line) {
+    return OnlyProblem("services:\n  - name: a\n    listen: 7\n    program: /bin/cat\n    " + line + "\n").message;
+  };
+  CHECK(message("server: /bin/cat") == "unknown key 'server' in a service: yinetd calls it 'program'");
+  CHECK(message("only_from: 10.0.0.0/8") == "unknown key 'only_from' in a service: yinetd calls it 'allow'");
+  CHECK(message("instances: 5") == "unknown key 'instances' in a service: yinetd calls it 'max_connections'");
+  CHECK(message("server_args: [x]") == "unknown key 'server_args' in a service: yinetd calls it 'args'");
+  CHECK(message("cps: 5") == "unknown key 'cps' in a service: yinetd calls it 'max_rate'");
+  CHECK(message("uid: nobody") == "unknown key 'uid' in a service: yinetd calls it 'user'");
+  CHECK(message("disable: yes") ==
+        "unknown key 'disable' in a service: to turn a service off, remove it or comment it out");
+  CHECK(OnlyProblem("defaults:\n  only_from: 10.0.0.0/8\nservices:\n  - {name: a, listen: 7, program: /bin/cat}\n")
+            .message == "unknown key 'only_from' under defaults: yinetd calls it 'allow'");
+}
+
+TEST_CASE("a relative program gets a hint that names only paths that exist") {
+  auto message = [](const std::string& program) {
+    return OnlyProblem("services:\n  - {name: a, listen: 7, program: " + program + "}\n").message;
+  };
+  CHECK(message("cat") == "program 'cat' is not an absolute path: write the full path, like /bin/cat");
+  CHECK(message("bin/cat") == "program 'bin/cat' is not an absolute path: write the program's full path "
+                              "(starting with /), or ./PATH for a path relative to this file");
+  CHECK(message("nosuch") == "program 'nosuch' is not an absolute path: write the program's full path "
+                             "(starting with /), or ./PATH for a path relative to this file");
+  FakeHost host;
+  host.executables.insert("/etc/yinetd/bin/tool");
+  CHECK(OnlyProblem("services:\n  - {name: a, listen: 7, program: bin/tool}\n", host).message ==
+        "program 'bin/tool' is not an absolute path: write ./bin/tool for /etc/yinetd/bin/tool, relative to this file");
+}
+
+TEST_CASE("a tab in the indentation is named as such, in the main file and in an included one") {
+  Problem tab = OnlyProblem("services:\n\t- name: a\n");
+  CHECK(tab.where.ToString() == "/etc/yinetd/test.yaml:2:1");
+  CHECK(tab.message == "this line is indented with a tab: YAML indents with spaces only; replace the tab with spaces");
+  FakeHost host;
+  host.files["/etc/yinetd/conf.d/a.yaml"] = "services:\n  - name: a\n  \tlisten: 7\n";
+  Problem included = OnlyProblem("include: conf.d/*.yaml\nservices:\n  - {name: b, listen: 8, program: /bin/cat}\n", host);
+  CHECK(included.where.ToString() == "/etc/yinetd/conf.d/a.yaml:3:3");
+  // A tab inside a value is fine.
+  CHECK(Load("services:\n  - {name: a, listen: 7, program: /bin/cat, args: [\"a\tb\"]}\n").config);
 }
 
 const char* kTlsService = R"(services:

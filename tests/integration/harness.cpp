@@ -1,5 +1,7 @@
 #include "integration/harness.h"
 
+#include <algorithm>
+
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <doctest/doctest.h>
@@ -124,6 +126,11 @@ Yinetd::Yinetd(const std::string& config_yaml, StartOptions options) {
   std::vector<std::string> args = options.wrapper;
   args.insert(args.end(), {binary, "-c", ConfigPath()});
   args.insert(args.end(), options.extra_args.begin(), options.extra_args.end());
+  // A control socket of its own (tests run side by side, often as root),
+  // unless the test sets one.
+  bool own_control = config_yaml.find("control:") != std::string::npos ||
+                     std::find(args.begin(), args.end(), "--control-socket") != args.end();
+  if (!own_control) args.insert(args.end(), {"--control-socket", ControlPath()});
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
@@ -137,7 +144,13 @@ Yinetd::Yinetd(const std::string& config_yaml, StartOptions options) {
   std::vector<char*> envp;
   for (auto& e : env_strings) envp.push_back(e.data());
   envp.push_back(nullptr);
-  if (options.as_nobody) chmod(dir_.c_str(), 0755);
+  if (options.as_nobody) {
+    chmod(dir_.c_str(), 0755);
+    // The control socket's directory, for yinetd to bind in as nobody.
+    std::string run = dir_ + "/run";
+    REQUIRE(mkdir(run.c_str(), 0755) == 0);
+    REQUIRE(chown(run.c_str(), 65534, 65534) == 0);
+  }
   pid_ = fork();
   REQUIRE(pid_ >= 0);
   if (pid_ == 0) {
@@ -305,6 +318,10 @@ std::pair<int, std::string> RunCheck(const std::string& config_yaml) {
   auto [code, out] = RunCommand(Env("YINETD_BINARY") + " --check -c " + path + " 2>&1");
   std::filesystem::remove_all(dir);
   return {code, ReplaceAll(out, dir, "$DIR")};
+}
+
+std::pair<int, std::string> Yinetd::Ctl(const std::string& args) {
+  return RunCommand(Env("YINETD_BINARY") + " ctl --socket " + ControlPath() + " " + args + " 2>&1");
 }
 
 std::pair<int, std::string> RunCommand(const std::string& command) {

@@ -69,6 +69,12 @@ class Yinetd {
   pid_t Pid() const { return pid_; }
   const std::string& Dir() const { return dir_; }
   std::string ConfigPath() const { return dir_ + "/yinetd.yaml"; }
+  // The control socket the harness gives yinetd (--control-socket), unless
+  // the config names one.
+  std::string ControlPath() const { return dir_ + "/run/control"; }
+  // Runs `yinetd ctl --socket ControlPath() ARGS`; exit code and output
+  // (stdout and stderr).
+  std::pair<int, std::string> Ctl(const std::string& args);
 
   // Replaces the config file (with "$DIR" replaced), for reload tests.
   void Rewrite(const std::string& config_yaml);

@@ -216,6 +216,32 @@ TEST_CASE("a UDP program answers a datagram, and the next one after it exits sta
   CHECK(yinetd.Events("accept").size() == 2);
 }
 
+TEST_CASE("UDP accept and exit lines name the sender of the datagram that woke the service") {
+  uint16_t port = FreePort();
+  Yinetd yinetd("services:\n  - name: udp\n    listen: 127.0.0.1:" + std::to_string(port) +
+                "\n    protocol: udp\n    program: " + Helper("udp_answer") + "\n");
+  UniqueFd client(socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  sockaddr_in local{};
+  local.sin_family = AF_INET;
+  local.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(bind(client.Get(), reinterpret_cast<sockaddr*>(&local), sizeof local) == 0);
+  socklen_t length = sizeof local;
+  REQUIRE(getsockname(client.Get(), reinterpret_cast<sockaddr*>(&local), &length) == 0);
+  std::string sender = "127.0.0.1:" + std::to_string(ntohs(local.sin_port));
+  sockaddr_in to = local;
+  to.sin_port = htons(port);
+  REQUIRE(sendto(client.Get(), "peek", 4, 0, reinterpret_cast<sockaddr*>(&to), sizeof to) == 4);
+  pollfd ready{client.Get(), POLLIN, 0};
+  REQUIRE(poll(&ready, 1, 5000) == 1);
+  char reply[512];
+  ssize_t n = recv(client.Get(), reply, sizeof reply, 0);
+  REQUIRE(n > 0);
+  // Peeked, not taken: the program got the datagram.
+  CHECK(std::string(reply, static_cast<size_t>(n)).find(" got=peek") != std::string::npos);
+  CHECK(yinetd.WaitForLog({"event=accept", "service=udp", "peer=" + sender}));
+  CHECK(yinetd.WaitForLog({"event=exit", "service=udp", "peer=" + sender}));
+}
+
 TEST_CASE("a failing UDP program is restarted at a resting pace, not in a loop") {
   uint16_t port = FreePort();
   Yinetd yinetd("services:\n  - {name: fails, listen: \"127.0.0.1:" + std::to_string(port) +
@@ -395,7 +421,7 @@ TEST_CASE("socket options are applied: a backlog above somaxconn is clamped with
   Yinetd yinetd("services:\n  - name: opts\n    listen: 127.0.0.1:" + std::to_string(port) +
                 "\n    backlog: 100000000\n    keepalive: true\n    nodelay: true\n    reuseport: true\n"
                 "    freebind: true\n    bind_interface: lo\n    builtin: echo\n");
-  CHECK(yinetd.WaitForLog({"level=warning", "event=backlog_clamped", "service=opts", "backlog=100000000",
+  CHECK(yinetd.WaitForLog({"level=warn", "event=backlog_clamped", "service=opts", "backlog=100000000",
                            "somaxconn="}));
   CHECK(Exchange(port, "still serves") == "still serves");
 }

@@ -181,7 +181,7 @@ TEST_CASE("a child that switches user runs as that user, its groups only") {
     MESSAGE("skipped: switching user needs root");
     return;
   }
-  config::Credentials nobody{"nobody", 65534, 65534, true, {65534}};
+  config::Credentials nobody{"nobody", 65534, 65534, true, {65534}, ""};
   int dumpable = prctl(PR_GET_DUMPABLE);
   Run run = SpawnAndCollect({"/bin/sh", "-c", "echo $(id -u) $(id -g) $(id -G)"}, config::StderrMode::kNull, "",
                             &nobody);
@@ -202,7 +202,7 @@ TEST_CASE("a child stopped between switching user and exec is killed, and Spawn 
   UniqueFd devnull(open("/dev/null", O_RDWR | O_CLOEXEC));
   std::vector<std::string> argv{"/bin/true"};
   std::vector<char*> argv_ptrs = ToExecArray(argv);
-  config::Credentials nobody{"nobody", 65534, 65534, true, {65534}};
+  config::Credentials nobody{"nobody", 65534, 65534, true, {65534}, ""};
   ChildSpec spec{"/bin/true", argv_ptrs.data(), argv_ptrs.data() + 1, devnull.Get(), config::StderrMode::kNull,
                  devnull.Get(), &nobody};
   ForkSpawner spawner;

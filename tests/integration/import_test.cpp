@@ -1,0 +1,135 @@
+// End to end: `yinetd import` (issue 15 §4) on hand-made inetd.conf lines,
+// a hand-made xinetd.conf with defaults and includedir, and the xinetd files
+// Debian ships (fetched with apt-get download when the network allows).
+#include <doctest/doctest.h>
+
+#include <filesystem>
+#include <regex>
+#include <sstream>
+
+#include "integration/harness.h"
+
+namespace yinetd::testing {
+namespace {
+
+bool Contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+
+struct TempDir {
+  TempDir() {
+    char pattern[] = "/tmp/yinetd-import-XXXXXX";
+    REQUIRE(mkdtemp(pattern) != nullptr);
+    path = pattern;
+  }
+  ~TempDir() { std::filesystem::remove_all(path); }
+  std::string path;
+};
+
+std::string Binary() { return std::getenv("YINETD_BINARY"); }
+
+// Imports `source` to DIR/imported.yaml; returns import's exit code and
+// --check's exit code and output.
+std::tuple<int, int, std::string> ImportAndCheck(const std::string& source, const std::string& dir) {
+  std::string out = dir + "/imported.yaml";
+  auto [import_code, ignored] = RunCommand(Binary() + " import " + source + " > " + out + " 2>&1");
+  auto [check_code, check] = RunCommand(Binary() + " --check -c " + out + " 2>&1");
+  return {import_code, check_code, check};
+}
+
+TEST_CASE("hand-made inetd.conf lines import to a config that passes --check") {
+  TempDir dir;
+  WriteText(dir.path + "/inetd.conf",
+            "# inetd.conf\n"
+            "echo\tstream\ttcp\tnowait\troot\tinternal\n"
+            "echo\tdgram\tudp\twait\troot\tinternal\n"
+            "7999\tstream\ttcp\tnowait.30\tnobody.nogroup\t/bin/cat\tcat -u\n"
+            "127.0.0.1:7998 stream tcp nowait root /bin/sh sh -c date\n"
+            "rstatd/1-3 dgram rpc/udp wait root /usr/sbin/rpc.rstatd rpc.rstatd\n");
+  auto [import_code, check_code, check] = ImportAndCheck(dir.path + "/inetd.conf", dir.path);
+  CHECK(import_code == 0);
+  CHECK(check_code == 0);
+  CHECK(Contains(check, "OK, 4 service(s)"));
+  auto [code, yaml] = RunCommand(Binary() + " import " + dir.path + "/inetd.conf");
+  CHECK(Contains(yaml, "rstatd_1-3: not imported: RPC services need portmap registration"));
+  CHECK(Contains(yaml, "nowait.30 (starts a minute) became max_rate"));
+}
+
+TEST_CASE("a hand-made xinetd.conf: defaults apply, includedir is followed, and the result passes --check") {
+  TempDir dir;
+  WriteText(dir.path + "/xinetd.conf",
+            "defaults\n{\n\tinstances = 20\n\tlog_type = SYSLOG daemon info\n\tdisabled = time\n}\n"
+            "includedir xinetd.d\n");
+  WriteText(dir.path + "/xinetd.d/cat",
+            "service cat\n{\n\ttype = UNLISTED\n\tport = 7997\n\tsocket_type = stream\n\twait = no\n"
+            "\tuser = nobody\n\tserver = /bin/cat\n\tonly_from = 127.0.0.1 localhost\n\tcps = 10 5\n}\n");
+  WriteText(dir.path + "/xinetd.d/time", "service time\n{\n\ttype = INTERNAL\n\tsocket_type = stream\n\twait = no\n}\n");
+  WriteText(dir.path + "/xinetd.d/cat.dpkg-old", "this file is skipped, as xinetd skips it\n");
+  auto [import_code, check_code, check] = ImportAndCheck(dir.path + "/xinetd.conf", dir.path);
+  CHECK(import_code == 0);
+  CHECK(check_code == 0);
+  CHECK(Contains(check, "OK, 1 service(s)"));
+  auto [code, yaml] = RunCommand(Binary() + " import " + dir.path + "/xinetd.conf");
+  CHECK(Contains(yaml, "max_connections: 20"));
+  CHECK(Contains(yaml, "only_from: host names localhost not carried"));
+  CHECK(Contains(yaml, "# disabled (in defaults' disabled list)"));
+  CHECK_FALSE(Contains(yaml, "dpkg-old"));
+}
+
+TEST_CASE("import of a missing file says so plainly") {
+  auto [code, text] = RunCommand(Binary() + " import /nonexistent/inetd.conf 2>&1");
+  CHECK(code == 1);
+  CHECK(Contains(text, "yinetd import: /nonexistent/inetd.conf: "));
+}
+
+TEST_CASE("the xinetd files Debian ships import, every service accounted for, and load once enabled") {
+  TempDir dir;
+  auto [download, log] = RunCommand("cd " + dir.path + " && timeout 120 apt-get download xinetd amanda-client >/dev/null 2>&1; echo $?");
+  if (download != 0 || log != "0\n") {
+    MESSAGE("skipped: apt-get download xinetd amanda-client failed (no network or no archive here)");
+    return;
+  }
+  REQUIRE(RunCommand("cd " + dir.path + " && for d in *.deb; do dpkg-deb -x $d root; done; echo done").second == "done\n");
+  std::string xinetd_d = dir.path + "/root/etc/xinetd.d";
+  REQUIRE(std::filesystem::is_directory(xinetd_d));
+  auto [code, yaml] = RunCommand(Binary() + " import " + xinetd_d + " 2>&1");
+  CHECK(code == 0);
+  // Every section of every file is in the output, served or commented.
+  int sections = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(xinetd_d)) {
+    auto [grep_code, count] = RunCommand("grep -c '^service' " + entry.path().string());
+    sections += std::atoi(count.c_str());
+  }
+  CHECK(sections > 0);
+  int accounted = 0;
+  for (size_t at = 0; (at = yaml.find(": service ", at)) != std::string::npos; ++at) ++accounted;
+  CHECK(accounted == sections);
+  // Debian ships them disabled: the stream builtins, uncommented as the
+  // comment says, load and pass --check.
+  std::string enabled;
+  std::regex commented("^  # (- |  )(.*)$");
+  std::istringstream lines(yaml);
+  std::string line;
+  bool keep = false;
+  for (enabled = "services:\n"; std::getline(lines, line);) {
+    std::smatch match;
+    if (std::regex_match(line, match, commented)) {
+      if (match[1] == "- ") keep = Contains(line, "-stream\"");
+      if (keep) enabled += "  " + match[1].str() + match[2].str() + "\n";
+    }
+  }
+  CHECK(Contains(enabled, "builtin: echo"));
+  WriteText(dir.path + "/enabled.yaml", enabled);
+  auto [check_code, check] = RunCommand(Binary() + " --check -c " + dir.path + "/enabled.yaml 2>&1");
+  INFO(enabled);
+  CHECK(check_code == 0);
+  CHECK(Contains(check, ": OK, 5 service(s)"));
+  // amanda's example: its program is not installed here, which is the one
+  // thing --check may say about it.
+  auto [amanda_code, amanda] =
+      RunCommand(Binary() + " import " + dir.path + "/root/usr/share/doc/amanda-client/examples/xinetd.amandaclient");
+  CHECK(amanda_code == 0);
+  CHECK(Contains(amanda, "program: \"/usr/lib/amanda/amandad\""));
+  CHECK(Contains(amanda, "groups: not carried"));
+}
+
+}  // namespace
+}  // namespace yinetd::testing
