@@ -70,6 +70,19 @@ void SendPing(uint16_t port) {
   REQUIRE(sendto(sender.Get(), "ping", 4, 0, reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 4);
 }
 
+// A TCP socket bound to a port of the kernel's choice on 127.0.0.1, and that port.
+UniqueFd BoundLoopback(uint16_t& port) {
+  UniqueFd fd(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+  REQUIRE(bind(fd.Get(), reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0);
+  socklen_t length = sizeof sa;
+  REQUIRE(getsockname(fd.Get(), reinterpret_cast<sockaddr*>(&sa), &length) == 0);
+  port = ntohs(sa.sin_port);
+  return fd;
+}
+
 ino_t InodeOf(int fd) {
   struct stat st{};
   REQUIRE(fstat(fd, &st) == 0);
@@ -255,15 +268,10 @@ TEST_CASE("a service whose new address cannot be bound keeps serving on its old 
   Rig rig(Conf({Svc("echo")}));
   uint16_t port = rig.Port();
   // Something else holds the new address.
-  UniqueFd squatter(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  sockaddr_in sa{};
-  sa.sin_family = AF_INET;
-  inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
-  REQUIRE(bind(squatter.Get(), reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0);
-  socklen_t length = sizeof sa;
-  getsockname(squatter.Get(), reinterpret_cast<sockaddr*>(&sa), &length);
+  uint16_t taken = 0;
+  UniqueFd squatter = BoundLoopback(taken);
   REQUIRE(listen(squatter.Get(), 1) == 0);
-  rig.next.services[0].listen[0] = Addr("127.0.0.1:" + std::to_string(ntohs(sa.sin_port)));
+  rig.next.services[0].listen[0] = Addr("127.0.0.1:" + std::to_string(taken));
   rig.supervisor->Reload("test");
   REQUIRE(rig.supervisor->GetListeners().All().size() == 1);
   CHECK(rig.Port() == port);
@@ -494,14 +502,9 @@ TEST_CASE("a child that died is counted out before the next connection in the sa
 
 // A port free now, from the kernel.
 uint16_t FreePort() {
-  UniqueFd probe(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  sockaddr_in sa{};
-  sa.sin_family = AF_INET;
-  inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
-  REQUIRE(bind(probe.Get(), reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0);
-  socklen_t length = sizeof sa;
-  REQUIRE(getsockname(probe.Get(), reinterpret_cast<sockaddr*>(&sa), &length) == 0);
-  return ntohs(sa.sin_port);
+  uint16_t port = 0;
+  BoundLoopback(port);
+  return port;
 }
 
 TEST_CASE("a wait-mode socket that needs replacing while its program holds it keeps serving") {
