@@ -21,6 +21,8 @@
 #include "spawn/spawner.h"
 #include "supervisor/supervisor.h"
 #include "sys/signal_pipe.h"
+#include "sandbox/probe.h"
+#include "sandbox/sandbox.h"
 #include "sys/sys_error.h"
 #include "systemd/activation.h"
 #include "systemd/journal.h"
@@ -271,7 +273,8 @@ int Serve(config::Config config, std::optional<log::Level> cli_level, const std:
     supervisor.Bind();
     supervisor.SetControl(OpenControl(config_socket), kVersion);
     PidFile pid_file(pidfile);
-    log::Start(kVersion, file, services, supervisor.MaxChildren());
+    log::Start(kVersion, file, services, supervisor.MaxChildren(),
+               sandbox::OfferedMechanisms(sandbox::ProbeKernel()));
     supervisor.NotifyReady();
     return supervisor.Run(signals);
   } catch (const SysError& e) {

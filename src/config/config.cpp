@@ -17,7 +17,8 @@ bool ServiceConfig::SameSettings(const ServiceConfig& other) const {
          protocol == other.protocol && mode == other.mode && socket == other.socket &&
          limits == other.limits && access == other.access &&
          refuse_message == other.refuse_message && timeout == other.timeout &&
-         kill_grace == other.kill_grace && tls == other.tls;
+         kill_grace == other.kill_grace && dynamic_user == other.dynamic_user &&
+         sandbox == other.sandbox && tls == other.tls;
 }
 
 std::vector<std::string> TlsConfig::Files() const {

@@ -111,6 +111,40 @@ struct Limits {
   bool operator==(const Limits&) const = default;
 };
 
+// How a service's program is confined (sandbox/ prepares and applies it).
+// Every key is off by default; `Any()` says whether there is a sandbox.
+struct SandboxConfig {
+  bool private_network = false;      // an empty network namespace (lo only), one per service
+  bool private_tmp = false;          // a fresh tmpfs on /tmp and /var/tmp per connection
+  bool read_only = false;            // the file system read-only, but `writable`
+  std::vector<std::string> writable;  // absolute, normalised
+  std::vector<std::string> hidden;    // absolute, normalised; directories
+  // Unset: every system call. Set: only these names (the `service` preset
+  // already expanded by the loader); the others fail with EPERM.
+  std::optional<std::vector<std::string>> system_calls;
+  std::optional<std::vector<int>> address_families;  // AF_*; unset: all
+  bool pid_namespace = false;
+  bool ipc_namespace = false;
+  bool uts_namespace = false;
+  std::optional<uint64_t> memory_max;   // bytes (cgroup v2 memory.max)
+  std::optional<int> tasks_max;         // pids.max
+  std::optional<int> cpu_max_percent;   // cpu.max, in % of one CPU
+  bool operator==(const SandboxConfig&) const = default;
+
+  bool Any() const { return *this != SandboxConfig{}; }
+  bool NeedsCgroup() const { return memory_max || tasks_max || cpu_max_percent; }
+  bool NeedsMountNamespace() const { return private_tmp || !hidden.empty(); }
+  bool NeedsLandlock() const { return read_only || !writable.empty(); }
+  bool NeedsSeccomp() const { return system_calls.has_value() || address_families.has_value(); }
+};
+
+// A range of uids (and the same gids) for `user: dynamic`.
+struct DynamicUserRange {
+  uid_t first = 0;
+  uid_t last = 0;
+  bool operator==(const DynamicUserRange&) const = default;
+};
+
 // tls: the service speaks TLS to its clients; the program sees plaintext
 // (src/tls/). Paths are absolute; the files themselves are read and checked
 // by tls::BuildContext, which names each key by its `*_where`.
@@ -150,6 +184,10 @@ struct ServiceConfig {
   std::vector<std::string> args;
   std::vector<std::pair<std::string, std::string>> env;
   std::optional<Credentials> credentials;
+  // `user: dynamic`: each connection runs as its own uid/gid from
+  // Config::dynamic_users (`credentials` is then unset).
+  bool dynamic_user = false;
+  SandboxConfig sandbox;
   StderrMode stderr_mode = StderrMode::kLog;
   ProcessControls process;
   SocketOptions socket;
@@ -179,6 +217,7 @@ struct Config {
   log::Output log_output = log::Output::kStderr;
   std::chrono::milliseconds shutdown_grace{10'000};
   std::optional<int> max_children;  // all services together; unset: derived from rlimits
+  std::optional<DynamicUserRange> dynamic_users;  // required by `user: dynamic`
   // The control socket's path (mode 0600); "" with `control: false`.
   std::string control_socket = kDefaultControlSocket;
   std::vector<ServiceConfig> services;

@@ -1,6 +1,7 @@
 #include "config/dump.h"
 
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <yaml-cpp/yaml.h>
 
 #include <chrono>
@@ -142,6 +143,45 @@ void EmitTls(YAML::Emitter& out, const TlsConfig& tls) {
   out << YAML::EndMap;
 }
 
+// sandbox: only the keys that are set (each is off by default).
+void EmitSandbox(YAML::Emitter& out, const SandboxConfig& sandbox) {
+  if (!sandbox.Any()) {
+    Unset(out, "sandbox: none");
+    return;
+  }
+  out << YAML::Key << "sandbox" << YAML::Value << YAML::BeginMap;
+  if (sandbox.private_network) Key(out, "private_network", true);
+  if (sandbox.private_tmp) Key(out, "private_tmp", true);
+  if (sandbox.read_only) Key(out, "read_only", true);
+  if (!sandbox.writable.empty()) EmitList(out, "writable", sandbox.writable);
+  if (!sandbox.hidden.empty()) EmitList(out, "hidden", sandbox.hidden);
+  if (sandbox.system_calls) EmitList(out, "system_calls", *sandbox.system_calls);
+  if (sandbox.address_families) {
+    std::vector<std::string> names;
+    for (int family : *sandbox.address_families) {
+      switch (family) {
+        case AF_UNIX: names.push_back("unix"); break;
+        case AF_INET: names.push_back("inet"); break;
+        case AF_INET6: names.push_back("inet6"); break;
+        case AF_NETLINK: names.push_back("netlink"); break;
+        case AF_PACKET: names.push_back("packet"); break;
+        case AF_VSOCK: names.push_back("vsock"); break;
+        default: names.push_back(std::to_string(family)); break;
+      }
+    }
+    EmitList(out, "address_families", names);
+  }
+  std::vector<std::string> namespaces;
+  if (sandbox.pid_namespace) namespaces.push_back("pid");
+  if (sandbox.ipc_namespace) namespaces.push_back("ipc");
+  if (sandbox.uts_namespace) namespaces.push_back("uts");
+  if (!namespaces.empty()) EmitList(out, "namespaces", namespaces);
+  if (sandbox.memory_max) Key(out, "memory_max", std::to_string(*sandbox.memory_max));
+  if (sandbox.tasks_max) Key(out, "tasks_max", static_cast<long>(*sandbox.tasks_max));
+  if (sandbox.cpu_max_percent) Key(out, "cpu_max", std::to_string(*sandbox.cpu_max_percent) + "%");
+  out << YAML::EndMap;
+}
+
 void EmitService(YAML::Emitter& out, const ServiceConfig& service) {
   out << YAML::BeginMap;
   Key(out, "name", service.name);
@@ -163,6 +203,8 @@ void EmitService(YAML::Emitter& out, const ServiceConfig& service) {
       Unset(out, "uid " + std::to_string(credentials->uid) + ", gid " + std::to_string(credentials->gid));
     }
     if (!credentials->group.empty()) Key(out, "group", credentials->group);
+  } else if (service.dynamic_user) {
+    Key(out, "user", std::string("dynamic"));
   } else {
     Unset(out, "user: yinetd's own");
   }
@@ -173,6 +215,7 @@ void EmitService(YAML::Emitter& out, const ServiceConfig& service) {
   Key(out, "source_prefix_v6", static_cast<long>(service.limits.source_prefix_v6));
   if (service.mode == Mode::kNowait) EmitAdmission(out, service);
   if (service.tls) EmitTls(out, *service.tls);
+  EmitSandbox(out, service.sandbox);
   if (service.timeout) Key(out, "timeout", SecondsText(*service.timeout)); else Unset(out, "timeout: none");
   Key(out, "kill_grace", SecondsText(service.kill_grace));
   out << YAML::EndMap;
@@ -222,6 +265,10 @@ std::string DumpYaml(const Config& config) {
   Key(out, "shutdown_grace", SecondsText(config.shutdown_grace));
   if (config.max_children) Key(out, "max_children", static_cast<long>(*config.max_children));
   else Unset(out, "max_children: derived from RLIMIT_NOFILE and RLIMIT_NPROC");
+  if (config.dynamic_users) {
+    Key(out, "dynamic_users",
+        std::to_string(config.dynamic_users->first) + "-" + std::to_string(config.dynamic_users->last));
+  }
   if (config.control_socket.empty()) Key(out, "control", false); else Key(out, "control", config.control_socket);
   out << YAML::Key << "services" << YAML::Value << YAML::BeginSeq;
   for (const ServiceConfig& service : config.services) EmitService(out, service);

@@ -14,6 +14,16 @@
 
 namespace yinetd::config {
 
+// What the running kernel (and our privileges) offer a sandbox; see
+// sandbox/probe.h, which finds it out.
+struct KernelSupport {
+  int landlock_abi = 0;       // 0: no Landlock
+  bool seccomp = false;       // seccomp filters
+  bool namespaces = false;    // may make mount, pid, ipc, uts, net namespaces
+  std::string cgroup_root;    // a writable cgroup v2 directory delegated to us
+  std::string cgroup_why_not; // when cgroup_root is "": why, and what to enable
+};
+
 // Far above any real config; a bound so that a huge or endless file cannot
 // fill the supervisor's memory.
 inline constexpr size_t kMaxConfigFileBytes = 16 * 1024 * 1024;
@@ -39,6 +49,10 @@ class Host {
   // A regular file's contents, at most kMaxConfigFileBytes, or nullopt with
   // `error` saying why not. Never blocks (a FIFO or device is refused).
   virtual std::optional<std::string> ReadFile(const std::string& path, std::string& error) = 0;
+  // What the kernel offers `sandbox:` (probed once, then remembered).
+  virtual const KernelSupport& Kernel() = 0;
+  // Whether `name` is a system call on this architecture (libseccomp's table).
+  virtual bool IsSystemCall(const std::string& name) = 0;
   // Whether yinetd's effective capability set holds `capability` (CAP_*
   // from <linux/capability.h>). Under systemd it is bounded by the unit's
   // CapabilityBoundingSet=, even for root.
@@ -57,8 +71,13 @@ class SystemHost : public Host {
   uid_t EffectiveUid() override;
   std::vector<std::string> Glob(const std::string& pattern) override;
   std::optional<std::string> ReadFile(const std::string& path, std::string& error) override;
+  const KernelSupport& Kernel() override;
+  bool IsSystemCall(const std::string& name) override;
   bool HasCapability(int capability) override;
   uint64_t HardLimit(int resource) override;
+
+ private:
+  std::optional<KernelSupport> kernel_;
 };
 
 }  // namespace yinetd::config

@@ -17,6 +17,7 @@
 #include <tuple>
 
 #include "builtin/builtin.h"
+#include "config/sandbox_keys.h"
 #include "sys/sys_error.h"
 
 namespace yinetd::config {
@@ -111,7 +112,7 @@ struct ServiceKey {
 
 const std::vector<std::string_view> kTopLevelKeys = {"log", "defaults", "services", "shutdown_grace",
                                                      "max_children", "include", "watch",
-                                                     "control"};
+                                                     "dynamic_users", "control"};
 const std::vector<std::string_view> kLogKeys = {"level", "target"};
 
 class Loader {
@@ -162,6 +163,9 @@ class Loader {
   void ParseRefuseMessage(const Field& field, ServiceConfig& service);
   void ParseTimeout(const Field& field, ServiceConfig& service);
   void ParseKillGrace(const Field& field, ServiceConfig& service);
+  void ParseSandboxKey(const Field& field, ServiceConfig& service) {
+    ParseSandbox(field.node, *field.file, host_, service.sandbox, problems_);
+  }
   void ParseTls(const Field& field, ServiceConfig& service);
 
  private:
@@ -197,10 +201,12 @@ class Loader {
                                             const Fields& defaults);
   Fields CollectFields(const YAML::Node& entry, const std::string& file, const Fields& defaults);
   void ResolveCredentials(const Fields& fields, ServiceConfig& service);
+  void ResolveDynamicUser(const Fields& fields, ServiceConfig& service);
   void CheckRequired(const Fields& fields, const YAML::Node& entry, const std::string& file);
   void CheckProgram(const Fields& fields, const ServiceConfig& service);
   void CheckMode(const Fields& fields, const YAML::Node& entry, ServiceConfig& service);
   void CheckDuplicates(const Config& config);
+  void CheckDynamicUsers(const Config& config);
   std::string ProgramHint(const std::string& path, const std::string& file);
   // tls: the block's keys; the files are checked by tls::BuildContext.
   std::optional<std::string> TlsPath(const Field& field, std::string_view key, Location& where);
@@ -260,6 +266,7 @@ const std::vector<ServiceKey>& Loader::ServiceKeys() {
       {"refuse_message", &Loader::ParseRefuseMessage, true},
       {"timeout", &Loader::ParseTimeout, true},
       {"kill_grace", &Loader::ParseKillGrace, true},
+      {"sandbox", &Loader::ParseSandboxKey, true},
       {"tls", &Loader::ParseTls, true},
   };
   return keys;
@@ -422,6 +429,7 @@ LoadResult Loader::Load(const YAML::Node& root) {
   } else {
     ParseTopLevel(root, config);
     CheckDuplicates(config);
+    CheckDynamicUsers(config);
   }
   if (problems_.empty() && config.services.empty()) {
     Report(root, main_file_, "no services are configured: add a 'services:' list");
@@ -454,6 +462,13 @@ void Loader::ParseTopLevel(const YAML::Node& root, Config& config) {
       ParseControl(value, config);
     } else if (key == "max_children") {
       if (auto n = Integer(value, key, 1, 1'000'000)) config.max_children = static_cast<int>(*n);
+    } else if (key == "dynamic_users") {
+      auto text = Scalar(value, key);
+      if (!text) continue;
+      config.dynamic_users = ParseDynamicUserRange(*text);
+      if (!config.dynamic_users) {
+        Report(value, "dynamic_users must be a range of unused uids like 61000-61999, not '" + *text + "'");
+      }
     } else if (key != "defaults" && key != "include") {
       ReportUnknownKey(entry.first, main_file_, "at the top level", kTopLevelKeys);
     }
@@ -866,26 +881,6 @@ constexpr LimitName kLimitNames[] = {
     {"cpu", RLIMIT_CPU},       {"core", RLIMIT_CORE},   {"fsize", RLIMIT_FSIZE},
 };
 
-// "1024", "64M", "unlimited": a number with an optional binary suffix.
-std::optional<uint64_t> ParseLimitValue(std::string_view text) {
-  if (text == "unlimited") return static_cast<uint64_t>(RLIM_INFINITY);
-  uint64_t multiplier = 1;
-  if (!text.empty()) {
-    switch (text.back()) {
-      case 'K': multiplier = 1ULL << 10; break;
-      case 'M': multiplier = 1ULL << 20; break;
-      case 'G': multiplier = 1ULL << 30; break;
-      case 'T': multiplier = 1ULL << 40; break;
-    }
-    if (multiplier != 1) text.remove_suffix(1);
-  }
-  uint64_t value = 0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (text.empty() || ec != std::errc() || end != text.data() + text.size()) return std::nullopt;
-  if (value > (static_cast<uint64_t>(RLIM_INFINITY) - 1) / multiplier) return std::nullopt;
-  return value * multiplier;
-}
-
 }  // namespace
 
 void Loader::ParseRlimits(const Field& field, ServiceConfig& service) {
@@ -1293,6 +1288,10 @@ void Loader::ResolveCredentials(const Fields& fields, ServiceConfig& service) {
   if (user_field != fields.end()) {
     auto name = Scalar(user_field->second, "user");
     if (!name) return;
+    if (*name == "dynamic") {
+      ResolveDynamicUser(fields, service);
+      return;
+    }
     auto user = host_.LookupUser(*name);
     if (!user) {
       Report(user_field->second, "unknown user '" + *name + "': create it or name an existing user");
@@ -1324,6 +1323,38 @@ void Loader::ResolveCredentials(const Fields& fields, ServiceConfig& service) {
     return;
   }
   service.credentials = std::move(credentials);
+}
+
+// `user: dynamic`: the uid comes from the pool per connection. Each
+// connection gets its own pid namespace too, so that when it ends none of
+// its processes can linger under a uid the next connection will get.
+void Loader::ResolveDynamicUser(const Fields& fields, ServiceConfig& service) {
+  const Field& user = fields.at("user");
+  auto group = fields.find("group");
+  if (group != fields.end()) {
+    Report(group->second, "user: dynamic gives each connection its own group too: remove group");
+    return;
+  }
+  if (host_.EffectiveUid() != 0) {
+    Report(user, "user: dynamic needs root, and yinetd runs as uid " + std::to_string(host_.EffectiveUid()));
+    return;
+  }
+  if (!host_.Kernel().namespaces) {
+    Report(user, "user: dynamic needs a pid namespace per connection, which yinetd may not make without "
+                 "CAP_SYS_ADMIN");
+    return;
+  }
+  service.dynamic_user = true;
+}
+
+void Loader::CheckDynamicUsers(const Config& config) {
+  if (config.dynamic_users) return;
+  for (const ServiceConfig& service : config.services) {
+    if (!service.dynamic_user) continue;
+    problems_.push_back({service.where, "service '" + service.name +
+                                            "' has user: dynamic: add a top-level range of unused uids, "
+                                            "like 'dynamic_users: 61000-61999'"});
+  }
 }
 
 // Whether the address (a bare port with `ipv6_only` counts as IPv6 only)
@@ -1396,6 +1427,26 @@ size_t EditDistance(std::string_view a, std::string_view b) {
 }
 
 }  // namespace
+
+// "1024", "64M", "unlimited": a number with an optional binary suffix.
+std::optional<uint64_t> ParseLimitValue(std::string_view text) {
+  if (text == "unlimited") return static_cast<uint64_t>(RLIM_INFINITY);
+  uint64_t multiplier = 1;
+  if (!text.empty()) {
+    switch (text.back()) {
+      case 'K': multiplier = 1ULL << 10; break;
+      case 'M': multiplier = 1ULL << 20; break;
+      case 'G': multiplier = 1ULL << 30; break;
+      case 'T': multiplier = 1ULL << 40; break;
+    }
+    if (multiplier != 1) text.remove_suffix(1);
+  }
+  uint64_t value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (text.empty() || ec != std::errc() || end != text.data() + text.size()) return std::nullopt;
+  if (value > (static_cast<uint64_t>(RLIM_INFINITY) - 1) / multiplier) return std::nullopt;
+  return value * multiplier;
+}
 
 std::string NearestWord(std::string_view word, const std::vector<std::string_view>& candidates) {
   std::string_view best;

@@ -5,6 +5,8 @@
 // caught here and never leave this module.
 #pragma once
 
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -23,6 +25,10 @@ LoadResult LoadConfigFile(const std::string& path, Host& host);
 
 // `file_name` is used in messages and to resolve "./program" paths.
 LoadResult LoadConfigText(const std::string& text, const std::string& file_name, Host& host);
+
+// "1024", "64M", "unlimited": a number with an optional binary suffix
+// (unlimited is RLIM_INFINITY); nullopt if it is not one.
+std::optional<uint64_t> ParseLimitValue(std::string_view text);
 
 // The candidate closest to `word` by edit distance, or "" if none is close
 // enough to be a likely typo.

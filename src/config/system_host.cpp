@@ -11,6 +11,7 @@
 #include <cerrno>
 
 #include "config/host.h"
+#include "sandbox/probe.h"
 #include "sys/sys_error.h"
 #include "sys/unique_fd.h"
 
@@ -100,6 +101,13 @@ std::optional<std::string> SystemHost::ReadFile(const std::string& path, std::st
     text.append(buf, static_cast<size_t>(n));
   }
 }
+
+const KernelSupport& SystemHost::Kernel() {
+  if (!kernel_) kernel_ = sandbox::ProbeKernel();
+  return *kernel_;
+}
+
+bool SystemHost::IsSystemCall(const std::string& name) { return sandbox::IsSystemCall(name); }
 
 bool SystemHost::HasCapability(int capability) {
   // capget(2) directly: glibc does not wrap it, and libcap would be a

@@ -168,12 +168,13 @@ Level CurrentLevel() { return current_level; }
 void Flush() { spdlog::default_logger_raw()->flush(); }
 
 void Start(std::string_view version, std::string_view config_file, size_t services,
-           int max_children) {
+           int max_children, std::string_view sandbox) {
   Emit(spdlog::level::info, Line("start")
                                 .Add("version", version)
                                 .Add("config", config_file)
                                 .Add("services", services)
-                                .Add("max_children", max_children));
+                                .Add("max_children", max_children)
+                                .Add("sandbox", sandbox));
 }
 
 void Listen(std::string_view service, std::string_view addr) {
@@ -204,7 +205,8 @@ void BacklogClamped(std::string_view service, std::string_view addr, int request
 }
 
 void Exit(std::string_view service, pid_t pid, std::string_view peer, int wait_status,
-          int64_t duration_ms, std::string_view reason, const TlsFacts& tls) {
+          int64_t duration_ms, int64_t cpu_ms, int64_t maxrss_kb, std::string_view reason,
+          const TlsFacts& tls) {
   Line line = ServiceLine("exit", service);
   line.Add("pid", pid).Add("peer", peer);
   if (WIFSIGNALED(wait_status)) {
@@ -212,7 +214,7 @@ void Exit(std::string_view service, pid_t pid, std::string_view peer, int wait_s
   } else {
     line.Add("status", WEXITSTATUS(wait_status));
   }
-  line.Add("duration_ms", duration_ms);
+  line.Add("duration_ms", duration_ms).Add("cpu_ms", cpu_ms).Add("maxrss_kb", maxrss_kb);
   if (!reason.empty()) line.Add("reason", reason);
   if (!tls.version.empty()) line.Add("tls", tls.version).Add("ktls", tls.ktls);
   if (!tls.client.empty()) line.Add("client", tls.client);

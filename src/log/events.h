@@ -35,8 +35,9 @@ Level CurrentLevel();
 // The syslog priority prefix for a level: "<3>" for error.
 std::string_view PriorityPrefix(Level level);
 
+// `sandbox`: the mechanisms the kernel offers a sandbox ("landlock,seccomp").
 void Start(std::string_view version, std::string_view config_file, size_t services,
-           int max_children);
+           int max_children, std::string_view sandbox);
 void Listen(std::string_view service, std::string_view addr);
 // A socket passed by systemd (fd `fd`, FileDescriptorName `name`) serves
 // `addr` of `service` instead of one yinetd binds.
@@ -48,6 +49,8 @@ void Accept(std::string_view service, pid_t pid, std::string_view peer);
 void BacklogClamped(std::string_view service, std::string_view addr, int requested, int used);
 // `wait_status` is what waitpid returned; `reason` is empty unless yinetd
 // itself caused the exit (for example "shutdown").
+// `cpu_ms` (user + system) and `maxrss_kb`: what the child used, as wait4
+// reports it.
 // What a TLS connection's exit line adds: the version ("1.3"), the client
 // certificate's subject ("" without one) and whether kernel TLS carried the
 // records (send+recv, send, recv or off).
@@ -57,7 +60,8 @@ struct TlsFacts {
   std::string_view ktls;
 };
 void Exit(std::string_view service, pid_t pid, std::string_view peer, int wait_status,
-          int64_t duration_ms, std::string_view reason, const TlsFacts& tls = {});
+          int64_t duration_ms, int64_t cpu_ms, int64_t maxrss_kb, std::string_view reason,
+          const TlsFacts& tls = {});
 // A TLS handshake that failed (or a client allow_client refused); `reason`
 // is one word (handshake_timeout, no_client_cert, ...), `detail` OpenSSL's.
 void TlsError(std::string_view service, pid_t pid, std::string_view peer, std::string_view reason,

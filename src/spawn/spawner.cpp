@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <linux/close_range.h>
+#include <linux/sched.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/mman.h>
@@ -77,14 +78,20 @@ void DropPrivileges(const config::Credentials& credentials, const Reporter& repo
   if (credentials.set_uid && syscall(kSetuid, credentials.uid) != 0) FailStart(report, "setuid", errno);
 }
 
-// Process controls, privileges, then the rest, in the order
-// process_controls.h explains.
+// The sandbox's namespaces, process controls, privileges, the rest, and
+// the sandbox's confinement, in the order process_controls.h and
+// sandbox/sandbox.h explain.
 void SetUpProcess(const ChildSpec& spec, const Reporter& report) {
   const config::ProcessControls& controls = spec.controls != nullptr ? *spec.controls : kDefaultControls;
-  SysFailure error = ApplyPrivilegedControls(controls);
+  SysFailure error;
+  if (spec.sandbox != nullptr) error = sandbox::EnterNamespaces(*spec.sandbox);
+  if (!error.Ok()) FailStart(report, error.call, error.err);
+  error = ApplyPrivilegedControls(controls);
   if (!error.Ok()) FailStart(report, error.call, error.err);
   if (spec.credentials != nullptr) DropPrivileges(*spec.credentials, report);
   error = ApplyUnprivilegedControls(controls);
+  if (!error.Ok()) FailStart(report, error.call, error.err);
+  if (spec.sandbox != nullptr) error = sandbox::Confine(*spec.sandbox);
   if (!error.Ok()) FailStart(report, error.call, error.err);
 }
 
@@ -190,6 +197,22 @@ int RunClonedChild(void* arg) {
 
 // Parent side again.
 
+int NamespaceFlags(const ChildSpec& spec) { return spec.sandbox != nullptr ? spec.sandbox->clone_flags : 0; }
+
+// fork, with the sandbox's namespaces and cgroup if any: clone3 returns in
+// the child as fork does (no CLONE_VM, so on a copy of this stack). A TLS
+// front is forked so too: the program it forks inherits them.
+pid_t ForkSandboxed(const ChildSpec& spec) {
+  int flags = NamespaceFlags(spec);
+  bool into_cgroup = spec.sandbox != nullptr && spec.sandbox->cgroup;
+  if (flags == 0 && !into_cgroup) return fork();
+  clone_args args{};
+  args.flags = static_cast<uint64_t>(flags) | (into_cgroup ? CLONE_INTO_CGROUP : 0);
+  args.exit_signal = SIGCHLD;
+  if (into_cgroup) args.cgroup = static_cast<uint64_t>(spec.sandbox->cgroup.Get());
+  return static_cast<pid_t>(syscall(SYS_clone3, &args, sizeof args));
+}
+
 // AddressSanitizer cannot follow a child that runs in our memory on another
 // stack: its shadow of that stack goes stale between children and its
 // checks fire inside the child. Sanitized builds fork every child.
@@ -207,7 +230,10 @@ constexpr bool kCloneSharingMemory = true;
 
 }  // namespace
 
-bool ClonesChild(const builtin::Builtin* builtin) { return kCloneSharingMemory && builtin == nullptr; }
+bool ClonesChild(const builtin::Builtin* builtin, const sandbox::Prepared* sandbox) {
+  bool into_cgroup = sandbox != nullptr && sandbox->cgroup;
+  return kCloneSharingMemory && builtin == nullptr && !into_cgroup;
+}
 
 bool NeedsReportPipe(config::StderrMode stderr_mode) { return stderr_mode == config::StderrMode::kLog; }
 
@@ -251,7 +277,7 @@ SysFailure ForkSpawner::Spawn(const ChildSpec& spec, ReportPipe& pipe, Started& 
   started = Started{};
   // A TLS front is forked: it runs OpenSSL on our context, and forks the
   // program itself.
-  SysFailure result = ClonesChild(spec.builtin) && spec.tls == nullptr
+  SysFailure result = ClonesChild(spec.builtin, spec.sandbox) && spec.tls == nullptr
                           ? CloneChild(spec, pipe.write_end.Get(), started)
                           : ForkChild(spec, pipe.write_end.Get(), started);
   sigprocmask(SIG_SETMASK, &previous, nullptr);
@@ -271,7 +297,7 @@ SysFailure ForkSpawner::ForkChild(const ChildSpec& spec, int pipe_write, Started
     read_end.Reset(fds[0]);
     write_end.Reset(fds[1]);
   }
-  started.pid = fork();
+  started.pid = ForkSandboxed(spec);
   if (started.pid == 0 && spec.tls != nullptr) RunTlsFront(spec, pipe_write, write_end.Get());
   if (started.pid == 0) RunChild(spec, pipe_write, write_end.Get(), nullptr);
   if (started.pid < 0) return SysFailure{"fork", errno};
@@ -302,7 +328,7 @@ SysFailure ForkSpawner::CloneChild(const ChildSpec& spec, int pipe_write, Starte
   SysFailure failure;
   CloneArgs args{&spec, pipe_write, &failure};
   pid_t* watched = watchdog_ ? watchdog_->Begin() : nullptr;
-  int flags = CLONE_VM | CLONE_VFORK | SIGCHLD | (watched != nullptr ? CLONE_PARENT_SETTID : 0);
+  int flags = CLONE_VM | CLONE_VFORK | SIGCHLD | NamespaceFlags(spec) | (watched != nullptr ? CLONE_PARENT_SETTID : 0);
   // CLONE_VFORK: we sleep until the child has exec'd or exited, so it has
   // the stack to itself and `failure` is final when clone returns. (Its
   // errno is ours too: read below only if clone itself failed.)

@@ -28,6 +28,7 @@
 
 #include "builtin/builtin.h"
 #include "config/config.h"
+#include "sandbox/sandbox.h"
 #include "spawn/clone_watchdog.h"
 #include "sys/sys_error.h"
 #include "sys/unique_fd.h"
@@ -54,6 +55,8 @@ struct ChildSpec {
   // What the builtin serves that only we know (the metrics text); the
   // forked child has its own copy of it.
   std::string_view prepared = {};
+  // Set: the child is confined so before exec (sandbox/sandbox.h).
+  const sandbox::Prepared* sandbox = nullptr;
   // Set: the child is forked as the connection's TLS front (tls/front.h),
   // which starts the program, as described by the fields above, once the
   // handshake succeeded.
@@ -70,10 +73,12 @@ struct ReportPipe {
 };
 
 // Whether a child is cloned as above rather than forked. Forked are a
-// builtin's (it never execs, and we would wait for it) and every child of
-// an AddressSanitizer build, which cannot follow a child running in our
-// memory on another stack.
-bool ClonesChild(const builtin::Builtin* builtin);
+// builtin's (it never execs, and we would wait for it), one started into a
+// cgroup (clone3 with CLONE_INTO_CGROUP, which has no wrapper that runs
+// the child on a stack of its own) and every child of an AddressSanitizer
+// build, which cannot follow a child running in our memory on another
+// stack. A sandbox's namespaces are clone flags either way.
+bool ClonesChild(const builtin::Builtin* builtin, const sandbox::Prepared* sandbox = nullptr);
 
 // A program whose stderr is logged needs a report pipe.
 bool NeedsReportPipe(config::StderrMode stderr_mode);

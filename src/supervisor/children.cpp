@@ -106,8 +106,9 @@ void Children::Ended(const Reaped& reaped) {
   --state.counts.running;
   state.gate.CountOut(record.source);
   TimePoint now = clock_.Now();
-  state.counts.CountExit(WIFSIGNALED(reaped.status),
-                         std::chrono::duration<double>(now - record.started).count());
+  ChildUsage used = UsageOf(reaped.usage);
+  state.counts.CountExit(WIFSIGNALED(reaped.status), std::chrono::duration<double>(now - record.started).count(),
+                         static_cast<double>(used.cpu_ms) / 1000);
   if (reaped.start_failure) {
     log::ExecFailed(service.Name(), record.pid, service.program_text, reaped.start_failure->call,
                     reaped.start_failure->err);
@@ -127,7 +128,8 @@ void Children::Ended(const Reaped& reaped) {
     TlsFailed(service, record.pid, record.peer, outcome.failure, outcome.detail);
   } else {
     log::Exit(service.Name(), record.pid, record.peer, reaped.status, MillisBetween(record.started, now),
-              record.kill_reason, log::TlsFacts{outcome.version, outcome.client, outcome.ktls});
+              used.cpu_ms, used.maxrss_kb, record.kill_reason,
+              log::TlsFacts{outcome.version, outcome.client, outcome.ktls});
   }
   if (processes_.GroupAlive(record.pid)) Linger(record);
   if (on_ended) on_ended(record, reaped.status);

@@ -52,7 +52,8 @@ void ServiceCounts::CountRefusal(std::string_view reason) {
   ++it->second;
 }
 
-void ServiceCounts::CountExit(bool by_signal, double seconds) {
+void ServiceCounts::CountExit(bool by_signal, double seconds, double cpu) {
+  cpu_seconds += cpu;
   ++(by_signal ? exits_signal : exits_status);
   ++durations;
   duration_sum += seconds;
@@ -105,6 +106,10 @@ std::string Exposition(const std::vector<std::pair<std::string, const ServiceCou
            std::to_string(c->durations));
     Sample(out, "yinetd_child_duration_seconds_sum", ServiceLabel(name), Number(c->duration_sum));
     Sample(out, "yinetd_child_duration_seconds_count", ServiceLabel(name), std::to_string(c->durations));
+  }
+  Family(out, "yinetd_child_cpu_seconds_total", "counter", "CPU time (user + system) of the programs reaped.");
+  for (const auto& [name, c] : services) {
+    Sample(out, "yinetd_child_cpu_seconds_total", ServiceLabel(name), Number(c->cpu_seconds));
   }
   Family(out, "yinetd_tls_handshake_failures_total", "counter", "TLS handshakes that failed, by reason.");
   for (const auto& [name, c] : services) {

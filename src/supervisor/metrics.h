@@ -32,13 +32,14 @@ struct ServiceCounts {
   std::array<uint64_t, kDurationBuckets.size()> buckets{};  // not cumulative
   uint64_t durations = 0;
   double duration_sum = 0;
+  double cpu_seconds = 0;  // user + system, of the programs reaped
   std::map<std::string, uint64_t, std::less<>> tls_failures;  // failed handshakes, by reason
   std::map<std::string, int64_t> cert_expiry;  // each served certificate's notAfter, by file
 
   uint64_t Exited() const { return exits_status + exits_signal; }
   uint64_t Refused() const;
   void CountRefusal(std::string_view reason);
-  void CountExit(bool by_signal, double seconds);
+  void CountExit(bool by_signal, double seconds, double cpu_seconds);
   void CountTlsFailure(std::string_view reason);
 };
 

@@ -9,6 +9,11 @@
 
 namespace yinetd::supervisor {
 
+ChildUsage UsageOf(const rusage& usage) {
+  auto millis = [](const timeval& t) { return static_cast<int64_t>(t.tv_sec) * 1000 + t.tv_usec / 1000; };
+  return ChildUsage{millis(usage.ru_utime) + millis(usage.ru_stime), static_cast<int64_t>(usage.ru_maxrss)};
+}
+
 SysFailure SystemProcesses::Spawn(const spawn::ChildSpec& spec, spawn::ReportPipe& pipe,
                                   spawn::Started& started) {
   return spawner_.Spawn(spec, pipe, started);

@@ -9,6 +9,7 @@
 #include <sys/resource.h>
 #include <sys/types.h>
 
+#include <cstdint>
 #include <optional>
 
 #include "spawn/spawner.h"
@@ -23,6 +24,13 @@ struct Reaped {
   // program (spawn::Spawner::Reaped).
   std::optional<SysFailure> start_failure;
 };
+
+// What an exit line and the metrics say a child used.
+struct ChildUsage {
+  int64_t cpu_ms = 0;     // user + system
+  int64_t maxrss_kb = 0;  // its largest resident set
+};
+ChildUsage UsageOf(const rusage& usage);
 
 class ProcessStarter {
  public:

@@ -13,6 +13,7 @@
 
 #include "builtin/builtin.h"
 #include "config/config.h"
+#include "sandbox/sandbox.h"
 #include "supervisor/limits.h"
 #include "supervisor/metrics.h"
 #include "tls/context.h"
@@ -47,6 +48,9 @@ struct Service {
   std::vector<char*> argv_ptrs;  // points into argv; NULL-terminated
   const builtin::Builtin* builtin;  // nullptr: runs config.program
   std::string program_text;         // the program, or "builtin:NAME", for logs
+  // Its sandbox, prepared by the supervisor right after construction;
+  // nullptr when it has none.
+  std::unique_ptr<sandbox::Prepared> sandbox;
   const std::shared_ptr<ServiceState> state;
 };
 

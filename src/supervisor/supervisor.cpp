@@ -78,8 +78,16 @@ Supervisor::Supervisor(config::Config config, ProcessStarter& processes, const C
   children_.on_ended = [this](const ChildRecord& child, int wait_status) { OnChildEnded(child, wait_status); };
   listeners_.on_ready = [this](Listener& listener) { OnListenerReady(listener); };
   listeners_.has_room = [this](const Listener& listener) { return HasRoom(listener); };
-  for (const auto& service_config : config_.services) services_.push_back(std::make_shared<Service>(service_config));
+  // A sandbox that cannot be prepared is fatal here (SysError).
+  for (const auto& service_config : config_.services) services_.push_back(MakeService(service_config));
   ApplyTopLevel();
+}
+
+std::shared_ptr<Service> Supervisor::MakeService(const config::ServiceConfig& service_config,
+                                                 std::shared_ptr<ServiceState> state) {
+  auto service = std::make_shared<Service>(service_config, std::move(state));
+  service->sandbox = sandboxes_.Prepare(service->config);
+  return service;
 }
 
 void Supervisor::Adopt(size_t service, size_t address, UniqueFd fd, std::string fd_name) {
@@ -279,6 +287,17 @@ std::optional<pid_t> Supervisor::StartChild(Listener& listener, int fd, std::vec
                         service.config.credentials ? &*service.config.credentials : nullptr,
                         &service.config.process,
                         service.builtin};
+  spec.sandbox = service.sandbox.get();
+  std::optional<config::Credentials> dynamic_user;
+  if (service.config.dynamic_user) {
+    dynamic_user = sandboxes_.AcquireDynamicUser();
+    if (!dynamic_user) {
+      // Every uid of the range runs a connection: rest, as when out of fds.
+      listeners_.OnServeError(listener, "dynamic_users", EUSERS);
+      return std::nullopt;
+    }
+    spec.credentials = &*dynamic_user;
+  }
   // A snapshot of the counters as they are now; the forked child serves
   // its copy while we count on.
   std::string metrics_text;
@@ -306,9 +325,11 @@ std::optional<pid_t> Supervisor::StartChild(Listener& listener, int fd, std::vec
   if (!spawned.Ok()) {
     // clone or fork refused (EAGAIN, ENOMEM): this client is closed, and the
     // listener rests before the next.
+    if (dynamic_user) sandboxes_.Release(dynamic_user->uid);
     listeners_.OnServeError(listener, spawned.call, spawned.err);
     return std::nullopt;
   }
+  if (dynamic_user) sandboxes_.Holds(started.pid, dynamic_user->uid);
   children_.Started(listener.service, started.pid, std::move(peer), client, source, std::move(pipe.read_end),
                     std::move(outcome_read));
   if (started.failure) {
@@ -318,6 +339,9 @@ std::optional<pid_t> Supervisor::StartChild(Listener& listener, int fd, std::vec
 }
 
 void Supervisor::OnChildEnded(const ChildRecord& child, int wait_status) {
+  // A dynamic user's child was the init of its pid namespace: with it, the
+  // kernel ended every process of the connection, and its uid is free.
+  sandboxes_.Ended(child.pid);
   if (child.service->config.mode == config::Mode::kWait) listeners_.WaitChildEnded(child.pid, wait_status);
   listeners_.RefreshQueued();
 }
@@ -356,8 +380,13 @@ control::ReloadOutcome Supervisor::Reload(std::string_view trigger) {
     }
     ++process_counts_.reloads_failure;
     outcome.problems = std::move(result.problems);
+  } else if (outcome = Apply(std::move(*result.config)); outcome.result == Result::kRefused) {
+    // A sandbox could not be prepared: the old config keeps serving.
+    for (const config::Problem& problem : outcome.problems) {
+      log::ReloadError(trigger, problem.where.file, problem.where.line, problem.message);
+    }
+    ++process_counts_.reloads_failure;
   } else {
-    outcome = Apply(std::move(*result.config));
     ++process_counts_.reloads_success;
   }
   // Every TLS context is built again: its files may have changed even when
@@ -374,6 +403,21 @@ control::ReloadOutcome Supervisor::Apply(config::Config next) {
   std::vector<const config::ServiceConfig*> old_configs;
   for (const auto& service : services_) old_configs.push_back(&service->config);
   ReloadPlan plan = PlanReload(old_configs, listeners_.Describe(), next.services);
+  // Every new or changed service's sandbox first: one that cannot be
+  // prepared leaves the old config serving, untouched.
+  std::vector<std::unique_ptr<sandbox::Prepared>> sandboxes(next.services.size());
+  for (size_t i = 0; i < next.services.size(); ++i) {
+    if (plan.services[i].fate == ServiceStep::Fate::kKept) continue;
+    try {
+      sandboxes[i] = sandboxes_.Prepare(next.services[i]);
+    } catch (const SysError& e) {
+      control::ReloadOutcome refused;
+      refused.result = control::ReloadOutcome::Result::kRefused;
+      refused.problems.push_back({config::Location{config_.file, 0, 0},
+                                  "service '" + next.services[i].name + "': unable to prepare its sandbox: " + e.what()});
+      return refused;
+    }
+  }
   std::vector<std::shared_ptr<Service>> services;
   for (size_t i = 0; i < next.services.size(); ++i) {
     const ServiceStep& step = plan.services[i];
@@ -383,11 +427,13 @@ control::ReloadOutcome Supervisor::Apply(config::Config next) {
     }
     if (!step.old_index) {
       services.push_back(std::make_shared<Service>(next.services[i]));
+      services.back()->sandbox = std::move(sandboxes[i]);
       continue;
     }
     // Changed: the same state (running children, counts, buckets) under
     // the new settings.
     auto service = std::make_shared<Service>(next.services[i], services_[*step.old_index]->state);
+    service->sandbox = std::move(sandboxes[i]);
     service->state->gate.Reconfigure(service->config.limits, step.keep_rate_bucket, step.keep_source_buckets);
     if (step.recount_sources) children_.Recount(*service);
     services.push_back(std::move(service));
@@ -414,6 +460,7 @@ control::ReloadOutcome Supervisor::Apply(config::Config next) {
 // The top-level settings as the file has them now: a key that was removed
 // is its default again, and --log-level still wins.
 void Supervisor::ApplyTopLevel() {
+  sandboxes_.SetDynamicUsers(config_.dynamic_users);
   children_.SetMaxChildren(config_.max_children.value_or(DefaultMaxChildren()));
   log::SetLevel(cli_level_.value_or(config_.log_level.value_or(log::Level::kInfo)));
 }

@@ -26,6 +26,7 @@
 #include "control/report.h"
 #include "control/server.h"
 #include "net/address.h"
+#include "sandbox/facilities.h"
 #include "spawn/spawner.h"
 #include "supervisor/children.h"
 #include "supervisor/clock.h"
@@ -117,7 +118,11 @@ class Supervisor {
   std::optional<pid_t> StartChild(Listener& listener, int fd, std::vector<std::string> env, std::string peer,
                                   std::optional<net::IpAddress> client, const SourceKey& source);
   void OnChildEnded(const ChildRecord& child, int wait_status);
+  // kRefused, with the problem, when a sandbox cannot be prepared: the old
+  // config then still serves.
   control::ReloadOutcome Apply(config::Config next);
+  std::shared_ptr<Service> MakeService(const config::ServiceConfig& service_config,
+                                       std::shared_ptr<ServiceState> state = nullptr);
   void ApplyTopLevel();
   // control.cpp: the control socket's descriptors in the poll set, its
   // deadline in the timer queue, and the answers to each command.
@@ -148,6 +153,7 @@ class Supervisor {
   UniqueFd devnull_;
   spawn::ReportPipe spare_pipe_;  // opened before accept; see ReportPipe
   ProcessCounts process_counts_;
+  sandbox::Facilities sandboxes_;
   std::unique_ptr<control::Server> control_;
   std::map<int, short> control_polled_;  // what of control_ is in poll_, with its events
   Timer control_deadline_;                // the earliest client deadline

@@ -7,6 +7,7 @@
 #include <set>
 
 #include "config/host.h"
+#include "sandbox/probe.h"
 
 namespace yinetd::config {
 
@@ -17,6 +18,8 @@ class FakeHost : public Host {
   std::set<std::string> executables{"/bin/cat", "/bin/sh", "/usr/bin/env"};
   uid_t euid = 0;
   std::map<std::string, std::string> files;  // path → contents
+  // A kernel that offers every sandbox mechanism; tests take some away.
+  KernelSupport kernel{3, true, true, "/sys/fs/cgroup/yinetd", ""};
   std::set<int> capabilities;                // CAP_*; empty: none
   std::map<int, uint64_t> hard_limits;       // RLIMIT_* → limit; missing: unlimited
 
@@ -48,6 +51,9 @@ class FakeHost : public Host {
     error = "No such file or directory";
     return std::nullopt;
   }
+  const KernelSupport& Kernel() override { return kernel; }
+  // libseccomp's table is data, not a question to the kernel.
+  bool IsSystemCall(const std::string& name) override { return sandbox::IsSystemCall(name); }
   bool HasCapability(int capability) override { return capabilities.count(capability) > 0; }
   uint64_t HardLimit(int resource) override {
     auto it = hard_limits.find(resource);

@@ -19,7 +19,7 @@ class Metrics {
   }
   void Exited(const std::string& service, bool by_signal, double seconds) {
     --services_[service].running;
-    services_[service].CountExit(by_signal, seconds);
+    services_[service].CountExit(by_signal, seconds, seconds / 2);
   }
   void Refused(const std::string& service, const std::string& reason) { services_[service].CountRefusal(reason); }
   void Reloaded(bool success) { ++(success ? process_.reloads_success : process_.reloads_failure); }

@@ -1,0 +1,143 @@
+#include "sandbox/sandbox.h"
+
+#include <fcntl.h>
+#include <linux/seccomp.h>
+#include <sched.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include "sandbox/cgroup.h"
+#include "sandbox/landlock.h"
+#include "sandbox/network_namespace.h"
+#include "sandbox/seccomp_filter.h"
+#include "sys/sys_error.h"
+
+namespace yinetd::sandbox {
+namespace {
+
+bool IsDirectory(const std::string& path) {
+  struct stat info;
+  return stat(path.c_str(), &info) == 0 && S_ISDIR(info.st_mode);
+}
+
+int NamespaceFlags(const config::SandboxConfig& sandbox, bool dynamic_user) {
+  int flags = 0;
+  bool pid = sandbox.pid_namespace || dynamic_user;
+  if (pid) flags |= CLONE_NEWPID;
+  if (sandbox.ipc_namespace) flags |= CLONE_NEWIPC;
+  if (sandbox.uts_namespace) flags |= CLONE_NEWUTS;
+  // A pid namespace gets its own /proc, which needs a mount namespace.
+  if (sandbox.NeedsMountNamespace() || pid) flags |= CLONE_NEWNS;
+  return flags;
+}
+
+void Append(std::string& list, const char* name) {
+  if (!list.empty()) list += ',';
+  list += name;
+}
+
+bool Beneath(const std::string& path, const std::vector<std::string>& dirs) {
+  for (const std::string& dir : dirs) {
+    if (path == dir || (path.size() > dir.size() && path.compare(0, dir.size(), dir) == 0 && path[dir.size()] == '/')) {
+      return true;
+    }
+  }
+  return false;
+}
+
+void PrepareMounts(const config::SandboxConfig& sandbox, Prepared& prepared) {
+  if (sandbox.private_tmp) {
+    for (const char* dir : {"/tmp", "/var/tmp"}) {
+      if (IsDirectory(dir)) prepared.private_tmp_dirs.emplace_back(dir);
+    }
+  }
+  for (const std::string& path : sandbox.hidden) {
+    if (!IsDirectory(path)) throw SysError("hidden " + path + " (must be an existing directory)", ENOTDIR);
+    // Beneath a private /tmp it is gone already, and mounting on it would
+    // fail: the fresh tmpfs has no such path.
+    if (!Beneath(path, prepared.private_tmp_dirs)) prepared.hidden.push_back(path);
+  }
+}
+
+// Child side from here on: raw calls, no allocation.
+
+SysFailure Fail(const char* call) { return SysFailure{call, errno}; }
+
+}  // namespace
+
+std::unique_ptr<Prepared> Prepare(std::string_view service, const config::SandboxConfig& sandbox,
+                                  bool dynamic_user, const config::KernelSupport& kernel, CgroupTree* cgroups) {
+  auto prepared = std::make_unique<Prepared>();
+  prepared->clone_flags = NamespaceFlags(sandbox, dynamic_user);
+  prepared->mount_proc = (prepared->clone_flags & CLONE_NEWPID) != 0;
+  if (prepared->clone_flags != 0) Append(prepared->mechanisms, "namespaces");
+  PrepareMounts(sandbox, *prepared);
+  if (sandbox.private_network) {
+    prepared->network_namespace = MakeLoopbackNamespace();
+    if (prepared->clone_flags == 0) Append(prepared->mechanisms, "namespaces");
+  }
+  if (sandbox.NeedsLandlock()) {
+    prepared->landlock_ruleset = MakeLandlockRuleset(sandbox, kernel.landlock_abi);
+    Append(prepared->mechanisms, "landlock");
+  }
+  prepared->seccomp_program = CompileSeccompFilter(sandbox);
+  if (!prepared->seccomp_program.empty()) {
+    prepared->seccomp_fprog.len = static_cast<unsigned short>(prepared->seccomp_program.size());
+    prepared->seccomp_fprog.filter = prepared->seccomp_program.data();
+    Append(prepared->mechanisms, "seccomp");
+  }
+  if (sandbox.NeedsCgroup() && cgroups != nullptr) {
+    prepared->cgroup = cgroups->PrepareService(service, sandbox);
+    Append(prepared->mechanisms, "cgroup");
+  }
+  return prepared;
+}
+
+std::string OfferedMechanisms(const config::KernelSupport& kernel) {
+  std::string list;
+  if (kernel.landlock_abi > 0) Append(list, "landlock");
+  if (kernel.seccomp) Append(list, "seccomp");
+  if (kernel.namespaces) Append(list, "namespaces");
+  if (!kernel.cgroup_root.empty()) Append(list, "cgroup");
+  return list.empty() ? "none" : list;
+}
+
+SysFailure EnterNamespaces(const Prepared& prepared) {
+  if (prepared.network_namespace && setns(prepared.network_namespace.Get(), CLONE_NEWNET) != 0) {
+    return Fail("setns net");
+  }
+  if ((prepared.clone_flags & CLONE_NEWNS) == 0) return {};
+  if (mount(nullptr, "/", nullptr, MS_REC | MS_SLAVE, nullptr) != 0) return Fail("mount / slave");
+  if (prepared.mount_proc &&
+      mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) != 0) {
+    return Fail("mount /proc");
+  }
+  for (const std::string& dir : prepared.private_tmp_dirs) {
+    if (mount("tmpfs", dir.c_str(), "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777") != 0) return Fail("mount private_tmp");
+  }
+  for (const std::string& path : prepared.hidden) {
+    if (mount("tmpfs", path.c_str(), "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=000") != 0) {
+      return Fail("mount hidden");
+    }
+  }
+  return {};
+}
+
+SysFailure Confine(const Prepared& prepared) {
+  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) return Fail("no_new_privs");
+  if (prepared.landlock_ruleset && syscall(SYS_landlock_restrict_self, prepared.landlock_ruleset.Get(), 0) != 0) {
+    return Fail("landlock_restrict_self");
+  }
+  if (!prepared.seccomp_program.empty() &&
+      syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prepared.seccomp_fprog) != 0) {
+    return Fail("seccomp");
+  }
+  return {};
+}
+
+}  // namespace yinetd::sandbox

@@ -1,0 +1,70 @@
+// Sandbox: a service's `sandbox:` block, prepared once when the config is
+// loaded (or reloaded) and applied by each child before exec.
+//
+// Prepared holds everything that allocates or may fail slowly: the seccomp
+// program compiled to BPF, the Landlock ruleset's fd, the service's network
+// namespace's fd, the cgroup's fd, the clone flags of the namespaces each
+// connection gets. The child then applies it with raw system calls only
+// (async-signal-safe, no allocation), in this order, each step needing
+// what is still allowed before it and none undoing another:
+//
+//   0. clone itself: new pid, ipc, uts and mount namespaces (CloneFlags),
+//      and with a cgroup, straight into the service's group;
+//   1. EnterNamespaces, still privileged: setns into the network
+//      namespace; mounts made private (MS_SLAVE, so nothing we mount
+//      reaches the host), a fresh /proc for a pid namespace, a tmpfs on
+//      /tmp and /var/tmp, an empty read-only tmpfs over each hidden path;
+//   2. the process controls (rlimits, nice, chroot), then dropping to the
+//      service's user (spawn/process_controls.h);
+//   3. Confine, last before exec: no_new_privs (which Landlock and an
+//      unprivileged seccomp need, and which keeps setuid programs from
+//      escaping), landlock_restrict_self (it forbids mounting, so after
+//      step 1), then the seccomp filter (last, so that the calls of the
+//      steps before it need not be in its allow-list; execve must be).
+#pragma once
+
+#include <linux/filter.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "config/config.h"
+#include "config/host.h"
+#include "spawn/process_controls.h"
+#include "sys/unique_fd.h"
+
+namespace yinetd::sandbox {
+
+class CgroupTree;
+
+struct Prepared {
+  int clone_flags = 0;            // CLONE_NEW* for each connection's child
+  UniqueFd network_namespace;     // private_network; invalid: ours
+  UniqueFd landlock_ruleset;      // read_only, writable; invalid: none
+  std::vector<sock_filter> seccomp_program;  // empty: no filter
+  sock_fprog seccomp_fprog{};     // points into seccomp_program
+  bool mount_proc = false;        // a pid namespace: its own /proc
+  std::vector<std::string> private_tmp_dirs;  // the ones that exist
+  std::vector<std::string> hidden;
+  UniqueFd cgroup;                // the service's cgroup; invalid: none
+  std::string mechanisms;         // "landlock,seccomp,namespaces,cgroup", for logs
+};
+
+// Throws SysError naming the step (and path) that failed. `cgroups` is
+// nullptr unless the kernel offered a delegated tree; a service that needs
+// one was refused by the loader then. `dynamic_user`: give each connection
+// a pid namespace (dynamic_users.h says why).
+std::unique_ptr<Prepared> Prepare(std::string_view service, const config::SandboxConfig& sandbox,
+                                  bool dynamic_user, const config::KernelSupport& kernel, CgroupTree* cgroups);
+
+// Which mechanisms the kernel offers, for event=start: "landlock,seccomp,
+// namespaces,cgroup"; "none" without any.
+std::string OfferedMechanisms(const config::KernelSupport& kernel);
+
+// Child side: async-signal-safe, no allocation. Step 1 (see above).
+SysFailure EnterNamespaces(const Prepared& prepared);
+// Child side: step 3, after privileges are dropped.
+SysFailure Confine(const Prepared& prepared);
+
+}  // namespace yinetd::sandbox

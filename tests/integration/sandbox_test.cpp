@@ -1,0 +1,346 @@
+// End to end: sandboxed services (issue 14). A probe program reports what
+// its sandbox lets it do (tests/helpers/sandbox_probe.cpp).
+#include <doctest/doctest.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <thread>
+#include <map>
+
+#include "integration/harness.h"
+#include "sandbox/probe.h"
+#include "sandbox/sandbox.h"
+
+namespace yinetd::testing {
+namespace {
+
+using Report = std::map<std::string, std::string>;
+
+const config::KernelSupport& Kernel() {
+  static const config::KernelSupport kernel = sandbox::ProbeKernel();
+  return kernel;
+}
+
+std::string ProbeService(uint16_t port, const std::string& keys, const std::string& args = "") {
+  return "services:\n  - name: probe\n    listen: 127.0.0.1:" + std::to_string(port) +
+         "\n    program: " + Helper("sandbox_probe") + "\n" + (args.empty() ? "" : "    args: " + args + "\n") +
+         keys;
+}
+
+// Reads the probe's report up to its "ready" line (bounded by `timeout`).
+Report ReadReport(int fd, Duration timeout = 10s) {
+  std::string text;
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (text.find("ready\n") == std::string::npos) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    pollfd ready{fd, POLLIN, 0};
+    if (left.count() <= 0 || poll(&ready, 1, static_cast<int>(left.count())) != 1) break;
+    char buf[4096];
+    ssize_t n = recv(fd, buf, sizeof buf, 0);
+    if (n <= 0) break;
+    text.append(buf, static_cast<size_t>(n));
+  }
+  Report report;
+  size_t at = 0;
+  while (at < text.size()) {
+    size_t end = text.find('\n', at);
+    if (end == std::string::npos) end = text.size();
+    std::string line = text.substr(at, end - at);
+    size_t eq = line.find('=');
+    if (eq != std::string::npos) report[line.substr(0, eq)] = line.substr(eq + 1);
+    if (line == "ready") report["ready"] = "yes";
+    at = end + 1;
+  }
+  return report;
+}
+
+// One connection: the report, then EOF to the probe so that it exits.
+Report Probe(uint16_t port) {
+  UniqueFd connection = ConnectTcp("127.0.0.1", port);
+  Report report = ReadReport(connection.Get());
+  shutdown(connection.Get(), SHUT_WR);
+  ReadUntilEof(connection.Get());
+  return report;
+}
+
+// A command to a probe that is still running; its one-line answer.
+std::string Ask(int fd, const std::string& command) {
+  SendAll(fd, command + "\n");
+  Report answer = ReadReport(fd, 5s);  // no "ready" comes: read what arrives
+  return answer.begin() != answer.end() ? answer.begin()->second : "";
+}
+
+TEST_CASE("without a sandbox the probe may do everything, and its exit says what it used") {
+  uint16_t port = FreePort();
+  Yinetd yinetd(ProbeService(port, ""));
+  Report report = Probe(port);
+  REQUIRE(report["ready"] == "yes");
+  CHECK(report["Seccomp"] == "0");
+  CHECK(report["NoNewPrivs"] == "0");
+  CHECK(report["socket_inet"] == "ok");
+  CHECK(report["syslog_call"] == "ok");
+  REQUIRE(yinetd.WaitForLog({"event=exit", "service=probe", "cpu_ms=", "maxrss_kb="}));
+  LogFields exit = yinetd.Events("exit").at(0);
+  CHECK(std::stol(exit["cpu_ms"]) >= 0);
+  CHECK(std::stol(exit["maxrss_kb"]) > 0);  // a running program has some memory
+  CHECK(yinetd.WaitForLog({"event=start", "sandbox="}));
+}
+
+TEST_CASE("event=start says which mechanisms the kernel offers") {
+  uint16_t port = FreePort();
+  Yinetd yinetd(ProbeService(port, ""));
+  REQUIRE(yinetd.WaitForLog({"event=start"}));
+  std::string offered = yinetd.Events("start").at(0)["sandbox"];
+  CHECK(offered == sandbox::OfferedMechanisms(Kernel()));
+  if (Kernel().landlock_abi > 0) CHECK(offered.find("landlock") != std::string::npos);
+}
+
+TEST_CASE("private_network: the program sees only lo") {
+  if (!Kernel().namespaces) {
+    MESSAGE("skipped: yinetd may not make namespaces here (no CAP_SYS_ADMIN)");
+    return;
+  }
+  uint16_t port = FreePort();
+  Yinetd yinetd(ProbeService(port, "    sandbox: {private_network: true}\n"));
+  Report report = Probe(port);
+  REQUIRE(report["ready"] == "yes");
+  CHECK(report["interfaces"] == "lo");
+  CHECK(report["NoNewPrivs"] == "1");
+}
+
+TEST_CASE("read_only: /etc and /usr cannot be written, a writable path can") {
+  if (Kernel().landlock_abi == 0) {
+    MESSAGE("skipped: this kernel has no Landlock");
+    return;
+  }
+  uint16_t port = FreePort();
+  Yinetd yinetd(ProbeService(port, "    sandbox:\n      read_only: true\n      writable: [$DIR]\n",
+                             "[$DIR, \"-\"]"));
+  Report report = Probe(port);
+  REQUIRE(report["ready"] == "yes");
+  CHECK(report["write_etc"] == "EACCES");
+  CHECK(report["write_usr"] == "EACCES");
+  CHECK(report["write_writable"] == "ok");
+}
+
+TEST_CASE("hidden: a hidden directory's files cannot be reached") {
+  if (!Kernel().namespaces) {
+    MESSAGE("skipped: yinetd may not make namespaces here (no CAP_SYS_ADMIN)");
+    return;
+  }
+  uint16_t port = FreePort();
+  // Made before yinetd starts: a hidden path must exist at load.
+  char pattern[] = "/var/tmp/yinetd-hidden-XXXXXX";
+  REQUIRE(mkdtemp(pattern) != nullptr);
+  std::string hidden = pattern;
+  WriteText(hidden + "/secret", "s3cret\n");
+  {
+    Yinetd yinetd(ProbeService(port, "    sandbox: {hidden: [" + hidden + "]}\n", "[\"-\", " + hidden + "]"));
+    Report report = Probe(port);
+    REQUIRE(report["ready"] == "yes");
+    CHECK(report["read_hidden"] == "ENOENT");
+  }
+  CHECK(std::filesystem::exists(hidden + "/secret"));
+  std::filesystem::remove_all(hidden);
+}
+
+TEST_CASE("private_tmp: /tmp is empty at start and another connection's files are not there") {
+  if (!Kernel().namespaces) {
+    MESSAGE("skipped: yinetd may not make namespaces here (no CAP_SYS_ADMIN)");
+    return;
+  }
+  uint16_t port = FreePort();
+  Yinetd yinetd(ProbeService(port, "    sandbox: {private_tmp: true}\n"));
+  // The first connection leaves its mark in its /tmp and stays.
+  UniqueFd first = ConnectTcp("127.0.0.1", port);
+  Report a = ReadReport(first.Get());
+  REQUIRE(a["ready"] == "yes");
+  CHECK(a["tmp_entries"] == "0");
+  CHECK(a["tmp_write"] == "ok");
+  Report b = Probe(port);
+  REQUIRE(b["ready"] == "yes");
+  CHECK(b["tmp_entries"] == "0");
+  CHECK(b["tmp_foreign_mark"] == "no");
+  // And nothing reached the host's /tmp.
+  CHECK_FALSE(std::filesystem::exists("/tmp/probe-mark-" + a["pid"]));
+}
+
+TEST_CASE("system_calls: a denied call fails with EPERM and the program goes on") {
+  if (!Kernel().seccomp) {
+    MESSAGE("skipped: this kernel has no seccomp filters");
+    return;
+  }
+  uint16_t port = FreePort();
+  Yinetd yinetd(ProbeService(port, "    sandbox: {system_calls: service}\n"));
+  Report report = Probe(port);
+  REQUIRE(report["ready"] == "yes");  // it went on after the denied call
+  CHECK(report["syslog_call"] == "EPERM");
+  CHECK(report["socket_inet"] == "ok");
+  // /proc/self/status shows the filter and no new privileges.
+  CHECK(report["Seccomp"] == "2");
+  CHECK(report["NoNewPrivs"] == "1");
+  REQUIRE(yinetd.WaitForLog({"event=exit", "service=probe", "status=0"}));
+}
+
+TEST_CASE("address_families: [unix] makes socket(AF_INET) fail") {
+  if (!Kernel().seccomp) {
+    MESSAGE("skipped: this kernel has no seccomp filters");
+    return;
+  }
+  uint16_t port = FreePort();
+  Yinetd yinetd(ProbeService(port, "    sandbox: {address_families: [unix]}\n"));
+  Report report = Probe(port);
+  REQUIRE(report["ready"] == "yes");
+  CHECK(report["socket_inet"] == "EAFNOSUPPORT");
+  CHECK(report["socket_unix"] == "ok");
+  CHECK(report["Seccomp"] == "2");
+}
+
+TEST_CASE("namespaces: the program is the first process of its own pid namespace") {
+  if (!Kernel().namespaces) {
+    MESSAGE("skipped: yinetd may not make namespaces here (no CAP_SYS_ADMIN)");
+    return;
+  }
+  uint16_t port = FreePort();
+  Yinetd yinetd(ProbeService(port, "    sandbox: {namespaces: [pid, ipc, uts]}\n"));
+  Report report = Probe(port);
+  REQUIRE(report["ready"] == "yes");
+  CHECK(report["pid"] == "1");
+}
+
+TEST_CASE("user: dynamic: two connections run as different uids and cannot signal each other") {
+  if (!Kernel().namespaces || geteuid() != 0) {
+    MESSAGE("skipped: user: dynamic needs root and namespaces");
+    return;
+  }
+  uint16_t port = FreePort();
+  Yinetd yinetd("dynamic_users: 61000-61009\n" + ProbeService(port, "    user: dynamic\n"));
+  UniqueFd first = ConnectTcp("127.0.0.1", port), second = ConnectTcp("127.0.0.1", port);
+  Report a = ReadReport(first.Get()), b = ReadReport(second.Get());
+  REQUIRE(a["ready"] == "yes");
+  REQUIRE(b["ready"] == "yes");
+  CHECK(a["uid"] != b["uid"]);
+  CHECK(a["uid"] == a["gid"]);
+  for (const Report* report : {&a, &b}) {
+    int uid = std::stoi((*report).at("uid"));
+    CHECK(uid >= 61000);
+    CHECK(uid <= 61009);
+  }
+  REQUIRE(yinetd.WaitForLog({"event=accept", "service=probe"}, 2));
+  std::vector<LogFields> accepts = yinetd.Events("accept");
+  for (const LogFields& accept : accepts) {
+    // Each asks to signal both host pids: neither is reachable from a
+    // different uid in another pid namespace.
+    CHECK(Ask(first.Get(), "kill " + accept.at("pid")) != "ok");
+    CHECK(Ask(second.Get(), "kill " + accept.at("pid")) != "ok");
+  }
+  shutdown(first.Get(), SHUT_WR);
+  shutdown(second.Get(), SHUT_WR);
+  ReadUntilEof(first.Get());
+  ReadUntilEof(second.Get());
+  REQUIRE(yinetd.WaitForLog({"event=exit", "service=probe"}, 2));
+  // Released: a third connection gets a uid again.
+  CHECK(Probe(port)["ready"] == "yes");
+}
+
+TEST_CASE("a reload whose sandbox cannot be prepared keeps the old config serving") {
+  if (!Kernel().namespaces) {
+    MESSAGE("skipped: yinetd may not make namespaces here (no CAP_SYS_ADMIN)");
+    return;
+  }
+  uint16_t port = FreePort();
+  Yinetd yinetd(ProbeService(port, ""));
+  REQUIRE(yinetd.WaitForLog({"event=start"}));
+  // Valid to the loader, which makes no system calls; the directory is
+  // found missing when the sandbox is prepared.
+  yinetd.Rewrite(ProbeService(port, "    sandbox: {hidden: [/nonexistent/yinetd-hidden]}\n"));
+  yinetd.Signal(SIGHUP);
+  CHECK(yinetd.WaitForLog({"event=reload", "result=error", "unable to prepare its sandbox", "/nonexistent/yinetd-hidden"}));
+  Report report = Probe(port);
+  REQUIRE(report["ready"] == "yes");
+  CHECK(report["Seccomp"] == "0");  // the old, unconfined config
+}
+
+TEST_CASE("user: dynamic with every uid held: the next client is closed and logged, later ones served") {
+  if (!Kernel().namespaces || geteuid() != 0) {
+    MESSAGE("skipped: user: dynamic needs root and namespaces");
+    return;
+  }
+  uint16_t port = FreePort();
+  Yinetd yinetd("dynamic_users: 61010-61010\n" + ProbeService(port, "    user: dynamic\n"));
+  UniqueFd holder = ConnectTcp("127.0.0.1", port);
+  REQUIRE(ReadReport(holder.Get())["uid"] == "61010");
+  UniqueFd turned_away = ConnectTcp("127.0.0.1", port);
+  CHECK(ReadUntilEof(turned_away.Get()) == "");
+  CHECK(yinetd.WaitForLog({"event=error", "service=probe", "call=dynamic_users"}));
+  shutdown(holder.Get(), SHUT_WR);
+  ReadUntilEof(holder.Get());
+  REQUIRE(yinetd.WaitForLog({"event=exit", "service=probe"}));
+  // The listener rests briefly after the refusal; a later client is served.
+  Report later;
+  for (int attempt = 0; attempt < 20 && later["ready"] != "yes"; ++attempt) {
+    later = Probe(port);
+    if (later["ready"] != "yes") std::this_thread::sleep_for(100ms);
+  }
+  CHECK(later["uid"] == "61010");
+}
+
+TEST_CASE("a sandbox step that fails at a connection is an exec_error naming the step") {
+  if (!Kernel().namespaces) {
+    MESSAGE("skipped: yinetd may not make namespaces here (no CAP_SYS_ADMIN)");
+    return;
+  }
+  uint16_t port = FreePort();
+  char pattern[] = "/var/tmp/yinetd-hidden-XXXXXX";
+  REQUIRE(mkdtemp(pattern) != nullptr);
+  Yinetd yinetd(ProbeService(port, std::string("    sandbox: {hidden: [") + pattern + "]}\n"));
+  REQUIRE(yinetd.WaitForLog({"event=start"}));
+  // Gone after load: the child's mount over it fails.
+  std::filesystem::remove_all(pattern);
+  UniqueFd connection = ConnectTcp("127.0.0.1", port);
+  CHECK(ReadUntilEof(connection.Get()) == "");
+  CHECK(yinetd.WaitForLog({"event=exec_error", "service=probe", "step=\"mount hidden\""}));
+  CHECK(yinetd.WaitForLog({"event=exit", "service=probe", "status=127"}));
+}
+
+TEST_CASE("cgroup limits where a delegated cgroup v2 tree exists") {
+  if (Kernel().cgroup_root.empty()) {
+    MESSAGE("skipped: " << Kernel().cgroup_why_not);
+    return;
+  }
+  uint16_t port = FreePort();
+  Yinetd yinetd(ProbeService(port, "    sandbox: {memory_max: 64M, tasks_max: 8, cpu_max: 50%}\n"));
+  CHECK(Probe(port)["ready"] == "yes");
+}
+
+TEST_CASE("--check reports a cgroup key this kernel cannot honour") {
+  uint16_t port = FreePort();
+  auto [code, out] = RunCheck(ProbeService(port, "    sandbox: {memory_max: 64M}\n"));
+  if (!Kernel().cgroup_root.empty()) {
+    CHECK(code == 0);
+    return;
+  }
+  CHECK(code != 0);
+  CHECK(out.find("sandbox.memory_max needs") != std::string::npos);
+  CHECK(out.find("Delegate=yes") != std::string::npos);
+}
+
+TEST_CASE("a service with cgroup keys but no delegated tree does not start") {
+  if (!Kernel().cgroup_root.empty()) return;  // the case above runs instead
+  char pattern[] = "/tmp/yinetd-cgroup-XXXXXX";
+  REQUIRE(mkdtemp(pattern) != nullptr);
+  std::string config = std::string(pattern) + "/yinetd.yaml";
+  WriteText(config, ProbeService(FreePort(), "    sandbox: {tasks_max: 8}\n"));
+  // A config error ends yinetd at once, before it binds anything.
+  auto [code, out] = RunCommand("timeout 10 " + std::string(std::getenv("YINETD_BINARY")) + " -c " + config + " 2>&1");
+  std::filesystem::remove_all(pattern);
+  CHECK(code != 0);
+  CHECK(out.find("event=config_error") != std::string::npos);
+  CHECK(out.find("sandbox.tasks_max needs") != std::string::npos);
+}
+
+}  // namespace
+}  // namespace yinetd::testing

@@ -1,0 +1,235 @@
+#include "sandbox/sandbox.h"
+
+#include <doctest/doctest.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <sched.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <filesystem>
+#include <functional>
+
+#include "sandbox/landlock.h"
+#include "sandbox/probe.h"
+#include "sandbox/seccomp_filter.h"
+
+namespace yinetd::sandbox {
+namespace {
+
+// Exit codes of the forked child: which step failed, or what it saw.
+constexpr int kEnterFailed = 100, kConfineFailed = 101;
+
+// Forks; the child applies `prepared` as a spawned child does (with fork,
+// so the namespaces come from unshare rather than clone flags) and exits
+// with `check`'s result. Returns that, or -1 if it died otherwise.
+int RunConfined(const Prepared& prepared, const std::function<int()>& check) {
+  pid_t pid = fork();
+  if (pid == 0) {
+    if (prepared.clone_flags != 0 && unshare(prepared.clone_flags & ~CLONE_NEWPID) != 0) _exit(kEnterFailed);
+    if (!EnterNamespaces(prepared).Ok()) _exit(kEnterFailed);
+    if (!Confine(prepared).Ok()) _exit(kConfineFailed);
+    _exit(check());
+  }
+  int status = 0;
+  REQUIRE(waitpid(pid, &status, 0) == pid);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+const config::KernelSupport& Kernel() {
+  static const config::KernelSupport kernel = ProbeKernel();
+  return kernel;
+}
+
+// In the build directory, not /tmp: private_tmp hides /tmp's contents.
+std::string TempDir() {
+  std::string pattern = std::filesystem::current_path().string() + "/yinetd-sandbox-XXXXXX";
+  REQUIRE(mkdtemp(pattern.data()) != nullptr);
+  return pattern;
+}
+
+TEST_CASE("a denied system call fails with EPERM and the program goes on") {
+  if (!Kernel().seccomp) {
+    MESSAGE("skipped: this kernel has no seccomp filters");
+    return;
+  }
+  config::SandboxConfig sandbox;
+  sandbox.system_calls = std::vector<std::string>{"exit_group", "exit", "getpid", "write", "rt_sigreturn"};
+  auto prepared = Prepare("t", sandbox, false, Kernel(), nullptr);
+  CHECK(prepared->mechanisms == "seccomp");
+  int seen = RunConfined(*prepared, [] {
+    errno = 0;
+    long uid = syscall(SYS_getuid);  // not listed
+    if (uid != -1 || errno != EPERM) return 1;
+    return getpid() > 0 ? 0 : 2;     // listed, and we are still running
+  });
+  CHECK(seen == 0);
+}
+
+TEST_CASE("address_families makes socket() of another family fail") {
+  if (!Kernel().seccomp) {
+    MESSAGE("skipped: this kernel has no seccomp filters");
+    return;
+  }
+  config::SandboxConfig sandbox;
+  sandbox.address_families = std::vector<int>{AF_UNIX};
+  auto prepared = Prepare("t", sandbox, false, Kernel(), nullptr);
+  int seen = RunConfined(*prepared, [] {
+    int unix_socket = socket(AF_UNIX, SOCK_STREAM, 0);
+    if (unix_socket < 0) return 1;
+    errno = 0;
+    if (socket(AF_INET, SOCK_STREAM, 0) >= 0 || errno != EAFNOSUPPORT) return 2;
+    if (socket(AF_INET6, SOCK_DGRAM, 0) >= 0) return 3;
+    if (socket(4096, SOCK_DGRAM, 0) >= 0) return 4;  // beyond every known family
+    return 0;
+  });
+  CHECK(seen == 0);
+  // With an allow-list, the other families fail as any unlisted call does.
+  sandbox.system_calls = std::vector<std::string>{"exit_group", "socket", "rt_sigreturn"};
+  prepared = Prepare("t", sandbox, false, Kernel(), nullptr);
+  seen = RunConfined(*prepared, [] {
+    if (socket(AF_UNIX, SOCK_STREAM, 0) < 0) return 1;
+    errno = 0;
+    return socket(AF_INET, SOCK_STREAM, 0) < 0 && errno == EPERM ? 0 : 2;
+  });
+  CHECK(seen == 0);
+}
+
+TEST_CASE("read_only: nothing written but the writable paths") {
+  if (Kernel().landlock_abi == 0) {
+    MESSAGE("skipped: this kernel has no Landlock");
+    return;
+  }
+  std::string writable = TempDir(), other = TempDir();
+  config::SandboxConfig sandbox;
+  sandbox.read_only = true;
+  sandbox.writable = {writable};
+  auto prepared = Prepare("t", sandbox, false, Kernel(), nullptr);
+  CHECK(prepared->mechanisms == "landlock");
+  int seen = RunConfined(*prepared, [&] {
+    if (open((writable + "/ok").c_str(), O_CREAT | O_WRONLY, 0600) < 0) return 1;
+    errno = 0;
+    if (open((other + "/no").c_str(), O_CREAT | O_WRONLY, 0600) >= 0 || errno != EACCES) return 2;
+    if (open("/etc/hostname", O_WRONLY) >= 0) return 3;
+    if (open("/etc/hostname", O_RDONLY) < 0) return 4;  // reading goes on
+    if (open("/dev/null", O_WRONLY) < 0) return 5;      // and so do devices
+    return 0;
+  });
+  CHECK(seen == 0);
+  CHECK(std::filesystem::exists(writable + "/ok"));
+  CHECK_FALSE(std::filesystem::exists(other + "/no"));
+  std::filesystem::remove_all(writable);
+  std::filesystem::remove_all(other);
+}
+
+TEST_CASE("the paths Landlock lets a program write") {
+  config::SandboxConfig sandbox;
+  sandbox.writable = {"/srv/a"};
+  CHECK(WritablePaths(sandbox) == std::vector<std::string>{"/srv/a"});
+  sandbox.private_tmp = true;
+  CHECK(WritablePaths(sandbox) == std::vector<std::string>{"/srv/a", "/tmp", "/var/tmp"});
+  CHECK((HandledFsRights(1) & ReadRights()) == ReadRights());
+  CHECK(HandledFsRights(3) > HandledFsRights(2));
+  CHECK(HandledFsRights(2) > HandledFsRights(1));
+}
+
+TEST_CASE("a writable path that does not exist is an error naming it") {
+  if (Kernel().landlock_abi == 0) {
+    MESSAGE("skipped: this kernel has no Landlock");
+    return;
+  }
+  config::SandboxConfig sandbox;
+  sandbox.read_only = true;
+  sandbox.writable = {"/nonexistent/yinetd"};
+  CHECK_THROWS_WITH(Prepare("t", sandbox, false, Kernel(), nullptr), doctest::Contains("/nonexistent/yinetd"));
+}
+
+TEST_CASE("private_tmp and hidden, in a mount namespace of the child's own") {
+  if (!Kernel().namespaces) {
+    MESSAGE("skipped: yinetd may not make namespaces here (no CAP_SYS_ADMIN)");
+    return;
+  }
+  std::string hidden = TempDir();
+  REQUIRE(close(open((hidden + "/secret").c_str(), O_CREAT | O_WRONLY, 0600)) == 0);
+  config::SandboxConfig sandbox;
+  sandbox.private_tmp = true;
+  sandbox.hidden = {hidden};
+  auto prepared = Prepare("t", sandbox, false, Kernel(), nullptr);
+  CHECK((prepared->clone_flags & CLONE_NEWNS) != 0);
+  int seen = RunConfined(*prepared, [&] {
+    if (access((hidden + "/secret").c_str(), F_OK) == 0) return 1;
+    if (open((hidden + "/new").c_str(), O_CREAT | O_WRONLY, 0600) >= 0) return 2;
+    if (std::filesystem::directory_iterator("/tmp") != std::filesystem::directory_iterator()) return 3;
+    if (open("/tmp/mine", O_CREAT | O_WRONLY, 0600) < 0) return 4;
+    return 0;
+  });
+  CHECK(seen == 0);
+  CHECK(std::filesystem::exists(hidden + "/secret"));  // hidden from the child only
+  CHECK_FALSE(std::filesystem::exists("/tmp/mine"));   // its /tmp was its own
+  std::filesystem::remove_all(hidden);
+}
+
+TEST_CASE("a hidden path beneath a private /tmp needs no mount of its own") {
+  if (!std::filesystem::is_directory("/tmp")) return;
+  char pattern[] = "/tmp/yinetd-hidden-XXXXXX";
+  REQUIRE(mkdtemp(pattern) != nullptr);
+  config::SandboxConfig sandbox;
+  sandbox.private_tmp = true;
+  sandbox.hidden = {pattern, "/etc"};
+  auto prepared = Prepare("t", sandbox, false, Kernel(), nullptr);
+  CHECK(prepared->hidden == std::vector<std::string>{"/etc"});
+  rmdir(pattern);
+}
+
+TEST_CASE("a hidden path that is not a directory is an error") {
+  config::SandboxConfig sandbox;
+  sandbox.hidden = {"/etc/hostname"};
+  CHECK_THROWS_WITH(Prepare("t", sandbox, false, Kernel(), nullptr), doctest::Contains("must be an existing directory"));
+}
+
+TEST_CASE("private_network: the child sees loopback only, and it is up") {
+  if (!Kernel().namespaces) {
+    MESSAGE("skipped: yinetd may not make namespaces here (no CAP_SYS_ADMIN)");
+    return;
+  }
+  config::SandboxConfig sandbox;
+  sandbox.private_network = true;
+  auto prepared = Prepare("t", sandbox, false, Kernel(), nullptr);
+  REQUIRE(prepared->network_namespace.Valid());
+  int seen = RunConfined(*prepared, [] {
+    // Only lo in /sys/class/net would need /sys remounted; ask the kernel.
+    int udp = socket(AF_INET, SOCK_DGRAM, 0);
+    sockaddr_in to{};
+    to.sin_family = AF_INET;
+    to.sin_port = htons(9);
+    to.sin_addr.s_addr = htonl(0x08080808);  // no route out of an empty namespace
+    if (connect(udp, reinterpret_cast<sockaddr*>(&to), sizeof to) == 0) return 1;
+    to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (connect(udp, reinterpret_cast<sockaddr*>(&to), sizeof to) != 0) return 2;  // lo is up
+    return 0;
+  });
+  CHECK(seen == 0);
+}
+
+TEST_CASE("namespaces and dynamic users become clone flags") {
+  config::SandboxConfig sandbox;
+  sandbox.ipc_namespace = true;
+  sandbox.uts_namespace = true;
+  auto prepared = Prepare("t", sandbox, false, Kernel(), nullptr);
+  CHECK(prepared->clone_flags == (CLONE_NEWIPC | CLONE_NEWUTS));
+  CHECK_FALSE(prepared->mount_proc);
+  // A dynamic user's connection is the init of its own pid namespace, with
+  // its own /proc.
+  auto dynamic = Prepare("t", config::SandboxConfig{}, true, Kernel(), nullptr);
+  CHECK(dynamic->clone_flags == (CLONE_NEWPID | CLONE_NEWNS));
+  CHECK(dynamic->mount_proc);
+  CHECK(dynamic->mechanisms == "namespaces");
+}
+
+}  // namespace
+}  // namespace yinetd::sandbox
