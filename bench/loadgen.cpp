@@ -2,7 +2,7 @@
 //
 // Keeps `concurrency` connections in flight on 127.0.0.1:PORT for a bounded
 // time (or a bounded count). Each connection: non-blocking connect, send the
-// payload if any, read until EOF, compare the reply with --expect, close.
+// payload if any (after a PROXY v2 header with --proxy-v2), read until EOF, compare the reply with --expect, close.
 // One epoll loop, one thread. Prints connections/s, latency percentiles and
 // errors by kind as a table on stderr and as one JSON line on stdout.
 #include <arpa/inet.h>
@@ -284,6 +284,16 @@ std::string Unescape(const std::string& text) {
   return out;
 }
 
+// A PROXY protocol v2 header for TCP over IPv4 from 192.0.2.7:40000 to
+// 127.0.0.1:PORT, as a load balancer would send before the client's bytes.
+std::string ProxyV2Header(int port) {
+  std::string header("\r\n\r\n\0\r\nQUIT\n", 12);
+  header += {'\x21', '\x11', '\x00', '\x0c'};  // PROXY, TCP over IPv4, 12 bytes
+  header += {'\xc0', '\x00', '\x02', '\x07', '\x7f', '\x00', '\x00', '\x01'};
+  header += {'\x9c', '\x40', static_cast<char>(port >> 8), static_cast<char>(port & 0xff)};
+  return header;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -303,9 +313,12 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 600000));
   app.add_option("--label", options.label, "a name copied into the output");
   app.add_flag("--fail-on-error", fail_on_error, "exit 1 if any connection failed");
+  bool proxy_v2 = false;
+  app.add_flag("--proxy-v2", proxy_v2, "send a PROXY protocol v2 header before the payload");
   CLI11_PARSE(app, argc, argv);
   options.expect = Unescape(options.expect);
   options.payload = Unescape(options.payload);
+  if (proxy_v2) options.payload = ProxyV2Header(options.port) + options.payload;
 
   LoadGen gen(options);
   if (!gen.Run()) return 2;

@@ -71,5 +71,5 @@ if $all; then
   ninja -C build-asan >/dev/null
   CC=clang CXX=clang++ configure build-fuzz -Dfuzz=true -Db_sanitize=address,undefined -Db_lundef=false
   ninja -C build-fuzz tests/fuzz/config_fuzzer tests/fuzz/address_fuzzer tests/fuzz/control_fuzzer \
-    tests/fuzz/import_fuzzer >/dev/null
+    tests/fuzz/import_fuzzer tests/fuzz/proxy_header_fuzzer >/dev/null
 fi

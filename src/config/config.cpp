@@ -15,7 +15,7 @@ bool ServiceConfig::SameSettings(const ServiceConfig& other) const {
          args == other.args && env == other.env && credentials == other.credentials &&
          stderr_mode == other.stderr_mode && builtin == other.builtin && process == other.process &&
          protocol == other.protocol && mode == other.mode && socket == other.socket &&
-         limits == other.limits && access == other.access &&
+         limits == other.limits && access == other.access && proxy == other.proxy &&
          refuse_message == other.refuse_message && timeout == other.timeout &&
          kill_grace == other.kill_grace && dynamic_user == other.dynamic_user &&
          sandbox == other.sandbox && tls == other.tls;

@@ -145,6 +145,22 @@ struct DynamicUserRange {
   bool operator==(const DynamicUserRange&) const = default;
 };
 
+// The PROXY protocol (HAProxy's proxy-protocol.txt): a load balancer in
+// front sends a header naming the real client before the client's bytes.
+enum class ProxyProtocol { kOff, kV1, kV2, kAny };
+// What a header without a client (v2 LOCAL, v1 UNKNOWN: the balancer's own
+// health check) gets: the program, with the balancer as its peer, or closed.
+enum class ProxyLocal { kServe, kClose };
+
+struct ProxySettings {
+  ProxyProtocol protocol = ProxyProtocol::kOff;
+  std::vector<net::Cidr> from;                 // peers that may send a header
+  std::chrono::milliseconds timeout{3'000};    // to receive the whole header
+  ProxyLocal local = ProxyLocal::kServe;
+  bool Enabled() const { return protocol != ProxyProtocol::kOff; }
+  bool operator==(const ProxySettings&) const = default;
+};
+
 // tls: the service speaks TLS to its clients; the program sees plaintext
 // (src/tls/). Paths are absolute; the files themselves are read and checked
 // by tls::BuildContext, which names each key by its `*_where`.
@@ -193,6 +209,7 @@ struct ServiceConfig {
   SocketOptions socket;
   Limits limits;
   net::AccessList access;
+  ProxySettings proxy;
   std::string refuse_message;  // written to a refused client; "" for none
   std::optional<std::chrono::milliseconds> timeout;  // wall clock per child
   std::chrono::milliseconds kill_grace{2'000};       // SIGTERM → SIGKILL

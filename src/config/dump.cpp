@@ -116,6 +116,19 @@ void EmitAdmission(YAML::Emitter& out, const ServiceConfig& service) {
   Key(out, "refuse_message", service.refuse_message);
 }
 
+// A load balancer's PROXY header, read before the program starts.
+void EmitProxy(YAML::Emitter& out, const ProxySettings& proxy) {
+  const char* protocol = proxy.protocol == ProxyProtocol::kV1   ? "v1"
+                         : proxy.protocol == ProxyProtocol::kV2 ? "v2"
+                                                                : "any";
+  Key(out, "proxy_protocol", std::string(protocol));
+  std::vector<std::string> from;
+  for (const net::Cidr& cidr : proxy.from) from.push_back(cidr.ToString());
+  EmitList(out, "proxy_from", from);
+  Key(out, "proxy_timeout", SecondsText(proxy.timeout));
+  Key(out, "proxy_local", std::string(proxy.local == ProxyLocal::kClose ? "close" : "serve"));
+}
+
 void EmitTls(YAML::Emitter& out, const TlsConfig& tls) {
   out << YAML::Key << "tls" << YAML::Value << YAML::BeginMap;
   Key(out, "cert", tls.cert);
@@ -214,6 +227,7 @@ void EmitService(YAML::Emitter& out, const ServiceConfig& service) {
   Key(out, "source_prefix_v4", static_cast<long>(service.limits.source_prefix_v4));
   Key(out, "source_prefix_v6", static_cast<long>(service.limits.source_prefix_v6));
   if (service.mode == Mode::kNowait) EmitAdmission(out, service);
+  if (service.proxy.Enabled()) EmitProxy(out, service.proxy);
   if (service.tls) EmitTls(out, *service.tls);
   EmitSandbox(out, service.sandbox);
   if (service.timeout) Key(out, "timeout", SecondsText(*service.timeout)); else Unset(out, "timeout: none");

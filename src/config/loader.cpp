@@ -92,6 +92,8 @@ struct DurationRange {
 constexpr DurationRange kTimeoutRange{0.001, 7 * 24 * 3600, "7 days", "leave it out for no limit"};
 constexpr DurationRange kKillGraceRange{0, 3600, "1 hour", ""};
 constexpr DurationRange kShutdownGraceRange{0, 3600, "1 hour", ""};
+// A header awaited holds a descriptor: the wait is short.
+constexpr DurationRange kProxyTimeoutRange{0.001, 60, "", ""};
 constexpr DurationRange kHandshakeTimeoutRange{0.001, 3600, "1 hour", ""};
 
 // A number as short as it can be written: 0.001, 604800.
@@ -166,6 +168,10 @@ class Loader {
   void ParseSandboxKey(const Field& field, ServiceConfig& service) {
     ParseSandbox(field.node, *field.file, host_, service.sandbox, problems_);
   }
+  void ParseProxyProtocol(const Field& field, ServiceConfig& service);
+  void ParseProxyFrom(const Field& field, ServiceConfig& service);
+  void ParseProxyTimeout(const Field& field, ServiceConfig& service);
+  void ParseProxyLocal(const Field& field, ServiceConfig& service);
   void ParseTls(const Field& field, ServiceConfig& service);
 
  private:
@@ -205,6 +211,7 @@ class Loader {
   void CheckRequired(const Fields& fields, const YAML::Node& entry, const std::string& file);
   void CheckProgram(const Fields& fields, const ServiceConfig& service);
   void CheckMode(const Fields& fields, const YAML::Node& entry, ServiceConfig& service);
+  void CheckProxy(const Fields& fields, const YAML::Node& entry, const ServiceConfig& service);
   void CheckDuplicates(const Config& config);
   void CheckDynamicUsers(const Config& config);
   std::string ProgramHint(const std::string& path, const std::string& file);
@@ -267,6 +274,10 @@ const std::vector<ServiceKey>& Loader::ServiceKeys() {
       {"timeout", &Loader::ParseTimeout, true},
       {"kill_grace", &Loader::ParseKillGrace, true},
       {"sandbox", &Loader::ParseSandboxKey, true},
+      {"proxy_protocol", &Loader::ParseProxyProtocol, true},
+      {"proxy_from", &Loader::ParseProxyFrom, true},
+      {"proxy_timeout", &Loader::ParseProxyTimeout, true},
+      {"proxy_local", &Loader::ParseProxyLocal, true},
       {"tls", &Loader::ParseTls, true},
   };
   return keys;
@@ -669,6 +680,7 @@ std::optional<ServiceConfig> Loader::ParseService(const YAML::Node& entry, const
   ResolveCredentials(fields, service);
   CheckProgram(fields, service);
   CheckMode(fields, entry, service);
+  CheckProxy(fields, entry, service);
   CheckTls(fields, entry, service);
   // Returned even with problems, so that duplicates are still found; the
   // whole config is refused anyway.
@@ -1115,6 +1127,70 @@ void Loader::ParseTimeout(const Field& field, ServiceConfig& service) {
 
 void Loader::ParseKillGrace(const Field& field, ServiceConfig& service) {
   if (auto grace = Duration(field, "kill_grace", kKillGraceRange)) service.kill_grace = *grace;
+}
+
+void Loader::ParseProxyProtocol(const Field& field, ServiceConfig& service) {
+  auto text = Scalar(field, "proxy_protocol");
+  if (!text) return;
+  if (*text == "v1") {
+    service.proxy.protocol = ProxyProtocol::kV1;
+  } else if (*text == "v2") {
+    service.proxy.protocol = ProxyProtocol::kV2;
+  } else if (*text == "any") {
+    service.proxy.protocol = ProxyProtocol::kAny;
+  } else {
+    Report(field, "proxy_protocol must be v1, v2 or any (leave it out for none), not '" + *text + "'");
+  }
+}
+
+void Loader::ParseProxyFrom(const Field& field, ServiceConfig& service) {
+  service.proxy.from = CidrList(field, "proxy_from");
+}
+
+void Loader::ParseProxyTimeout(const Field& field, ServiceConfig& service) {
+  if (auto timeout = Duration(field, "proxy_timeout", kProxyTimeoutRange)) service.proxy.timeout = *timeout;
+}
+
+void Loader::ParseProxyLocal(const Field& field, ServiceConfig& service) {
+  auto text = Scalar(field, "proxy_local");
+  if (!text) return;
+  if (*text == "serve") {
+    service.proxy.local = ProxyLocal::kServe;
+  } else if (*text == "close") {
+    service.proxy.local = ProxyLocal::kClose;
+  } else {
+    Report(field, "proxy_local must be serve or close, not '" + *text + "'");
+  }
+}
+
+// The header is read by yinetd from a connection it accepted; checked once
+// every key (and mode) is known.
+void Loader::CheckProxy(const Fields& fields, const YAML::Node& entry, const ServiceConfig& service) {
+  if (!service.proxy.Enabled()) {
+    if (fields.count("proxy_protocol") != 0) return;  // a bad value, reported
+    // Written in the service itself, a proxy_* key without proxy_protocol
+    // would silently do nothing; from defaults it is meant for others.
+    for (const char* key : {"proxy_from", "proxy_timeout", "proxy_local"}) {
+      if (entry[key]) Report(fields.at(key), std::string(key) + " needs proxy_protocol: v1, v2 or any");
+    }
+    return;
+  }
+  const Field& where = fields.at("proxy_protocol");
+  if (service.protocol == Protocol::kUdp) {
+    Report(where, "proxy_protocol applies to TCP services, not protocol udp: remove one of them");
+  } else if (service.mode == Mode::kWait) {
+    Report(where, "proxy_protocol needs mode nowait: in mode wait the program accepts its clients "
+                  "itself and yinetd never reads their header");
+  }
+  if (fields.count("proxy_from") == 0) {
+    Report(where, "proxy_protocol needs proxy_from: the load balancers' addresses (CIDRs) that may "
+                  "send a header, like proxy_from: [10.0.0.0/24]");
+  }
+  for (const net::Address& address : service.listen) {
+    if (!address.IsInet()) {
+      Report(where, "proxy_protocol needs IP listen addresses, not " + address.ToString());
+    }
+  }
 }
 
 const std::vector<std::string_view> kTlsKeys = {"cert", "key", "client_ca", "client_cert", "allow_client",

@@ -193,8 +193,11 @@ void UnmatchedSocket(int fd, std::string_view name, std::string_view addr, std::
   Emit(spdlog::level::err, line.Add("reason", reason));
 }
 
-void Accept(std::string_view service, pid_t pid, std::string_view peer) {
-  Emit(spdlog::level::info, ServiceLine("accept", service).Add("pid", pid).Add("peer", peer));
+void Accept(std::string_view service, pid_t pid, std::string_view peer, std::string_view via) {
+  Line line = ServiceLine("accept", service);
+  line.Add("pid", pid).Add("peer", peer);
+  if (!via.empty()) line.Add("via", via);
+  Emit(spdlog::level::info, line);
 }
 
 void BacklogClamped(std::string_view service, std::string_view addr, int requested, int used) {
@@ -206,9 +209,10 @@ void BacklogClamped(std::string_view service, std::string_view addr, int request
 
 void Exit(std::string_view service, pid_t pid, std::string_view peer, int wait_status,
           int64_t duration_ms, int64_t cpu_ms, int64_t maxrss_kb, std::string_view reason,
-          const TlsFacts& tls) {
+          std::string_view via, const TlsFacts& tls) {
   Line line = ServiceLine("exit", service);
   line.Add("pid", pid).Add("peer", peer);
+  if (!via.empty()) line.Add("via", via);
   if (WIFSIGNALED(wait_status)) {
     line.Add("signal", SignalName(WTERMSIG(wait_status)));
   } else {
@@ -259,8 +263,14 @@ void TlsReloadFailed(std::string_view service, std::string_view trigger, std::st
                                .Add("kept", kept_old ? "old" : "none"));
 }
 
-void Refuse(std::string_view service, std::string_view peer, std::string_view reason) {
-  Emit(spdlog::level::warn, ServiceLine("refuse", service).Add("peer", peer).Add("reason", reason));
+void Refuse(std::string_view service, std::string_view peer, std::string_view reason, std::string_view via,
+            std::string_view detail) {
+  Line line = ServiceLine("refuse", service);
+  line.Add("peer", peer);
+  if (!via.empty()) line.Add("via", via);
+  line.Add("reason", reason);
+  if (!detail.empty()) line.Add("detail", detail);
+  Emit(spdlog::level::warn, line);
 }
 
 void RefusalsSuppressed(std::string_view service, std::string_view reason, long count) {

@@ -44,7 +44,9 @@ void Listen(std::string_view service, std::string_view addr);
 void Adopt(std::string_view service, std::string_view addr, int fd, std::string_view name);
 // A passed socket that no service takes; it is closed.
 void UnmatchedSocket(int fd, std::string_view name, std::string_view addr, std::string_view reason);
-void Accept(std::string_view service, pid_t pid, std::string_view peer);
+// Behind a load balancer (proxy_protocol), `peer` is the client its header
+// named and `via` the balancer; `via` is empty otherwise.
+void Accept(std::string_view service, pid_t pid, std::string_view peer, std::string_view via = "");
 // A service's backlog is above net.core.somaxconn: the kernel uses `used`.
 void BacklogClamped(std::string_view service, std::string_view addr, int requested, int used);
 // `wait_status` is what waitpid returned; `reason` is empty unless yinetd
@@ -61,6 +63,7 @@ struct TlsFacts {
 };
 void Exit(std::string_view service, pid_t pid, std::string_view peer, int wait_status,
           int64_t duration_ms, int64_t cpu_ms, int64_t maxrss_kb, std::string_view reason,
+          std::string_view via = "",
           const TlsFacts& tls = {});
 // A TLS handshake that failed (or a client allow_client refused); `reason`
 // is one word (handshake_timeout, no_client_cert, ...), `detail` OpenSSL's.
@@ -78,8 +81,11 @@ void TlsReloadFailed(std::string_view service, std::string_view trigger, std::st
                      bool kept_old);
 // A connection closed without starting its program; `reason` is
 // denied, max_children, max_connections, max_per_source, max_rate or
-// max_rate_per_source.
-void Refuse(std::string_view service, std::string_view peer, std::string_view reason);
+// max_rate_per_source; on proxy_protocol services also proxy_untrusted,
+// proxy_invalid (`detail` says what was wrong), proxy_timeout and
+// proxy_busy (too many headers awaited).
+void Refuse(std::string_view service, std::string_view peer, std::string_view reason,
+            std::string_view via = "", std::string_view detail = "");
 // How many refusals RefusalLog kept out of the log in the last window.
 void RefusalsSuppressed(std::string_view service, std::string_view reason, long count);
 void Stderr(std::string_view service, pid_t pid, std::string_view line);

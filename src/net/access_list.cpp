@@ -10,8 +10,6 @@
 #include "net/address.h"
 
 namespace yinetd::net {
-namespace {
-
 std::optional<IpAddress> ParseIp(const std::string& text) {
   IpAddress address;
   if (inet_pton(AF_INET, text.c_str(), address.bytes.data()) == 1) return address;
@@ -25,8 +23,6 @@ std::optional<IpAddress> ParseIp(const std::string& text) {
   std::memcpy(address.bytes.data(), &in6, 16);
   return address;
 }
-
-}  // namespace
 
 IpAddress IpAddress::Masked(int prefix) const {
   IpAddress out = *this;

@@ -29,6 +29,10 @@ struct IpAddress {
   auto operator<=>(const IpAddress&) const = default;
 };
 
+// A numeric IPv4 or IPv6 address ("192.0.2.7", "2001:db8::1"); an
+// IPv4-mapped one is taken as IPv4. nullopt for anything else.
+std::optional<IpAddress> ParseIp(const std::string& text);
+
 // The IP address of a socket address; nullopt for non-IP (unix) sockets.
 std::optional<IpAddress> IpOf(const sockaddr* addr);
 

@@ -1,6 +1,8 @@
 #include "spawn/child_env.h"
 
 #include <algorithm>
+#include <cctype>
+#include <utility>
 
 namespace yinetd::spawn {
 namespace {
@@ -23,7 +25,39 @@ void AddServiceVariables(const config::ServiceConfig& service, std::vector<std::
   for (const auto& [name, value] : service.env) Set(env, name, value);
 }
 
+// The balancer and the TLVs its header carried (escaped).
+void AddProxyVariables(const Connection& connection, std::vector<std::string>& env) {
+  if (!connection.proxy) return;
+  Set(env, "TCPPROXYIP", connection.proxy->ip);
+  Set(env, "TCPPROXYPORT", std::to_string(connection.proxy->port));
+  const net::ProxyTlvs& tlvs = connection.tlvs;
+  const std::pair<const char*, const std::optional<std::string>*> named[] = {
+      {"PROXY_ALPN", &tlvs.alpn},           {"PROXY_AUTHORITY", &tlvs.authority},
+      {"PROXY_UNIQUE_ID", &tlvs.unique_id}, {"PROXY_SSL_VERSION", &tlvs.ssl_version},
+      {"PROXY_SSL_CN", &tlvs.ssl_cn},       {"PROXY_SSL_CIPHER", &tlvs.ssl_cipher},
+  };
+  for (const auto& [name, value] : named) {
+    if (*value) Set(env, name, EscapeEnvValue(**value));
+  }
+}
+
 }  // namespace
+
+std::string EscapeEnvValue(std::string_view bytes) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  out.reserve(bytes.size());
+  for (char c : bytes) {
+    auto byte = static_cast<unsigned char>(c);
+    bool plain = std::isalnum(byte) != 0 || std::string_view("._:/@+=,-").find(c) != std::string_view::npos;
+    if (plain && byte < 0x80) {
+      out.push_back(c);
+    } else {
+      out += {'%', kHex[byte >> 4], kHex[byte & 0x0f]};
+    }
+  }
+  return out;
+}
 
 std::vector<std::string> BuildArgv(const config::ServiceConfig& service) {
   std::vector<std::string> argv{service.process.argv0.value_or(service.program)};
@@ -53,6 +87,7 @@ std::vector<std::string> BuildEnv(const config::ServiceConfig& service, const Co
     Set(env, "TCPLOCALPORT", std::to_string(connection.local.port));
     Set(env, "REMOTE_ADDR", connection.peer.ip);
     Set(env, "REMOTE_PORT", std::to_string(connection.peer.port));
+    AddProxyVariables(connection, env);
   }
   AddServiceVariables(service, env);
   return env;

@@ -8,6 +8,7 @@
 
 #include "config/config.h"
 #include "net/address.h"
+#include "net/proxy_header.h"
 
 namespace yinetd::spawn {
 
@@ -19,14 +20,25 @@ struct Connection {
   net::Endpoint peer;
   net::Endpoint local;
   std::optional<net::PeerCredentials> credentials = std::nullopt;  // unix peers only
+  // Behind a load balancer (proxy_protocol) whose header named a client:
+  // the balancer's end of the connection, while `peer` and `local` are the
+  // addresses from the header.
+  std::optional<net::Endpoint> proxy = std::nullopt;
+  net::ProxyTlvs tlvs = {};  // from a v2 header
 };
+
+// A TLV value made safe for the environment: every byte but ASCII letters,
+// digits and . _ : / @ + = , - becomes %XX (so '%' itself is %25), which a
+// shell word takes as is and a program can decode.
+std::string EscapeEnvValue(std::string_view bytes);
 
 // argv: `argv0` (default: the program path), then `args`.
 std::vector<std::string> BuildArgv(const config::ServiceConfig& service);
 
 // PROTO; for unix peers the UCSPI-UNIX names (UNIXREMOTEUID, UNIXREMOTEGID,
 // UNIXREMOTEPID) when the kernel gave them; for TCP the UCSPI-TCP names (TCPREMOTEIP, TCPREMOTEPORT, TCPLOCALIP,
-// TCPLOCALPORT), systemd's REMOTE_ADDR and REMOTE_PORT, YINETD_SERVICE,
+// TCPLOCALPORT), systemd's REMOTE_ADDR and REMOTE_PORT; behind a balancer
+// also TCPPROXYIP, TCPPROXYPORT and the PROXY_* TLVs; YINETD_SERVICE,
 // PATH, then the service's `env:`. A later entry replaces an earlier one of
 // the same name, so `env:` can override PATH. With `clear_env`, only the
 // service's `env:`.

@@ -28,10 +28,11 @@ std::optional<RefuseReason> Children::Admit(Service& service, const std::optiona
   return service.state->gate.Check(source, service.Running(), clock_.Now());
 }
 
-void Children::Refused(Service& service, std::string_view peer, std::string_view reason) {
+void Children::Refused(Service& service, std::string_view peer, std::string_view reason, std::string_view via,
+                       std::string_view detail) {
   service.state->counts.CountRefusal(reason);
   if (refusals_.Record(service.Name(), std::string(reason), clock_.Now())) {
-    log::Refuse(service.Name(), peer, reason);
+    log::Refuse(service.Name(), peer, reason, via, detail);
   } else {
     ScheduleRefusalFlush();
   }
@@ -71,18 +72,19 @@ void Children::FlushRefusals() {
 
 void Children::Started(std::shared_ptr<Service> service, pid_t pid, std::string peer,
                        std::optional<net::IpAddress> client, const SourceKey& source, UniqueFd report_pipe,
-                       UniqueFd tls_outcome) {
+                       UniqueFd tls_outcome, std::string via) {
   ServiceState& state = *service->state;
   ++state.counts.running;
   ++state.counts.accepted;
   state.gate.CountIn(source);
   // A pid in use again means the group it once led is gone.
   lingering_.erase(pid);
-  log::Accept(service->Name(), pid, peer);
+  log::Accept(service->Name(), pid, peer, via);
   ChildRecord& record = children_[pid];
   record.service = std::move(service);
   record.pid = pid;
   record.peer = std::move(peer);
+  record.via = std::move(via);
   record.client = client;
   record.source = source;
   record.started = clock_.Now();
@@ -128,7 +130,7 @@ void Children::Ended(const Reaped& reaped) {
     TlsFailed(service, record.pid, record.peer, outcome.failure, outcome.detail);
   } else {
     log::Exit(service.Name(), record.pid, record.peer, reaped.status, MillisBetween(record.started, now),
-              used.cpu_ms, used.maxrss_kb, record.kill_reason,
+              used.cpu_ms, used.maxrss_kb, record.kill_reason, record.via,
               log::TlsFacts{outcome.version, outcome.client, outcome.ktls});
   }
   if (processes_.GroupAlive(record.pid)) Linger(record);

@@ -37,6 +37,7 @@ struct ChildRecord {
   std::shared_ptr<Service> service;
   pid_t pid = 0;
   std::string peer;                       // for logs; "" for a wait-mode child
+  std::string via;                        // for logs: the load balancer, if any
   std::optional<net::IpAddress> client;   // counted again if the prefixes change
   SourceKey source;                       // what the gate counted it under
   TimePoint started;
@@ -70,13 +71,15 @@ class Children {
                                     SourceKey& source);
   // A connection closed without a program: counted, and logged (at most a
   // few lines a second per service and reason).
-  void Refused(Service& service, std::string_view peer, std::string_view reason);
+  // `via` (the balancer) and `detail` (what was wrong) go into the log line.
+  void Refused(Service& service, std::string_view peer, std::string_view reason, std::string_view via = "",
+               std::string_view detail = "");
 
   // The two places a connection is counted in and out.
   // `tls_outcome`: a TLS child's outcome pipe, read when it is reaped.
   void Started(std::shared_ptr<Service> service, pid_t pid, std::string peer,
                std::optional<net::IpAddress> client, const SourceKey& source, UniqueFd report_pipe,
-               UniqueFd tls_outcome = {});
+               UniqueFd tls_outcome = {}, std::string via = "");
   // A TLS handshake that failed (or found no context to start with):
   // counted, and logged as tls_error with the same rate limit as refusals.
   void TlsFailed(Service& service, pid_t pid, std::string_view peer, const std::string& reason,

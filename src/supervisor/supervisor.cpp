@@ -205,17 +205,22 @@ bool Supervisor::AcceptOne(Listener& listener) {
     listeners_.OnServeError(listener, "accept4", err);
     return false;
   }
-  Serve(listener, std::move(connection), net::ToEndpoint(peer_addr.Get(), peer_addr.length),
-        net::IpOf(peer_addr.Get()));
+  net::Endpoint peer = net::ToEndpoint(peer_addr.Get(), peer_addr.length);
+  if (listener.service->config.proxy.Enabled()) {
+    AwaitHeader(listener, std::move(connection), peer, net::IpOf(peer_addr.Get()));
+  } else {
+    Serve(listener, std::move(connection), peer, net::IpOf(peer_addr.Get()));
+  }
   return listener.polled;
 }
 
 void Supervisor::Serve(Listener& listener, UniqueFd connection, const net::Endpoint& peer,
-                       const std::optional<net::IpAddress>& client) {
+                       const std::optional<net::IpAddress>& client, const Forwarded* forwarded) {
   Service& service = *listener.service;
+  std::string via = forwarded ? forwarded->balancer.ToString() : "";
   SourceKey source;
   if (std::optional<RefuseReason> reason = children_.Admit(service, client, source)) {
-    Refuse(listener, std::move(connection), peer, *reason);
+    Refuse(listener, std::move(connection), peer, *reason, via);
     return;
   }
   if (service.config.tls && !service.state->tls) {
@@ -225,11 +230,18 @@ void Supervisor::Serve(Listener& listener, UniqueFd connection, const net::Endpo
   }
   spawn::Connection ends{peer, listener.fixed_local ? listener.local : net::LocalEndpoint(connection.Get())};
   if (peer.is_unix) ends.credentials = net::PeerCredentialsOf(connection.Get());
-  StartChild(listener, connection.Get(), spawn::BuildEnv(service.config, ends), peer.ToString(), client, source);
+  if (forwarded) {
+    ends.local = forwarded->server;
+    ends.proxy = forwarded->balancer;
+    ends.tlvs = forwarded->tlvs;
+  }
+  StartChild(listener, connection.Get(), spawn::BuildEnv(service.config, ends), peer.ToString(), client, source,
+             std::move(via));
   // The parent's copy is closed here, in one place: the child has its own.
 }
 
-void Supervisor::Refuse(Listener& listener, UniqueFd connection, const net::Endpoint& peer, RefuseReason reason) {
+void Supervisor::Refuse(Listener& listener, UniqueFd connection, const net::Endpoint& peer, RefuseReason reason,
+                        std::string_view via) {
   const std::string& message = listener.service->config.refuse_message;
   if (!message.empty()) {
     // Best effort and never blocking: a fresh socket's send buffer takes a
@@ -238,7 +250,7 @@ void Supervisor::Refuse(Listener& listener, UniqueFd connection, const net::Endp
     [[maybe_unused]] ssize_t sent = send(connection.Get(), line.data(), line.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
   }
   connection.Reset();
-  children_.Refused(*listener.service, peer.ToString(), ReasonName(reason));
+  children_.Refused(*listener.service, peer.ToString(), ReasonName(reason), via);
 }
 
 // The report pipe the next child of `listener` needs, if any, opened before
@@ -275,7 +287,7 @@ void Supervisor::StartWaitChild(Listener& listener) {
 
 std::optional<pid_t> Supervisor::StartChild(Listener& listener, int fd, std::vector<std::string> env,
                                             std::string peer, std::optional<net::IpAddress> client,
-                                            const SourceKey& source) {
+                                            const SourceKey& source, std::string via) {
   Service& service = *listener.service;
   std::vector<char*> envp = spawn::ToExecArray(env);
   spawn::ChildSpec spec{service.config.program.c_str(),
@@ -331,7 +343,7 @@ std::optional<pid_t> Supervisor::StartChild(Listener& listener, int fd, std::vec
   }
   if (dynamic_user) sandboxes_.Holds(started.pid, dynamic_user->uid);
   children_.Started(listener.service, started.pid, std::move(peer), client, source, std::move(pipe.read_end),
-                    std::move(outcome_read));
+                    std::move(outcome_read), std::move(via));
   if (started.failure) {
     log::ExecFailed(service.Name(), started.pid, service.program_text, started.failure->call, started.failure->err);
   }
@@ -350,6 +362,7 @@ void Supervisor::BeginShutdown() {
   if (stopping_) return;
   stopping_ = true;
   listeners_.CloseAll();
+  DropAwaitedHeaders();
   watch_reload_.Cancel();
   if (watch_.Fd() >= 0) poll_.Remove(watch_.Fd());
   watch_.Stop();

@@ -31,6 +31,7 @@
 #include "supervisor/children.h"
 #include "supervisor/clock.h"
 #include "supervisor/config_watch.h"
+#include "supervisor/header_wait.h"
 #include "supervisor/listener_set.h"
 #include "supervisor/metrics.h"
 #include "supervisor/poll_set.h"
@@ -42,6 +43,14 @@
 #include "sys/unique_fd.h"
 
 namespace yinetd::supervisor {
+
+// A connection a load balancer forwarded (proxy_protocol), and what its
+// header said beyond the client: for the program's environment and the logs.
+struct Forwarded {
+  net::Endpoint balancer;
+  net::Endpoint server;  // the address the client connected to
+  net::ProxyTlvs tlvs;
+};
 
 class Supervisor {
  public:
@@ -104,8 +113,11 @@ class Supervisor {
 
   // The connection `fd` of `client` at `peer` reached `listener`'s service:
   // admit it on the client's address, then start its program or refuse it.
+  // `forwarded`: it came through a load balancer, and `peer` and `client`
+  // are from its PROXY header.
   void Serve(Listener& listener, UniqueFd connection, const net::Endpoint& peer,
-             const std::optional<net::IpAddress>& client);
+             const std::optional<net::IpAddress>& client, const Forwarded* forwarded = nullptr);
+  size_t HeadersAwaited() const { return header_wait_.Size(); }
 
  private:
   void HandleSignals(SignalPipe& signals);
@@ -113,10 +125,21 @@ class Supervisor {
   bool AcceptOne(Listener& listener);
   bool HasRoom(const Listener& listener) const;
   bool ReadyReportPipe(Listener& listener);
-  void Refuse(Listener& listener, UniqueFd connection, const net::Endpoint& peer, RefuseReason reason);
+  void Refuse(Listener& listener, UniqueFd connection, const net::Endpoint& peer, RefuseReason reason,
+              std::string_view via);
   void StartWaitChild(Listener& listener);
   std::optional<pid_t> StartChild(Listener& listener, int fd, std::vector<std::string> env, std::string peer,
-                                  std::optional<net::IpAddress> client, const SourceKey& source);
+                                  std::optional<net::IpAddress> client, const SourceKey& source,
+                                  std::string via = "");
+  // proxy_stage.cpp: a proxy_protocol service's connection, from accept
+  // until its header is whole (then Serve) or it is refused.
+  void AwaitHeader(Listener& listener, UniqueFd connection, const net::Endpoint& peer,
+                   const std::optional<net::IpAddress>& ip);
+  void OnHeaderReadable(int fd);
+  void OnHeaderDeadline();
+  void ArmHeaderDeadline();
+  void HeaderDone(HeaderWait::Done done);
+  void DropAwaitedHeaders();
   void OnChildEnded(const ChildRecord& child, int wait_status);
   // kRefused, with the problem, when a sandbox cannot be prepared: the old
   // config then still serves.
@@ -148,6 +171,9 @@ class Supervisor {
   StatusReport status_;
   std::vector<std::shared_ptr<Service>> services_;
   std::function<config::LoadResult()> config_source_;
+  HeaderWait header_wait_;
+  Timer header_deadline_;  // the earliest deadline in header_wait_
+  std::optional<TimePoint> header_deadline_at_;
   ConfigWatch watch_;
   Timer watch_reload_;  // debounced reload after an edit
   UniqueFd devnull_;

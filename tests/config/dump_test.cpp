@@ -131,5 +131,22 @@ TEST_CASE("every kind of service survives the round trip") {
                 }());
 }
 
+TEST_CASE("proxy_* keys survive the round trip") {
+  CheckRoundTrip(R"(services:
+  - name: gate
+    listen: 127.0.0.1:2222
+    program: /bin/cat
+    proxy_protocol: v2
+    proxy_from: [10.0.0.0/24, "::1"]
+    proxy_timeout: 0.5
+    proxy_local: close
+  - name: any
+    listen: 127.0.0.1:2223
+    program: /bin/cat
+    proxy_protocol: any
+    proxy_from: 192.0.2.1
+)");
+}
+
 }  // namespace
 }  // namespace yinetd::config

@@ -691,6 +691,81 @@ TEST_CASE("include of a missing literal file is an error; an empty glob is not")
 namespace yinetd::config {
 namespace {
 
+std::string ProxyService(const std::string& keys, const std::string& listen = "127.0.0.1:2222") {
+  return "services:\n  - name: gate\n    listen: " + listen + "\n    program: /bin/cat\n" + keys;
+}
+
+TEST_CASE("proxy_* keys are read, with proxy_timeout 3 and proxy_local serve by default") {
+  LoadResult result = Load(ProxyService("    proxy_protocol: v2\n    proxy_from: [10.0.0.0/24, 127.0.0.1]\n"));
+  REQUIRE(result.problems.empty());
+  const ProxySettings& proxy = result.config->services[0].proxy;
+  CHECK(proxy.protocol == ProxyProtocol::kV2);
+  REQUIRE(proxy.from.size() == 2);
+  CHECK(proxy.from[0].ToString() == "10.0.0.0/24");
+  CHECK(proxy.timeout == std::chrono::seconds(3));
+  CHECK(proxy.local == ProxyLocal::kServe);
+  result = Load(ProxyService("    proxy_protocol: any\n    proxy_from: 10.0.0.1\n    proxy_timeout: 0.5\n"
+                             "    proxy_local: close\n"));
+  REQUIRE(result.problems.empty());
+  const ProxySettings& other = result.config->services[0].proxy;
+  CHECK(other.protocol == ProxyProtocol::kAny);
+  CHECK(other.timeout == std::chrono::milliseconds(500));
+  CHECK(other.local == ProxyLocal::kClose);
+  CHECK(Load(ProxyService("    proxy_protocol: v1\n    proxy_from: ::1\n")).config->services[0].proxy.protocol ==
+        ProxyProtocol::kV1);
+  CHECK_FALSE(Load(kMinimal).config->services[0].proxy.Enabled());
+}
+
+TEST_CASE("proxy_* keys apply from defaults to every service") {
+  LoadResult result = Load(R"(defaults:
+  proxy_protocol: v2
+  proxy_from: [192.0.2.0/24]
+  proxy_timeout: 2
+services:
+  - name: a
+    listen: 127.0.0.1:2222
+    program: /bin/cat
+)");
+  REQUIRE(result.problems.empty());
+  CHECK(result.config->services[0].proxy.protocol == ProxyProtocol::kV2);
+  CHECK(result.config->services[0].proxy.timeout == std::chrono::seconds(2));
+}
+
+TEST_CASE("proxy_protocol without proxy_from is an error at proxy_protocol") {
+  Problem problem = OnlyProblem(ProxyService("    proxy_protocol: v2\n"));
+  CHECK(problem.where.line == 5);
+  CHECK(problem.where.column == 21);
+  CHECK(problem.message.find("needs proxy_from") != std::string::npos);
+}
+
+TEST_CASE("proxy_protocol with udp, with mode wait, or on a unix socket is an error") {
+  Problem udp = OnlyProblem(ProxyService("    protocol: udp\n    proxy_protocol: v2\n    proxy_from: 10.0.0.1\n"));
+  CHECK(udp.message.find("not protocol udp") != std::string::npos);
+  Problem wait = OnlyProblem(ProxyService("    mode: wait\n    proxy_protocol: v2\n    proxy_from: 10.0.0.1\n"));
+  CHECK(wait.message.find("needs mode nowait") != std::string::npos);
+  Problem unix_socket =
+      OnlyProblem(ProxyService("    proxy_protocol: v2\n    proxy_from: 10.0.0.1\n", "unix:/run/gate.sock"));
+  CHECK(unix_socket.message.find("IP listen addresses") != std::string::npos);
+}
+
+TEST_CASE("bad proxy_* values are explained") {
+  CHECK(OnlyProblem(ProxyService("    proxy_protocol: v3\n    proxy_from: 10.0.0.1\n")).message ==
+        "proxy_protocol must be v1, v2 or any (leave it out for none), not 'v3'");
+  CHECK(OnlyProblem(ProxyService("    proxy_protocol: v2\n    proxy_from: 10.0.0.1\n    proxy_timeout: 0\n"))
+            .message.find("proxy_timeout must be a number of seconds from 0.001 to 60") != std::string::npos);
+  CHECK(OnlyProblem(ProxyService("    proxy_protocol: v2\n    proxy_from: 10.0.0.1\n    proxy_timeout: 61\n"))
+            .message.find("from 0.001 to 60") != std::string::npos);
+  CHECK(OnlyProblem(ProxyService("    proxy_protocol: v2\n    proxy_from: 10.0.0.1\n    proxy_local: drop\n"))
+            .message == "proxy_local must be serve or close, not 'drop'");
+  CHECK(OnlyProblem(ProxyService("    proxy_protocol: v2\n    proxy_from: 10.0.0.1/8\n"))
+            .message.find("proxy_from: ") == 0);
+}
+
+TEST_CASE("a proxy_* key written in a service without proxy_protocol is an error") {
+  Problem problem = OnlyProblem(ProxyService("    proxy_from: 10.0.0.1\n"));
+  CHECK(problem.message == "proxy_from needs proxy_protocol: v1, v2 or any");
+}
+
 TEST_CASE("unknown keys from xinetd, inetd and tcpserver name the yinetd key") {
   auto message = [](const std::string& line) {
     return OnlyProblem("services:\n  - name: a\n    listen: 7\n    program: /bin/cat\n    " + line + "\n").message;

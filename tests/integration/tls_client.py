@@ -35,6 +35,8 @@ def parse_args():
     p.add_argument("--connections", type=int, default=1,
                    help="connect this many times in a row, resuming the first session")
     p.add_argument("--timeout", type=float, default=30.0)
+    p.add_argument("--proxy-v1", default="",
+                   help="a PROXY v1 line (without CRLF) sent before the handshake, as a balancer would")
     return p.parse_args()
 
 
@@ -42,6 +44,8 @@ class Conn:
     def __init__(self, args, ctx, session=None):
         self.deadline = time.monotonic() + args.timeout
         self.sock = socket.create_connection(("127.0.0.1", args.port), timeout=args.timeout)
+        if args.proxy_v1:
+            self.sock.sendall(args.proxy_v1.encode() + b"\r\n")
         self.sock.setblocking(False)
         self.inc, self.out = ssl.MemoryBIO(), ssl.MemoryBIO()
         self.obj = ctx.wrap_bio(self.inc, self.out, server_hostname=args.sni, session=session)

@@ -76,6 +76,20 @@ TEST_CASE("10 MiB go through /bin/cat over TLS intact, and the exit line says tl
   CHECK(yinetd.WaitForLog({"event=exit", "service=secure-echo", "status=0", "tls=1.3"}));
 }
 
+TEST_CASE("proxy_protocol with tls: the PROXY header comes first on the wire, then the handshake") {
+  Pki pki;
+  uint16_t port = FreePort();
+  Yinetd yinetd(Config(Service("proxied-tls", port, "/bin/cat",
+                               "    proxy_protocol: v1\n    proxy_from: [127.0.0.0/8]\n" + TlsBlock(pki))));
+  WriteText(pki / "payload", "through the balancer\n");
+  std::string result = Client(pki, port, "--proxy-v1 'PROXY TCP4 192.0.2.9 198.51.100.1 5555 443' --send " +
+                                             pki / "payload" + " --out " + pki / "received");
+  CHECK(Has(result, "\"version\": \"TLSv1.3\""));
+  CHECK(ReadFile(pki / "received") == "through the balancer\n");
+  CHECK(yinetd.WaitForLog(
+      {"event=exit", "service=proxied-tls", "peer=192.0.2.9:5555", "via=127.0.0.1:", "status=0", "tls=1.3"}));
+}
+
 TEST_CASE("the program sees PROTO=SSL and the SSL_ names, with and without a client certificate") {
   Pki pki;
   uint16_t port = FreePort();

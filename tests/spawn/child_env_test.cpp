@@ -112,3 +112,61 @@ TEST_CASE("exec arrays point into the strings and end in NULL") {
 
 }  // namespace
 }  // namespace yinetd::spawn
+
+namespace yinetd::spawn {
+namespace {
+
+bool Has(const std::vector<std::string>& env, const std::string& entry) {
+  return std::find(env.begin(), env.end(), entry) != env.end();
+}
+
+bool HasName(const std::vector<std::string>& env, const std::string& name) {
+  return std::any_of(env.begin(), env.end(), [&](const std::string& e) { return e.rfind(name + "=", 0) == 0; });
+}
+
+TEST_CASE("behind a balancer: the header's addresses, the balancer in TCPPROXYIP/PORT, and the TLVs") {
+  config::ServiceConfig service;
+  service.name = "gate";
+  Connection connection{net::Endpoint{"192.0.2.7", 40000, false}, net::Endpoint{"198.51.100.1", 2222, false}};
+  connection.proxy = net::Endpoint{"10.0.0.2", 51000, false};
+  connection.tlvs.alpn = "h2";
+  connection.tlvs.authority = "www.example";
+  connection.tlvs.unique_id = std::string("id\0\n$(x)", 8);
+  connection.tlvs.ssl_version = "TLSv1.3";
+  connection.tlvs.ssl_cn = "Jane Doe";
+  connection.tlvs.ssl_cipher = "TLS_AES_128_GCM_SHA256";
+  std::vector<std::string> env = BuildEnv(service, connection);
+  for (const char* entry : {"TCPREMOTEIP=192.0.2.7", "TCPREMOTEPORT=40000", "REMOTE_ADDR=192.0.2.7",
+                            "REMOTE_PORT=40000", "TCPLOCALIP=198.51.100.1", "TCPLOCALPORT=2222",
+                            "TCPPROXYIP=10.0.0.2", "TCPPROXYPORT=51000", "PROXY_ALPN=h2",
+                            "PROXY_AUTHORITY=www.example", "PROXY_UNIQUE_ID=id%00%0A%24%28x%29",
+                            "PROXY_SSL_VERSION=TLSv1.3", "PROXY_SSL_CN=Jane%20Doe",
+                            "PROXY_SSL_CIPHER=TLS_AES_128_GCM_SHA256"}) {
+    CAPTURE(entry);
+    CHECK(Has(env, entry));
+  }
+}
+
+TEST_CASE("without a balancer, or a header without TLVs, no TCPPROXY* or PROXY_* variables") {
+  config::ServiceConfig service;
+  Connection direct{net::Endpoint{"127.0.0.1", 1, false}, net::Endpoint{"127.0.0.1", 2, false}};
+  std::vector<std::string> env = BuildEnv(service, direct);
+  CHECK_FALSE(HasName(env, "TCPPROXYIP"));
+  CHECK_FALSE(HasName(env, "PROXY_ALPN"));
+  direct.proxy = net::Endpoint{"10.0.0.2", 3, false};
+  env = BuildEnv(service, direct);
+  CHECK(Has(env, "TCPPROXYIP=10.0.0.2"));
+  CHECK_FALSE(HasName(env, "PROXY_ALPN"));
+  CHECK_FALSE(HasName(env, "PROXY_SSL_CN"));
+}
+
+TEST_CASE("EscapeEnvValue keeps safe bytes and percent-encodes the rest, '%' included") {
+  CHECK(EscapeEnvValue("a-Z_0.9:/@+=,") == "a-Z_0.9:/@+=,");
+  CHECK(EscapeEnvValue("100%") == "100%25");
+  CHECK(EscapeEnvValue("`;|&<>'\"\\ ") == "%60%3B%7C%26%3C%3E%27%22%5C%20");
+  CHECK(EscapeEnvValue("\xff\x80") == "%FF%80");
+  CHECK(EscapeEnvValue("") == "");
+}
+
+}  // namespace
+}  // namespace yinetd::spawn
