@@ -25,6 +25,10 @@ bool IsDirectory(const std::string& path) {
   return stat(path.c_str(), &info) == 0 && S_ISDIR(info.st_mode);
 }
 
+// What a hidden file is covered with: a device node, which a mount with
+// MS_NODEV refuses to open (EACCES, for root too).
+constexpr const char* kHiddenFileCover = "/dev/null";
+
 int NamespaceFlags(const config::SandboxConfig& sandbox, bool dynamic_user) {
   int flags = 0;
   bool pid = sandbox.pid_namespace || dynamic_user;
@@ -57,11 +61,15 @@ void PrepareMounts(const config::SandboxConfig& sandbox, Prepared& prepared) {
     }
   }
   for (const std::string& path : sandbox.hidden) {
-    if (!IsDirectory(path)) throw SysError("hidden " + path + " (must be an existing directory)", ENOTDIR);
+    struct stat info;
+    if (stat(path.c_str(), &info) != 0) throw SysError("hidden " + path + " (must exist)", errno);
     // Beneath a private /tmp it is gone already, and mounting on it would
     // fail: the fresh tmpfs has no such path.
-    if (!Beneath(path, prepared.private_tmp_dirs)) prepared.hidden.push_back(path);
+    if (Beneath(path, prepared.private_tmp_dirs)) continue;
+    (S_ISDIR(info.st_mode) ? prepared.hidden : prepared.hidden_files).push_back(path);
   }
+  // Nor can a file be covered beneath a directory hidden by an empty tmpfs.
+  std::erase_if(prepared.hidden_files, [&](const std::string& path) { return Beneath(path, prepared.hidden); });
 }
 
 // Child side from here on: raw calls, no allocation.
@@ -122,6 +130,16 @@ SysFailure EnterNamespaces(const Prepared& prepared) {
   }
   for (const std::string& path : prepared.hidden) {
     if (mount("tmpfs", path.c_str(), "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=000") != 0) {
+      return Fail("mount hidden");
+    }
+  }
+  // A bind mount takes its flags only when remounted: first cover the file,
+  // then make the cover read-only, nodev (so it cannot be opened), nosuid
+  // and noexec.
+  for (const std::string& path : prepared.hidden_files) {
+    if (mount(kHiddenFileCover, path.c_str(), nullptr, MS_BIND, nullptr) != 0) return Fail("mount hidden");
+    if (mount(nullptr, path.c_str(), nullptr, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NODEV | MS_NOSUID | MS_NOEXEC,
+              nullptr) != 0) {
       return Fail("mount hidden");
     }
   }

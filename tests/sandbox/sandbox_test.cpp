@@ -186,10 +186,52 @@ TEST_CASE("a hidden path beneath a private /tmp needs no mount of its own") {
   rmdir(pattern);
 }
 
-TEST_CASE("a hidden path that is not a directory is an error") {
+TEST_CASE("a hidden path that does not exist is an error naming it") {
   config::SandboxConfig sandbox;
-  sandbox.hidden = {"/etc/hostname"};
-  CHECK_THROWS_WITH(Prepare("t", sandbox, false, Kernel(), nullptr), doctest::Contains("must be an existing directory"));
+  sandbox.hidden = {"/nonexistent/yinetd-hidden"};
+  CHECK_THROWS_WITH(Prepare("t", sandbox, false, Kernel(), nullptr),
+                    doctest::Contains("hidden /nonexistent/yinetd-hidden (must exist)"));
+}
+
+TEST_CASE("a hidden file beneath a hidden directory needs no cover of its own") {
+  std::string dir = TempDir();
+  std::string file = dir + "/key";
+  REQUIRE(close(open(file.c_str(), O_CREAT | O_WRONLY | O_CLOEXEC, 0600)) == 0);
+  config::SandboxConfig sandbox;
+  sandbox.hidden = {file, dir};
+  auto prepared = Prepare("t", sandbox, false, Kernel(), nullptr);
+  CHECK(prepared->hidden == std::vector<std::string>{dir});
+  CHECK(prepared->hidden_files.empty());
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("a hidden file keeps its name but cannot be opened, by root either") {
+  if (!Kernel().namespaces) {
+    MESSAGE("skipped: yinetd may not make namespaces here (no CAP_SYS_ADMIN)");
+    return;
+  }
+  std::string dir = TempDir();
+  std::string secret = dir + "/sshd_config";
+  int fd = open(secret.c_str(), O_CREAT | O_WRONLY | O_CLOEXEC, 0644);
+  REQUIRE(fd >= 0);
+  REQUIRE(write(fd, "PermitRootLogin yes\n", 20) == 20);
+  close(fd);
+  config::SandboxConfig sandbox;
+  sandbox.hidden = {secret};
+  auto prepared = Prepare("t", sandbox, false, Kernel(), nullptr);
+  CHECK(prepared->hidden.empty());
+  CHECK(prepared->hidden_files == std::vector<std::string>{secret});
+  int seen = RunConfined(*prepared, [&] {
+    if (access(secret.c_str(), F_OK) != 0) return 1;  // the name is still there
+    if (open(secret.c_str(), O_RDONLY | O_CLOEXEC) >= 0) return 2;
+    if (errno != EACCES) return 3;
+    if (open(secret.c_str(), O_WRONLY | O_TRUNC | O_CLOEXEC) >= 0) return 4;
+    if (open((dir + "/other").c_str(), O_CREAT | O_WRONLY | O_CLOEXEC, 0600) < 0) return 5;  // its siblings are not
+    return 0;
+  });
+  CHECK(seen == 0);
+  CHECK(std::filesystem::file_size(secret) == 20);  // hidden from the child only
+  std::filesystem::remove_all(dir);
 }
 
 TEST_CASE("private_network: the child sees loopback only, and it is up") {
