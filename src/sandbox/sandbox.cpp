@@ -35,8 +35,11 @@ int NamespaceFlags(const config::SandboxConfig& sandbox, bool dynamic_user) {
   if (pid) flags |= CLONE_NEWPID;
   if (sandbox.ipc_namespace) flags |= CLONE_NEWIPC;
   if (sandbox.uts_namespace) flags |= CLONE_NEWUTS;
-  // A pid namespace gets its own /proc, which needs a mount namespace.
-  if (sandbox.NeedsMountNamespace() || pid) flags |= CLONE_NEWNS;
+  // `namespaces: [pid]` gets its own /proc, which needs a mount namespace.
+  // A dynamic user's pid namespace is there only so that its processes end
+  // with the connection: the host's /proc serves (/proc/self still works),
+  // and a mount namespace and a procfs per connection are saved.
+  if (sandbox.NeedsMountNamespace() || sandbox.pid_namespace) flags |= CLONE_NEWNS;
   return flags;
 }
 
@@ -82,7 +85,7 @@ std::unique_ptr<Prepared> Prepare(std::string_view service, const config::Sandbo
                                   bool dynamic_user, const config::KernelSupport& kernel, CgroupTree* cgroups) {
   auto prepared = std::make_unique<Prepared>();
   prepared->clone_flags = NamespaceFlags(sandbox, dynamic_user);
-  prepared->mount_proc = (prepared->clone_flags & CLONE_NEWPID) != 0;
+  prepared->mount_proc = sandbox.pid_namespace;
   if (prepared->clone_flags != 0) Append(prepared->mechanisms, "namespaces");
   PrepareMounts(sandbox, *prepared);
   if (sandbox.private_network) {

@@ -295,12 +295,18 @@ TEST_CASE("namespaces and dynamic users become clone flags") {
   auto prepared = Prepare("t", sandbox, false, Kernel(), nullptr);
   CHECK(prepared->clone_flags == (CLONE_NEWIPC | CLONE_NEWUTS));
   CHECK_FALSE(prepared->mount_proc);
-  // A dynamic user's connection is the init of its own pid namespace, with
-  // its own /proc.
+  // A dynamic user's connection is the init of its own pid namespace, and
+  // keeps the host's /proc: no mount namespace for that alone.
   auto dynamic = Prepare("t", config::SandboxConfig{}, true, Kernel(), nullptr);
-  CHECK(dynamic->clone_flags == (CLONE_NEWPID | CLONE_NEWNS));
-  CHECK(dynamic->mount_proc);
+  CHECK(dynamic->clone_flags == CLONE_NEWPID);
+  CHECK_FALSE(dynamic->mount_proc);
   CHECK(dynamic->mechanisms == "namespaces");
+  // Asked for, a pid namespace gets its own /proc.
+  config::SandboxConfig pid;
+  pid.pid_namespace = true;
+  auto with_pid = Prepare("t", pid, true, Kernel(), nullptr);
+  CHECK(with_pid->clone_flags == (CLONE_NEWPID | CLONE_NEWNS));
+  CHECK(with_pid->mount_proc);
 }
 
 }  // namespace
