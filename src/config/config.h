@@ -118,7 +118,7 @@ struct SandboxConfig {
   bool private_tmp = false;          // a fresh tmpfs on /tmp and /var/tmp per connection
   bool read_only = false;            // the file system read-only, but `writable`
   std::vector<std::string> writable;  // absolute, normalised
-  std::vector<std::string> hidden;    // absolute, normalised; directories
+  std::vector<std::string> hidden;    // absolute, normalised; directories or files
   // Unset: every system call. Set: only these names (the `service` preset
   // already expanded by the loader); the others fail with EPERM.
   std::optional<std::vector<std::string>> system_calls;

@@ -6,8 +6,6 @@
 
 #include <cerrno>
 #include <charconv>
-#include <fstream>
-#include <sstream>
 
 #include "sys/sys_error.h"
 
@@ -31,12 +29,19 @@ void MakeDirectory(const std::string& path) {
   if (mkdir(path.c_str(), 0755) != 0 && errno != EEXIST) throw SysError("mkdir " + path, errno);
 }
 
-std::optional<std::string> ReadAll(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return std::nullopt;
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
+// A small cgroup file, whole: the files read here are a few lines.
+std::optional<std::string> ReadAt(int dir, const char* name) {
+  UniqueFd file(openat(dir, name, O_RDONLY | O_CLOEXEC));
+  if (!file) return std::nullopt;
+  std::string text;
+  char buf[512];
+  for (;;) {
+    ssize_t n = RetryOnEintr([&] { return read(file.Get(), buf, sizeof buf); });
+    if (n < 0) return std::nullopt;
+    if (n == 0) return text;
+    text.append(buf, static_cast<size_t>(n));
+    if (text.size() > 4096) return std::nullopt;  // not a file of ours
+  }
 }
 
 std::optional<uint64_t> ParseNumber(std::string_view text) {
@@ -90,15 +95,16 @@ UniqueFd CgroupTree::PrepareService(std::string_view service, const config::Sand
   return fd;
 }
 
-bool CgroupTree::KillService(std::string_view service) {
-  return WriteValue(ServiceDir(service) + "/cgroup.kill", "1");
+bool KillGroup(int group_dir) {
+  UniqueFd file(openat(group_dir, "cgroup.kill", O_WRONLY | O_CLOEXEC));
+  if (!file) return false;
+  return write(file.Get(), "1", 1) == 1;
 }
 
-CgroupUsage CgroupTree::Usage(std::string_view service) const {
+CgroupUsage ReadUsage(int group_dir) {
   CgroupUsage usage;
-  std::string dir = ServiceDir(service);
-  if (auto peak = ReadAll(dir + "/memory.peak")) usage.memory_peak = ParseNumber(*peak);
-  if (auto events = ReadAll(dir + "/memory.events")) usage.oom_kills = FlatKeyedValue(*events, "oom_kill");
+  if (auto peak = ReadAt(group_dir, "memory.peak")) usage.memory_peak = ParseNumber(*peak);
+  if (auto events = ReadAt(group_dir, "memory.events")) usage.oom_kills = FlatKeyedValue(*events, "oom_kill");
   return usage;
 }
 

@@ -37,6 +37,16 @@ std::string CpuMaxValue(int percent);
 // The value of `key` in a flat-keyed file like memory.events.
 std::optional<uint64_t> FlatKeyedValue(std::string_view text, std::string_view key);
 
+// On a service's group, opened as a directory (PrepareService's fd), so
+// that neither needs its path:
+// cgroup.kill, SIGKILL to every process in the group and its descendants,
+// also those that left their process group. False (errno set) if it could
+// not be written (no such group, or a kernel before 5.14).
+bool KillGroup(int group_dir);
+// memory.peak (Linux 5.19) and memory.events' oom_kill; each unset when
+// its file cannot be read.
+CgroupUsage ReadUsage(int group_dir);
+
 class CgroupTree {
  public:
   // Throws SysError naming the file that could not be written.
@@ -48,10 +58,6 @@ class CgroupTree {
   // Creates (or updates) the service's group with its limits and returns
   // it opened as a directory, for CLONE_INTO_CGROUP. Throws SysError.
   UniqueFd PrepareService(std::string_view service, const config::SandboxConfig& sandbox);
-  // cgroup.kill: SIGKILL to every process in the service's group. False
-  // (errno set) if it could not be written.
-  bool KillService(std::string_view service);
-  CgroupUsage Usage(std::string_view service) const;
   // Removes the group of a service gone from the config, once empty.
   bool RemoveService(std::string_view service);
 

@@ -25,14 +25,21 @@ bool IsDirectory(const std::string& path) {
   return stat(path.c_str(), &info) == 0 && S_ISDIR(info.st_mode);
 }
 
+// What a hidden file is covered with: a device node, which a mount with
+// MS_NODEV refuses to open (EACCES, for root too).
+constexpr const char* kHiddenFileCover = "/dev/null";
+
 int NamespaceFlags(const config::SandboxConfig& sandbox, bool dynamic_user) {
   int flags = 0;
   bool pid = sandbox.pid_namespace || dynamic_user;
   if (pid) flags |= CLONE_NEWPID;
   if (sandbox.ipc_namespace) flags |= CLONE_NEWIPC;
   if (sandbox.uts_namespace) flags |= CLONE_NEWUTS;
-  // A pid namespace gets its own /proc, which needs a mount namespace.
-  if (sandbox.NeedsMountNamespace() || pid) flags |= CLONE_NEWNS;
+  // `namespaces: [pid]` gets its own /proc, which needs a mount namespace.
+  // A dynamic user's pid namespace is there only so that its processes end
+  // with the connection: the host's /proc serves (/proc/self still works),
+  // and a mount namespace and a procfs per connection are saved.
+  if (sandbox.NeedsMountNamespace() || sandbox.pid_namespace) flags |= CLONE_NEWNS;
   return flags;
 }
 
@@ -57,11 +64,15 @@ void PrepareMounts(const config::SandboxConfig& sandbox, Prepared& prepared) {
     }
   }
   for (const std::string& path : sandbox.hidden) {
-    if (!IsDirectory(path)) throw SysError("hidden " + path + " (must be an existing directory)", ENOTDIR);
+    struct stat info;
+    if (stat(path.c_str(), &info) != 0) throw SysError("hidden " + path + " (must exist)", errno);
     // Beneath a private /tmp it is gone already, and mounting on it would
     // fail: the fresh tmpfs has no such path.
-    if (!Beneath(path, prepared.private_tmp_dirs)) prepared.hidden.push_back(path);
+    if (Beneath(path, prepared.private_tmp_dirs)) continue;
+    (S_ISDIR(info.st_mode) ? prepared.hidden : prepared.hidden_files).push_back(path);
   }
+  // Nor can a file be covered beneath a directory hidden by an empty tmpfs.
+  std::erase_if(prepared.hidden_files, [&](const std::string& path) { return Beneath(path, prepared.hidden); });
 }
 
 // Child side from here on: raw calls, no allocation.
@@ -74,7 +85,7 @@ std::unique_ptr<Prepared> Prepare(std::string_view service, const config::Sandbo
                                   bool dynamic_user, const config::KernelSupport& kernel, CgroupTree* cgroups) {
   auto prepared = std::make_unique<Prepared>();
   prepared->clone_flags = NamespaceFlags(sandbox, dynamic_user);
-  prepared->mount_proc = (prepared->clone_flags & CLONE_NEWPID) != 0;
+  prepared->mount_proc = sandbox.pid_namespace;
   if (prepared->clone_flags != 0) Append(prepared->mechanisms, "namespaces");
   PrepareMounts(sandbox, *prepared);
   if (sandbox.private_network) {
@@ -122,6 +133,16 @@ SysFailure EnterNamespaces(const Prepared& prepared) {
   }
   for (const std::string& path : prepared.hidden) {
     if (mount("tmpfs", path.c_str(), "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=000") != 0) {
+      return Fail("mount hidden");
+    }
+  }
+  // A bind mount takes its flags only when remounted: first cover the file,
+  // then make the cover read-only, nodev (so it cannot be opened), nosuid
+  // and noexec.
+  for (const std::string& path : prepared.hidden_files) {
+    if (mount(kHiddenFileCover, path.c_str(), nullptr, MS_BIND, nullptr) != 0) return Fail("mount hidden");
+    if (mount(nullptr, path.c_str(), nullptr, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NODEV | MS_NOSUID | MS_NOEXEC,
+              nullptr) != 0) {
       return Fail("mount hidden");
     }
   }

@@ -13,7 +13,8 @@
 //   1. EnterNamespaces, still privileged: setns into the network
 //      namespace; mounts made private (MS_SLAVE, so nothing we mount
 //      reaches the host), a fresh /proc for a pid namespace, a tmpfs on
-//      /tmp and /var/tmp, an empty read-only tmpfs over each hidden path;
+//      /tmp and /var/tmp, an empty read-only tmpfs over each hidden directory,
+//      /dev/null bound on a nodev mount over each hidden file;
 //   2. the process controls (rlimits, nice, chroot), then dropping to the
 //      service's user (spawn/process_controls.h);
 //   3. Confine, last before exec: no_new_privs (which Landlock and an
@@ -46,7 +47,8 @@ struct Prepared {
   sock_fprog seccomp_fprog{};     // points into seccomp_program
   bool mount_proc = false;        // a pid namespace: its own /proc
   std::vector<std::string> private_tmp_dirs;  // the ones that exist
-  std::vector<std::string> hidden;
+  std::vector<std::string> hidden;            // directories: an empty tmpfs over each
+  std::vector<std::string> hidden_files;      // anything else: /dev/null, nodev, over each
   UniqueFd cgroup;                // the service's cgroup; invalid: none
   std::string mechanisms;         // "landlock,seccomp,namespaces,cgroup", for logs
 };

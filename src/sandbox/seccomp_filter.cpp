@@ -25,10 +25,6 @@ void Check(int rc, const char* step) {
   if (rc < 0) throw SysError(step, -rc);
 }
 
-// Every family number socket() could be given that we know of; the ones
-// above are denied by a single comparison.
-constexpr int kFamilyLimit = AF_MAX;
-
 bool Allowed(const std::vector<int>& families, int family) {
   return std::find(families.begin(), families.end(), family) != families.end();
 }
@@ -53,18 +49,22 @@ void AllowFamilies(scmp_filter_ctx ctx, const std::vector<std::string>& calls, c
 }
 
 // Everything allowed (default ALLOW): socket() of each other family fails.
+// One rule per denied family below the highest allowed one, and one for
+// all above it: the kernel checks and JIT-compiles the filter again for
+// every child, so its length is paid per connection (docs/benchmarks.md).
 void DenyOtherFamilies(scmp_filter_ctx ctx, const std::vector<int>& families) {
   uint32_t deny = SCMP_ACT_ERRNO(EAFNOSUPPORT);
-  for (int family = 0; family < kFamilyLimit; ++family) {
+  int highest = families.empty() ? -1 : *std::max_element(families.begin(), families.end());
+  for (int family = 0; family < highest; ++family) {
     if (Allowed(families, family)) continue;
     Check(seccomp_rule_add(ctx, deny, SCMP_SYS(socket), 1, SCMP_A0(SCMP_CMP_EQ, static_cast<scmp_datum_t>(family))),
           "seccomp_rule_add socket");
     Check(seccomp_rule_add(ctx, deny, SCMP_SYS(socketpair), 1, SCMP_A0(SCMP_CMP_EQ, static_cast<scmp_datum_t>(family))),
           "seccomp_rule_add socketpair");
   }
-  Check(seccomp_rule_add(ctx, deny, SCMP_SYS(socket), 1, SCMP_A0(SCMP_CMP_GE, static_cast<scmp_datum_t>(kFamilyLimit))),
-        "seccomp_rule_add socket");
-  Check(seccomp_rule_add(ctx, deny, SCMP_SYS(socketpair), 1, SCMP_A0(SCMP_CMP_GE, static_cast<scmp_datum_t>(kFamilyLimit))),
+  auto above = static_cast<scmp_datum_t>(highest + 1);
+  Check(seccomp_rule_add(ctx, deny, SCMP_SYS(socket), 1, SCMP_A0(SCMP_CMP_GE, above)), "seccomp_rule_add socket");
+  Check(seccomp_rule_add(ctx, deny, SCMP_SYS(socketpair), 1, SCMP_A0(SCMP_CMP_GE, above)),
         "seccomp_rule_add socketpair");
 }
 

@@ -133,7 +133,13 @@ void Children::Ended(const Reaped& reaped) {
               used.cpu_ms, used.maxrss_kb, record.kill_reason, record.via,
               log::TlsFacts{outcome.version, outcome.client, outcome.ktls});
   }
-  if (processes_.GroupAlive(record.pid)) Linger(record);
+  if (processes_.GroupAlive(record.pid)) {
+    Linger(record);
+  } else if (record.kill_reason == "timeout" && HeldOf(service) == 0) {
+    // Ended by its timeout, its group gone: what is left in the service's
+    // cgroup left the group (setsid), and no other connection's is there.
+    KillCgroup(service);
+  }
   if (on_ended) on_ended(record, reaped.status);
 }
 
@@ -184,6 +190,24 @@ void Children::OnKillGrace(pid_t pid) {
   }
   SignalGroup(service->Name(), pid, SIGKILL);
   log::Kill(service->Name(), pid, SIGKILL);
+  // The service's cgroup holds this connection's whole tree, also what left
+  // its process group, but only while no other connection of the service
+  // runs or lingers: theirs is in the same group.
+  if (HeldOf(*service) == 1) KillCgroup(*service);
+}
+
+int Children::HeldOf(const Service& service) const {
+  int held = 0;
+  for (const auto& entry : children_) held += entry.second.service->state == service.state ? 1 : 0;
+  for (const auto& entry : lingering_) held += entry.second.service->state == service.state ? 1 : 0;
+  return held;
+}
+
+void Children::KillCgroup(const Service& service) {
+  if (!service.sandbox || !service.sandbox->cgroup) return;
+  if (!processes_.KillCgroup(service.sandbox->cgroup.Get())) {
+    log::SyscallFailed(service.Name(), "write", "cgroup.kill", errno);
+  }
 }
 
 void Children::SignalGroup(std::string_view service, pid_t pid, int signo) {

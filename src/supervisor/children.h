@@ -9,7 +9,11 @@
 // Children also owns what a child leaves behind: its report pipe until EOF
 // (an orphan when a grandchild still holds it), its timeout, and its process
 // group, which is signalled at timeout and shutdown also after the program
-// itself exited, for as long as anything in it lives.
+// itself exited, for as long as anything in it lives. A service with a
+// cgroup of its own is ended through it too (cgroup.kill): when a timeout
+// ends a connection that is the service's only one (at its SIGKILL, or
+// when the program died of the SIGTERM and its group with it), and by the
+// supervisor when shutdown is done.
 #pragma once
 
 #include <sys/types.h>
@@ -98,6 +102,11 @@ class Children {
   void BeginShutdown(milliseconds grace);
   bool Done() const;
 
+  // cgroup.kill on `service`'s cgroup, if it has one (sandbox cgroup keys):
+  // SIGKILL to all it holds, also what left its process group. A failure
+  // is logged.
+  void KillCgroup(const Service& service);
+
  private:
   void Ended(const Reaped& reaped);
   void ArmTimeout(ChildRecord& record);
@@ -109,6 +118,8 @@ class Children {
   void Linger(const ChildRecord& record);
   void CheckLingering(pid_t pgid);
   void SignalGroup(std::string_view service, pid_t pid, int signo);
+  // How many children and lingering groups of `service` are held.
+  int HeldOf(const Service& service) const;
   void ScheduleRefusalFlush();
   void FlushRefusals();
 

@@ -72,7 +72,8 @@ void ServiceCounts::CountTlsFailure(std::string_view reason) {
 }
 
 std::string Exposition(const std::vector<std::pair<std::string, const ServiceCounts*>>& services,
-                       const ProcessCounts& process) {
+                       const ProcessCounts& process,
+                       const std::map<std::string, sandbox::CgroupUsage, std::less<>>& cgroups) {
   std::string out;
   Family(out, "yinetd_connections_accepted_total", "counter", "Connections handed to a program.");
   for (const auto& [name, c] : services) {
@@ -110,6 +111,16 @@ std::string Exposition(const std::vector<std::pair<std::string, const ServiceCou
   Family(out, "yinetd_child_cpu_seconds_total", "counter", "CPU time (user + system) of the programs reaped.");
   for (const auto& [name, c] : services) {
     Sample(out, "yinetd_child_cpu_seconds_total", ServiceLabel(name), Number(c->cpu_seconds));
+  }
+  Family(out, "yinetd_service_memory_peak_bytes", "gauge",
+         "The most memory the programs of a service with a cgroup used together (memory.peak).");
+  for (const auto& [name, usage] : cgroups) {
+    if (usage.memory_peak) Sample(out, "yinetd_service_memory_peak_bytes", ServiceLabel(name), std::to_string(*usage.memory_peak));
+  }
+  Family(out, "yinetd_service_oom_kills_total", "counter",
+         "Processes of a service with a cgroup that the OOM killer ended (memory.events oom_kill).");
+  for (const auto& [name, usage] : cgroups) {
+    if (usage.oom_kills) Sample(out, "yinetd_service_oom_kills_total", ServiceLabel(name), std::to_string(*usage.oom_kills));
   }
   Family(out, "yinetd_tls_handshake_failures_total", "counter", "TLS handshakes that failed, by reason.");
   for (const auto& [name, c] : services) {

@@ -14,6 +14,8 @@
 #include <utility>
 #include <vector>
 
+#include "sandbox/cgroup.h"
+
 namespace yinetd::supervisor {
 
 // Upper bounds, in seconds, of the child duration histogram's buckets.
@@ -51,9 +53,11 @@ struct ProcessCounts {
 };
 
 // The Prometheus text exposition format (version 0.0.4) of `services`, in
-// the order given, and `process`.
+// the order given, `process`, and what the cgroups of the services that
+// have one report (`cgroups`, by service name).
 std::string Exposition(const std::vector<std::pair<std::string, const ServiceCounts*>>& services,
-                       const ProcessCounts& process);
+                       const ProcessCounts& process,
+                       const std::map<std::string, sandbox::CgroupUsage, std::less<>>& cgroups = {});
 
 // `value` escaped for a label value: backslash, double quote, newline.
 std::string EscapeLabelValue(std::string_view value);

@@ -6,6 +6,7 @@
 #include <cerrno>
 
 #include "log/events.h"
+#include "sandbox/cgroup.h"
 
 namespace yinetd::supervisor {
 
@@ -45,5 +46,7 @@ bool SystemProcesses::GroupAlive(pid_t pgid) {
   // signal (it changed user); still alive.
   return kill(-pgid, 0) == 0 || errno == EPERM;
 }
+
+bool SystemProcesses::KillCgroup(int group_dir) { return sandbox::KillGroup(group_dir); }
 
 }  // namespace yinetd::supervisor

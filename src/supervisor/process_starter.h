@@ -45,6 +45,10 @@ class ProcessStarter {
   virtual bool Signal(pid_t pid, int signo) = 0;
   // Whether the process group `pgid` still has a live member.
   virtual bool GroupAlive(pid_t pgid) = 0;
+  // SIGKILL to every process in the cgroup `group_dir` (a service's group,
+  // opened as a directory), also those that left their process group.
+  // False (errno set) when it could not be done.
+  virtual bool KillCgroup(int group_dir) = 0;
 };
 
 class SystemProcesses final : public ProcessStarter {
@@ -55,6 +59,7 @@ class SystemProcesses final : public ProcessStarter {
   std::optional<Reaped> Reap() override;
   bool Signal(pid_t pid, int signo) override;
   bool GroupAlive(pid_t pgid) override;
+  bool KillCgroup(int group_dir) override;
 
  private:
   spawn::Spawner& spawner_;

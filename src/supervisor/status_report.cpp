@@ -55,9 +55,17 @@ void StatusReport::LogSnapshot(const std::vector<std::shared_ptr<Service>>& serv
 std::string StatusReport::MetricsText(const std::vector<std::shared_ptr<Service>>& services,
                                       const ProcessCounts& process) {
   std::vector<std::pair<std::string, const ServiceCounts*>> counts;
-  for (const auto& service : services) counts.emplace_back(service->Name(), &service->state->counts);
+  // A cgroup's few small files, read at each scrape: kernel memory, never
+  // a wait.
+  std::map<std::string, sandbox::CgroupUsage, std::less<>> cgroups;
+  for (const auto& service : services) {
+    counts.emplace_back(service->Name(), &service->state->counts);
+    if (service->sandbox && service->sandbox->cgroup) {
+      cgroups[service->Name()] = sandbox::ReadUsage(service->sandbox->cgroup.Get());
+    }
+  }
   std::sort(counts.begin(), counts.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
-  return Exposition(counts, process);
+  return Exposition(counts, process, cgroups);
 }
 
 }  // namespace yinetd::supervisor

@@ -119,14 +119,26 @@ void Supervisor::WatchSignals(SignalPipe& signals) {
 }
 
 bool Supervisor::RunOnce(int max_wait_ms) {
-  if (stopping_ && children_.Done()) return false;
+  if (Stopped()) return false;
   log::Flush();  // what this pass logged, in one write, before we sleep
   int timeout = PollTimeoutMs();
   if (max_wait_ms >= 0 && (timeout < 0 || timeout > max_wait_ms)) timeout = max_wait_ms;
   if (poll_.Wait(timeout) < 0) log::SyscallFailed("", "poll", "", errno);
   timers_.RunDue(clock_.Now());
   status_.Refresh(services_.size(), children_.Running());
-  return !(stopping_ && children_.Done());
+  return !Stopped();
+}
+
+bool Supervisor::Stopped() {
+  if (!stopping_ || !children_.Done()) return false;
+  // Every child is reaped and every process group is gone or killed; what
+  // is left in a service's cgroup left its group (setsid, a daemon's
+  // double fork) and must not outlive us.
+  if (!cgroups_killed_) {
+    cgroups_killed_ = true;
+    for (const auto& service : services_) children_.KillCgroup(*service);
+  }
+  return true;
 }
 
 int Supervisor::PollTimeoutMs() const {

@@ -158,6 +158,9 @@ class Supervisor {
   void WatchConfig();
   void OnConfigChanged();
   int PollTimeoutMs() const;
+  // Whether shutdown is complete; the first time it is, ends what is left
+  // in each service's cgroup.
+  bool Stopped();
 
   const Clock& clock_;
   ProcessStarter& processes_;
@@ -186,6 +189,7 @@ class Supervisor {
   std::string version_;
   TimePoint started_at_;
   bool stopping_ = false;
+  bool cgroups_killed_ = false;
 };
 
 // The bound on all children together when the config sets none: each may

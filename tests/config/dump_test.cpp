@@ -131,6 +131,32 @@ TEST_CASE("every kind of service survives the round trip") {
                 }());
 }
 
+TEST_CASE("sandbox keys and user: dynamic survive the round trip") {
+  CheckRoundTrip(R"(dynamic_users: 61000-61999
+services:
+  - name: boxed
+    listen: 127.0.0.1:7010
+    program: /bin/cat
+    user: dynamic
+    sandbox:
+      private_network: true
+      private_tmp: true
+      read_only: true
+      writable: [/var/lib/notes]
+      hidden: [/home, /root]
+      system_calls: service
+      address_families: [unix, inet, inet6]
+      namespaces: [pid, ipc, uts]
+      memory_max: 256M
+      tasks_max: 64
+      cpu_max: 50%
+  - name: listed
+    listen: 127.0.0.1:7011
+    program: /bin/cat
+    sandbox: {system_calls: [read, write, exit_group], address_families: [netlink, packet, vsock]}
+)");
+}
+
 TEST_CASE("proxy_* keys survive the round trip") {
   CheckRoundTrip(R"(services:
   - name: gate

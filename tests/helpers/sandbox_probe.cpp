@@ -1,8 +1,9 @@
 // Test helper: reports what its sandbox lets it do, one "key=value" line
 // each, then "ready". Then it reads commands until EOF:
 //   "kill PID"  → "kill=ok" or "kill=<errno name>" (signal 0 to PID)
-// Arguments: a directory it should be able to write, and one that should be
-// hidden from it (with a file "secret" in it), both optional ("-" skips).
+// Arguments: a directory it should be able to write, one that should be
+// hidden from it (with a file "secret" in it), and a hidden file, all
+// optional ("-" skips).
 #include <dirent.h>
 #include <fcntl.h>
 #include <net/if.h>
@@ -90,6 +91,7 @@ void ReportStatus() {
 int main(int argc, char** argv) {
   std::string writable = argc > 1 ? argv[1] : "-";
   std::string hidden = argc > 2 ? argv[2] : "-";
+  std::string hidden_file = argc > 3 ? argv[3] : "-";
   std::printf("uid=%d\ngid=%d\npid=%d\n", static_cast<int>(getuid()), static_cast<int>(getgid()),
               static_cast<int>(getpid()));
   std::printf("interfaces=%s\n", Interfaces().c_str());
@@ -98,6 +100,11 @@ int main(int argc, char** argv) {
   if (hidden != "-") {
     int fd = open((hidden + "/secret").c_str(), O_RDONLY | O_CLOEXEC);
     std::printf("read_hidden=%s\n", Outcome(fd >= 0).c_str());
+    if (fd >= 0) close(fd);
+  }
+  if (hidden_file != "-") {
+    int fd = open(hidden_file.c_str(), O_RDONLY | O_CLOEXEC);
+    std::printf("read_hidden_file=%s\n", Outcome(fd >= 0).c_str());
     if (fd >= 0) close(fd);
   }
   ReportTmp();

@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "integration/harness.h"
+#include "sandbox/probe.h"
 
 namespace yinetd::testing {
 namespace {
@@ -74,6 +75,36 @@ TEST_CASE("10 MiB go through /bin/cat over TLS intact, and the exit line says tl
   CHECK(Has(result, "\"ending\": \"close_notify\""));
   CHECK(ReadFile(pki / "received") == payload);
   CHECK(yinetd.WaitForLog({"event=exit", "service=secure-echo", "status=0", "tls=1.3"}));
+}
+
+TEST_CASE("a sandboxed TLS service: the program is confined, the TLS front in front of it still works") {
+  const config::KernelSupport kernel = sandbox::ProbeKernel();
+  if (!kernel.seccomp || !kernel.namespaces) {
+    MESSAGE("skipped: this kernel or yinetd offers no seccomp or no namespaces here");
+    return;
+  }
+  Pki pki;
+  uint16_t port = FreePort();
+  // The front is forked into the connection's pid namespace, and forks the
+  // program there; only the program applies the filters (the front needs
+  // its inet socket and calls outside the set).
+  Yinetd yinetd(Config(Service("boxed", port, Helper("sandbox_probe"),
+                               TlsBlock(pki) + "    sandbox:\n      system_calls: service\n"
+                                               "      address_families: [unix]\n      namespaces: [pid]\n")));
+  WriteText(pki / "command", "kill 999999\n");
+  std::string result = Client(pki, port, "--send " + pki / "command" + " --out " + pki / "report");
+  CHECK(Has(result, "\"version\": \"TLSv1.3\""));
+  std::string report = ReadFile(pki / "report");
+  INFO(report);
+  CHECK(Has(report, "Seccomp=2\n"));
+  CHECK(Has(report, "NoNewPrivs=1\n"));
+  CHECK(Has(report, "socket_inet="));
+  CHECK_FALSE(Has(report, "socket_inet=ok"));  // EAFNOSUPPORT, or EPERM under the call list
+  CHECK(Has(report, "socket_unix=ok\n"));
+  CHECK(Has(report, "syslog_call=EPERM\n"));
+  CHECK(Has(report, "pid=2\n"));  // the front is 1
+  CHECK(Has(report, "kill=ESRCH"));
+  CHECK(yinetd.WaitForLog({"event=exit", "service=boxed", "status=0", "tls=1.3"}));
 }
 
 TEST_CASE("proxy_protocol with tls: the PROXY header comes first on the wire, then the handshake") {

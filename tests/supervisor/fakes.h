@@ -64,6 +64,10 @@ class FakeProcesses final : public ProcessStarter {
     return true;
   }
   bool GroupAlive(pid_t pgid) override { return groups.count(pgid) != 0; }
+  bool KillCgroup(int group_dir) override {
+    cgroup_kills.push_back(group_dir);
+    return true;
+  }
 
   // The child `pid` dies with `wait_status`; its group stays alive while
   // `leaves_group` (something it started lives on).
@@ -87,6 +91,7 @@ class FakeProcesses final : public ProcessStarter {
   std::vector<Spawned> spawned;
   std::set<pid_t> live;
   std::set<pid_t> groups;
+  std::vector<int> cgroup_kills;  // the group directory fds, in order
   std::deque<Reaped> dead;
   std::vector<std::pair<pid_t, int>> signals;
 };

@@ -117,6 +117,22 @@ TEST_CASE("every family has HELP and TYPE before its samples, and every line end
   CHECK(text.find("# TYPE yinetd_children_running") < text.find("yinetd_children_running{"));
 }
 
+TEST_CASE("a service with a cgroup shows its memory peak and OOM kills; one without shows neither") {
+  ServiceCounts boxed, plain;
+  std::map<std::string, sandbox::CgroupUsage, std::less<>> cgroups;
+  cgroups["boxed"] = sandbox::CgroupUsage{268435456u, 3u};
+  cgroups["old_kernel"] = sandbox::CgroupUsage{std::nullopt, 0u};  // no memory.peak before 5.19
+  std::string text = Exposition({{"boxed", &boxed}, {"plain", &plain}}, ProcessCounts{}, cgroups);
+  CHECK(HasLine(text, "# TYPE yinetd_service_memory_peak_bytes gauge"));
+  CHECK(HasLine(text, "yinetd_service_memory_peak_bytes{service=\"boxed\"} 268435456"));
+  CHECK(HasLine(text, "# TYPE yinetd_service_oom_kills_total counter"));
+  CHECK(HasLine(text, "yinetd_service_oom_kills_total{service=\"boxed\"} 3"));
+  CHECK(HasLine(text, "yinetd_service_oom_kills_total{service=\"old_kernel\"} 0"));
+  CHECK(text.find("yinetd_service_memory_peak_bytes{service=\"old_kernel\"}") == std::string::npos);
+  CHECK(text.find("{service=\"plain\"} 268435456") == std::string::npos);
+  CHECK(text.find("yinetd_service_oom_kills_total{service=\"plain\"}") == std::string::npos);
+}
+
 TEST_CASE("label values escape backslash, quote and newline") {
   CHECK(EscapeLabelValue("plain") == "plain");
   CHECK(EscapeLabelValue("a\\b\"c\nd") == "a\\\\b\\\"c\\nd");

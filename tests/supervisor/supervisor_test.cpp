@@ -363,6 +363,90 @@ TEST_CASE("shutdown signals running children and groups left behind, then SIGKIL
   CHECK_FALSE(rig.supervisor->RunOnce(0));
 }
 
+// Gives the rig's first service a cgroup of its own, as a sandbox with
+// cgroup keys would (the fake starter only records the fd it is given).
+int GiveCgroup(Rig& rig) {
+  auto prepared = std::make_unique<sandbox::Prepared>();
+  prepared->cgroup.Reset(open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  int fd = prepared->cgroup.Get();
+  REQUIRE(fd >= 0);
+  rig.supervisor->Services().at(0)->sandbox = std::move(prepared);
+  return fd;
+}
+
+TEST_CASE("timeout's SIGKILL ends the service's cgroup when that connection is the service's only one") {
+  config::ServiceConfig slow = Svc("slow");
+  slow.timeout = milliseconds(1000);
+  slow.kill_grace = milliseconds(500);
+  Rig rig(Conf({slow}));
+  int group = GiveCgroup(rig);
+  UniqueFd client = ConnectTo(rig.Port());
+  rig.Settle();
+  REQUIRE(rig.processes.spawned.size() == 1);
+  rig.clock.Advance(milliseconds(1000));
+  rig.supervisor->RunOnce(0);
+  CHECK(rig.processes.cgroup_kills.empty());  // SIGTERM goes to the process group only
+  rig.clock.Advance(milliseconds(500));
+  rig.supervisor->RunOnce(0);
+  CHECK(rig.processes.SignalsTo(rig.processes.spawned[0].pid) == std::vector<int>{SIGTERM, SIGKILL});
+  CHECK(rig.processes.cgroup_kills == std::vector<int>{group});
+}
+
+TEST_CASE("a program that dies of its timeout's SIGTERM, its group with it, has its service's cgroup ended") {
+  config::ServiceConfig slow = Svc("slow");
+  slow.timeout = milliseconds(1000);
+  Rig rig(Conf({slow}));
+  int group = GiveCgroup(rig);
+  rig.processes.exit_on_term = true;
+  UniqueFd client = ConnectTo(rig.Port());
+  rig.Settle();
+  REQUIRE(rig.processes.spawned.size() == 1);
+  rig.clock.Advance(milliseconds(1000));
+  rig.supervisor->RunOnce(0);
+  rig.supervisor->ReapChildren();
+  CHECK(rig.supervisor->GetChildren().Running() == 0);
+  // What it started with setsid is still in the cgroup, and only there.
+  CHECK(rig.processes.cgroup_kills == std::vector<int>{group});
+}
+
+TEST_CASE("timeout leaves the service's cgroup alone while another connection of it runs") {
+  config::ServiceConfig slow = Svc("slow");
+  slow.timeout = milliseconds(1000);
+  slow.kill_grace = milliseconds(500);
+  Rig rig(Conf({slow}));
+  GiveCgroup(rig);
+  UniqueFd a = ConnectTo(rig.Port());
+  rig.Settle();
+  rig.clock.Advance(milliseconds(600));
+  UniqueFd b = ConnectTo(rig.Port());
+  rig.Settle();
+  REQUIRE(rig.processes.spawned.size() == 2);
+  rig.clock.Advance(milliseconds(400));  // the first one's SIGTERM
+  rig.supervisor->RunOnce(0);
+  rig.clock.Advance(milliseconds(500));  // its SIGKILL; the second runs on
+  rig.supervisor->RunOnce(0);
+  CHECK(rig.processes.SignalsTo(rig.processes.spawned[0].pid) == std::vector<int>{SIGTERM, SIGKILL});
+  CHECK(rig.processes.cgroup_kills.empty());
+}
+
+TEST_CASE("once shutdown is done, each service's cgroup is ended, once") {
+  config::Config config = Conf({Svc("echo")});
+  config.shutdown_grace = milliseconds(3000);
+  Rig rig(config);
+  int group = GiveCgroup(rig);
+  UniqueFd a = ConnectTo(rig.Port());
+  rig.Settle();
+  REQUIRE(rig.processes.spawned.size() == 1);
+  rig.supervisor->BeginShutdown();
+  CHECK(rig.supervisor->RunOnce(0));
+  CHECK(rig.processes.cgroup_kills.empty());  // its child still runs
+  rig.Exit(0);
+  rig.supervisor->ReapChildren();
+  CHECK_FALSE(rig.supervisor->RunOnce(0));
+  CHECK_FALSE(rig.supervisor->RunOnce(0));
+  CHECK(rig.processes.cgroup_kills == std::vector<int>{group});
+}
+
 TEST_CASE("overflow: queue keeps the listener out of the poll set while the service is full") {
   config::ServiceConfig queued = Svc("queued");
   queued.limits.max_connections = 1;
