@@ -64,12 +64,23 @@ configure() {
   fi
 }
 
+# build DIR [targets]: quiet when it works; when it fails, the compiler's
+# words are what the reader needs, so the end of ninja's output is shown.
+build() {
+  local dir=$1
+  if ! ninja -C "$@" >"$dir/setup-ninja.log" 2>&1; then
+    echo "setup: building in $dir failed; the end of $dir/setup-ninja.log:" >&2
+    grep -E -B2 -A8 'error|FAILED' "$dir/setup-ninja.log" | tail -60 >&2
+    return 1
+  fi
+}
+
 configure build
-ninja -C build >/dev/null
+build build
 if $all; then
   configure build-asan -Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debug
-  ninja -C build-asan >/dev/null
+  build build-asan
   CC=clang CXX=clang++ configure build-fuzz -Dfuzz=true -Db_sanitize=address,undefined -Db_lundef=false
-  ninja -C build-fuzz tests/fuzz/config_fuzzer tests/fuzz/address_fuzzer tests/fuzz/control_fuzzer \
-    tests/fuzz/import_fuzzer tests/fuzz/proxy_header_fuzzer >/dev/null
+  build build-fuzz tests/fuzz/config_fuzzer tests/fuzz/address_fuzzer tests/fuzz/control_fuzzer \
+    tests/fuzz/import_fuzzer tests/fuzz/proxy_header_fuzzer
 fi

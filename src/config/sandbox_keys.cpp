@@ -206,8 +206,10 @@ void SandboxParser::AddSystemCalls(const YAML::Node& node, const std::string& na
 void SandboxParser::ParseAddressFamilies(const YAML::Node& node) {
   std::vector<int> families;
   for (const auto& [name, item] : List(node, "address_families")) {
+    // A named copy: clang 14 cannot capture a structured binding.
+    const std::string& wanted = name;
     auto known = std::find_if(std::begin(kFamilies), std::end(kFamilies),
-                              [&](const FamilyName& family) { return family.name == name; });
+                              [&](const FamilyName& family) { return family.name == wanted; });
     if (known == std::end(kFamilies)) {
       Report(item, "sandbox.address_families: unknown family '" + name +
                        "': use unix, inet, inet6, netlink, packet or vsock");

@@ -33,16 +33,21 @@ bool Listed(const std::vector<std::string>& calls, std::string_view name) {
   return std::find(calls.begin(), calls.end(), name) != calls.end();
 }
 
+// A comparison on socket()'s first argument, the family. Spelled out
+// rather than with SCMP_A0, whose two-value form leaves datum_b to the
+// compiler (clang warns about the missing initializer).
+scmp_arg_cmp FirstArgument(scmp_compare op, scmp_datum_t value) { return scmp_arg_cmp{0, op, value, 0}; }
+
 // An allow-list (default EPERM): socket() and socketpair(), if listed, are
 // allowed only for the listed families, by one rule per family.
 void AllowFamilies(scmp_filter_ctx ctx, const std::vector<std::string>& calls, const std::vector<int>& families) {
   for (int family : families) {
     if (Listed(calls, "socket")) {
-      Check(seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 1, SCMP_A0(SCMP_CMP_EQ, static_cast<scmp_datum_t>(family))),
+      Check(seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 1, FirstArgument(SCMP_CMP_EQ, static_cast<scmp_datum_t>(family))),
             "seccomp_rule_add socket");
     }
     if (Listed(calls, "socketpair")) {
-      Check(seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socketpair), 1, SCMP_A0(SCMP_CMP_EQ, static_cast<scmp_datum_t>(family))),
+      Check(seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socketpair), 1, FirstArgument(SCMP_CMP_EQ, static_cast<scmp_datum_t>(family))),
             "seccomp_rule_add socketpair");
     }
   }
@@ -57,14 +62,14 @@ void DenyOtherFamilies(scmp_filter_ctx ctx, const std::vector<int>& families) {
   int highest = families.empty() ? -1 : *std::max_element(families.begin(), families.end());
   for (int family = 0; family < highest; ++family) {
     if (Allowed(families, family)) continue;
-    Check(seccomp_rule_add(ctx, deny, SCMP_SYS(socket), 1, SCMP_A0(SCMP_CMP_EQ, static_cast<scmp_datum_t>(family))),
+    Check(seccomp_rule_add(ctx, deny, SCMP_SYS(socket), 1, FirstArgument(SCMP_CMP_EQ, static_cast<scmp_datum_t>(family))),
           "seccomp_rule_add socket");
-    Check(seccomp_rule_add(ctx, deny, SCMP_SYS(socketpair), 1, SCMP_A0(SCMP_CMP_EQ, static_cast<scmp_datum_t>(family))),
+    Check(seccomp_rule_add(ctx, deny, SCMP_SYS(socketpair), 1, FirstArgument(SCMP_CMP_EQ, static_cast<scmp_datum_t>(family))),
           "seccomp_rule_add socketpair");
   }
   auto above = static_cast<scmp_datum_t>(highest + 1);
-  Check(seccomp_rule_add(ctx, deny, SCMP_SYS(socket), 1, SCMP_A0(SCMP_CMP_GE, above)), "seccomp_rule_add socket");
-  Check(seccomp_rule_add(ctx, deny, SCMP_SYS(socketpair), 1, SCMP_A0(SCMP_CMP_GE, above)),
+  Check(seccomp_rule_add(ctx, deny, SCMP_SYS(socket), 1, FirstArgument(SCMP_CMP_GE, above)), "seccomp_rule_add socket");
+  Check(seccomp_rule_add(ctx, deny, SCMP_SYS(socketpair), 1, FirstArgument(SCMP_CMP_GE, above)),
         "seccomp_rule_add socketpair");
 }
 
