@@ -92,6 +92,8 @@ struct SocketOptions {
   std::optional<mode_t> unix_mode;  // socket_mode, for unix: sockets
   std::optional<uid_t> unix_owner;  // socket_owner
   std::optional<gid_t> unix_group;  // socket_group
+  std::string unix_owner_name;      // socket_owner as written, for ctl dump
+  std::string unix_group_name;      // socket_group as written, for ctl dump
   bool operator==(const SocketOptions&) const = default;
 };
 

@@ -91,10 +91,16 @@ void EmitSocket(YAML::Emitter& out, const ServiceConfig& service) {
   Key(out, "freebind", socket.freebind);
   if (!socket.bind_interface.empty()) Key(out, "bind_interface", socket.bind_interface);
   if (socket.unix_mode) Key(out, "socket_mode", OctalText(*socket.unix_mode));
-  // socket_owner/socket_group hold ids; the loader takes names, so they
-  // are shown, not written as keys.
-  if (socket.unix_owner) Unset(out, "socket_owner: uid " + std::to_string(*socket.unix_owner));
-  if (socket.unix_group) Unset(out, "socket_group: gid " + std::to_string(*socket.unix_group));
+  // The names as written (the loader takes names), with the ids they
+  // resolved to when this config was loaded.
+  if (socket.unix_owner) {
+    Key(out, "socket_owner", socket.unix_owner_name);
+    Unset(out, "socket_owner: uid " + std::to_string(*socket.unix_owner));
+  }
+  if (socket.unix_group) {
+    Key(out, "socket_group", socket.unix_group_name);
+    Unset(out, "socket_group: gid " + std::to_string(*socket.unix_group));
+  }
 }
 
 // Keys the loader refuses in a wait-mode service: yinetd never meets its clients.

@@ -1060,6 +1060,7 @@ void Loader::ParseSocketOwner(const Field& field, ServiceConfig& service) {
     return;
   }
   service.socket.unix_owner = user->uid;
+  service.socket.unix_owner_name = *name;
 }
 
 void Loader::ParseSocketGroup(const Field& field, ServiceConfig& service) {
@@ -1071,6 +1072,7 @@ void Loader::ParseSocketGroup(const Field& field, ServiceConfig& service) {
     return;
   }
   service.socket.unix_group = *gid;
+  service.socket.unix_group_name = *name;
 }
 
 void Loader::ParseMaxConnections(const Field& field, ServiceConfig& service) {

@@ -61,6 +61,10 @@ std::variant<Answer, std::string> Ask(const std::string& socket_path, const Requ
     ssize_t n = recv(fd.Get(), buffer, sizeof buffer, 0);
     if (n > 0) {
       received.append(buffer, static_cast<size_t>(n));
+      if (!CouldBeAnswer(received)) return "not a yinetd control answer from " + socket_path;
+      if (received.size() > kMaxAnswer) {
+        return "answer from " + socket_path + " is over " + std::to_string(kMaxAnswer >> 20) + " MiB: not yinetd's";
+      }
       continue;
     }
     if (n == 0) break;

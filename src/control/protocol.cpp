@@ -1,5 +1,6 @@
 #include "control/protocol.h"
 
+#include <algorithm>
 #include <array>
 #include <charconv>
 
@@ -84,6 +85,11 @@ std::string FormatAnswer(int exit_status, std::string_view body) {
   answer += '\n';
   answer += body;
   return answer;
+}
+
+bool CouldBeAnswer(std::string_view received) {
+  size_t n = std::min(received.size(), kHeader.size());
+  return received.substr(0, n) == kHeader.substr(0, n);
 }
 
 std::optional<std::pair<int, std::string>> ParseAnswer(std::string_view answer) {

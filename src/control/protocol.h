@@ -55,7 +55,14 @@ inline constexpr int kExitOk = 0;
 inline constexpr int kExitFailed = 1;   // refused reload, config problems, bad request
 inline constexpr int kExitPartial = 2;  // reload applied, some addresses not bound
 
+// The most a client reads: an answer lists at most max_children programs
+// (65536 by default's ceiling), a few MiB; more is not yinetd talking.
+inline constexpr size_t kMaxAnswer = 64 << 20;
+
 std::string FormatAnswer(int exit_status, std::string_view body);
+// False as soon as the first bytes received cannot begin an answer (another
+// program serves the socket): the client stops reading there.
+bool CouldBeAnswer(std::string_view received);
 // The exit status and body of a whole answer; nullopt if the header is not ours.
 std::optional<std::pair<int, std::string>> ParseAnswer(std::string_view answer);
 

@@ -35,12 +35,17 @@ UniqueFd OpenSocket(const std::string& path) {
 
 Server::Server(std::string path) : path_(std::move(path)), owner_uid_(geteuid()) {
   listening_ = OpenSocket(path_);
+  struct stat st;
+  if (lstat(path_.c_str(), &st) == 0) file_ = FileId{st.st_dev, st.st_ino};
 }
 
 Server::Server(UniqueFd listening, uid_t owner_uid) : listening_(std::move(listening)), owner_uid_(owner_uid) {}
 
 Server::~Server() {
-  if (!path_.empty()) unlink(path_.c_str());
+  // Only the file we bound: once it was removed, another yinetd may have
+  // bound its own socket at the path, and that one stays.
+  struct stat st;
+  if (file_ && lstat(path_.c_str(), &st) == 0 && FileId{st.st_dev, st.st_ino} == *file_) unlink(path_.c_str());
 }
 
 std::vector<pollfd> Server::Watches() const {

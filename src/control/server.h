@@ -42,8 +42,9 @@ class Server {
   static constexpr size_t kMaxClients = 8;
   static constexpr std::chrono::seconds kDeadline{10};
 
-  // Binds `path` (mode 0600), creating its directory (0755) if missing.
-  // Throws SysError.
+  // Binds `path` (mode 0600 from the start), creating its directory (0755)
+  // if missing. A stale socket file there is replaced; a live one, a
+  // symlink or any other file is an error. Throws SysError.
   explicit Server(std::string path);
   // Takes an already listening, non-blocking socket (tests); `owner_uid`
   // is the uid besides root allowed to change state.
@@ -89,7 +90,14 @@ class Server {
   bool WriteAnswer(Client& client);
   bool Privileged(const Client& client) const;
 
-  std::string path_;  // "" when the socket file is not ours to remove
+  struct FileId {
+    dev_t dev;
+    ino_t ino;
+    bool operator==(const FileId&) const = default;
+  };
+
+  std::string path_;             // "" when the socket file is not ours to remove
+  std::optional<FileId> file_;   // the socket file bind made, removed at the end
   UniqueFd listening_;
   uid_t owner_uid_;
   std::map<int, Client> clients_;  // by fd

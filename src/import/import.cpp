@@ -23,14 +23,30 @@ bool IsPlain(std::string_view text) {
   return std::all_of(text.begin(), text.end(), [](unsigned char c) { return c == '\t' || (c >= 0x20 && c < 0x7f); });
 }
 
-// A YAML double-quoted scalar; values are checked IsPlain first.
+// A YAML double-quoted scalar; values are checked IsPlain (or, for a
+// banner's text, IsPlainText) first.
 std::string Quote(std::string_view text) {
   std::string quoted = "\"";
   for (char c : text) {
+    if (c == '\n') {
+      quoted += "\\n";
+      continue;
+    }
+    if (c == '\r') {
+      quoted += "\\r";
+      continue;
+    }
     if (c == '"' || c == '\\') quoted += '\\';
     quoted += c;
   }
   return quoted + "\"";
+}
+
+// Lines of plain text: IsPlain, and line ends.
+bool IsPlainText(std::string_view text) {
+  return std::all_of(text.begin(), text.end(), [](unsigned char c) {
+    return c == '\n' || c == '\r' || c == '\t' || (c >= 0x20 && c < 0x7f);
+  });
 }
 
 std::string QuoteList(const std::vector<std::string>& items) {
@@ -336,8 +352,22 @@ std::string Joined(const std::vector<std::string>& values) {
   return text;
 }
 
+// xinetd.conf(5): the rightmost components of a numeric IPv4 address that
+// are 0 are wildcards, so 128.138.12.0 is 128.138.12.0/24.
+std::string WildcardNetwork(const std::string& address) {
+  if (std::count(address.begin(), address.end(), '.') != 3) return address;
+  std::string_view rest = address;
+  int zeros = 0;
+  while (zeros < 3 && rest.size() >= 2 && rest.substr(rest.size() - 2) == ".0") {
+    rest.remove_suffix(2);
+    ++zeros;
+  }
+  return zeros == 0 ? address : address + "/" + std::to_string(32 - 8 * zeros);
+}
+
 // xinetd's address forms → CIDRs: "10.0.0.0/8", "192.168.1." (a prefix),
-// "0.0.0.0" (everyone); a host name cannot be a CIDR.
+// "128.138.12.0" (trailing zeros are wildcards), "0.0.0.0" (everyone); a
+// host name cannot be a CIDR.
 std::optional<std::string> Cidr(const std::string& item) {
   if (item == "0.0.0.0" || item == "0.0.0.0/0") return "0.0.0.0/0";
   if (item == "::/0") return item;
@@ -350,14 +380,35 @@ std::optional<std::string> Cidr(const std::string& item) {
     return network + "/" + std::to_string(8 * dots);
   }
   if (std::all_of(item.begin(), item.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)) || c == '.'; })) {
-    return item;
+    return WildcardNetwork(item);
   }
   return std::nullopt;
 }
 
+// xinetd's factorized form, 192.168.1.{7,9}: one address per number. Only
+// whole addresses (four components) are expanded; anything else is kept as
+// it is, and so is not carried.
+std::vector<std::string> Unfactorized(const std::vector<std::string>& values) {
+  std::vector<std::string> expanded;
+  for (const std::string& value : values) {
+    size_t open = value.find('{');
+    bool whole = open != std::string::npos && value.back() == '}' && open > 0 && value[open - 1] == '.' &&
+                 std::count(value.begin(), value.begin() + static_cast<long>(open), '.') == 3;
+    if (!whole) {
+      expanded.push_back(value);
+      continue;
+    }
+    std::istringstream numbers(value.substr(open + 1, value.size() - open - 2));
+    size_t before = expanded.size();
+    for (std::string number; std::getline(numbers, number, ',');) expanded.push_back(value.substr(0, open) + number);
+    if (expanded.size() == before) expanded.push_back(value);  // "{}": not carried, and noted
+  }
+  return expanded;
+}
+
 void AccessKey(Draft& draft, const char* key, const char* attribute, const std::vector<std::string>& values) {
   std::vector<std::string> cidrs, hosts;
-  for (const std::string& value : values) {
+  for (const std::string& value : Unfactorized(values)) {
     if (auto cidr = Cidr(value)) {
       cidrs.push_back(*cidr);
       if (*cidr == "0.0.0.0/0") cidrs.push_back("::/0");
@@ -445,8 +496,34 @@ std::string First(const Attributes& attributes, const std::string& name) {
 
 bool Has(const Attributes& attributes, const std::string& name) { return attributes.count(name) != 0; }
 
+// xinetd writes the banner_fail file to a client it denies (by address or
+// by a limit); yinetd writes refuse_message to every refused client, so the
+// file's text, read now, becomes refuse_message. It is sent in one
+// non-blocking send to a fresh socket, hence the bound on its size.
+void BannerFail(Draft& draft, const std::string& path, const TextLookup& banners) {
+  constexpr size_t kMaxBanner = 1024;
+  std::string attribute = "banner_fail = " + path + ": ";
+  std::string why = "no file reader";
+  std::optional<std::string> text = banners ? banners(path, why) : std::nullopt;
+  std::string copy = "; refuse_message takes the text itself: copy it there";
+  if (!text) {
+    draft.Note(attribute + "not carried: the file could not be read here (" + why + ")" + copy);
+  } else if (text->empty()) {
+    draft.Note(attribute + "not carried: the file is empty");
+  } else if (!IsPlainText(*text)) {
+    draft.Note(attribute + "not carried: the file is not plain ASCII text" + copy);
+  } else if (text->size() > kMaxBanner) {
+    draft.Note(attribute + "not carried: the file has over " + std::to_string(kMaxBanner) +
+               " bytes, more than yinetd sends to a refused client");
+  } else {
+    draft.Key("refuse_message", Quote(*text));
+    draft.Note(attribute + "its text as read at import is refuse_message, written to every refused client "
+               "(denied, or over a limit or rate); edit refuse_message when the file changes");
+  }
+}
+
 void FromXinetdService(const Section& section, const Attributes& attributes, const std::set<std::string>& disabled,
-                       Draft& draft, Names& names, const PortLookup& ports) {
+                       Draft& draft, Names& names, const PortLookup& ports, const TextLookup& banners) {
   std::vector<std::string> flags = attributes.count("flags") ? attributes.at("flags") : std::vector<std::string>{};
   auto flag = [&](const char* name) { return std::find(flags.begin(), flags.end(), name) != flags.end(); };
   std::string socket_type = First(attributes, "socket_type");
@@ -544,10 +621,7 @@ void FromXinetdService(const Section& section, const Attributes& attributes, con
       draft.Note("cps = " + Joined(attributes.at("cps")) + ": not a rate");
     }
   });
-  if (Has(attributes, "banner_fail")) {
-    draft.Note("banner_fail = " + Joined(attributes.at("banner_fail")) +
-               ": refuse_message takes the text itself, not a file: copy the file's text into refuse_message");
-  }
+  admission("banner_fail", [&] { BannerFail(draft, First(attributes, "banner_fail"), banners); });
   std::vector<std::string> env;
   if (Has(attributes, "env")) {
     for (const std::string& item : attributes.at("env")) {
@@ -677,7 +751,7 @@ std::string FromInetd(const SourceFile& file, const PortLookup& ports) {
   return RenderAll(drafts, file.name);
 }
 
-std::string FromXinetd(const std::vector<SourceFile>& files, const PortLookup& ports) {
+std::string FromXinetd(const std::vector<SourceFile>& files, const PortLookup& ports, const TextLookup& banners) {
   std::vector<Draft> drafts;
   std::vector<std::string> errors;
   Names names;
@@ -705,7 +779,7 @@ std::string FromXinetd(const std::vector<SourceFile>& files, const PortLookup& p
           if (name != "disabled" && name != "enabled") attributes[name] = values;
         }
         Merge(attributes, section.attributes);
-        FromXinetdService(section, attributes, disabled, draft, names, ports);
+        FromXinetdService(section, attributes, disabled, draft, names, ports, banners);
       }
       drafts.push_back(std::move(draft));
     }

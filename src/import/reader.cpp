@@ -65,6 +65,21 @@ std::optional<uint16_t> LookupPort(const std::string& name, const std::string& p
   return ntohs(static_cast<uint16_t>(entry->s_port));
 }
 
+// A banner_fail file's text.
+std::optional<std::string> ReadBanner(const std::string& path, std::string& why) {
+  if (!fs::path(path).is_absolute()) {
+    why = "not an absolute path";
+    return std::nullopt;
+  }
+  std::string error;
+  auto file = ReadSource(path, error);
+  if (!file) {
+    why = error.substr(error.rfind(path + ": ", 0) == 0 ? path.size() + 2 : 0);
+    return std::nullopt;
+  }
+  return std::move(file->text);
+}
+
 }  // namespace
 
 std::optional<std::string> ImportPath(const std::string& path, std::string& error) {
@@ -76,7 +91,7 @@ std::optional<std::string> ImportPath(const std::string& path, std::string& erro
       error = path + ": no xinetd service files in it";
       return std::nullopt;
     }
-    return FromXinetd(files, LookupPort);
+    return FromXinetd(files, LookupPort, ReadBanner);
   }
   auto file = ReadSource(path, error);
   if (!file) return std::nullopt;
@@ -88,7 +103,7 @@ std::optional<std::string> ImportPath(const std::string& path, std::string& erro
     fs::path full = fs::path(dir).is_absolute() ? fs::path(dir) : fs::path(path).parent_path() / dir;
     if (!AddDirectory(full, files, error)) return std::nullopt;
   }
-  return FromXinetd(files, LookupPort);
+  return FromXinetd(files, LookupPort, ReadBanner);
 }
 
 }  // namespace yinetd::import

@@ -100,20 +100,42 @@ UniqueFd BindInet(const Address& address, const ListenOptions& options) {
   return fd;
 }
 
+// Gives the socket file at `path` its mode and owner. Neither call follows
+// a symlink: in a directory others may write to, the file could have been
+// swapped for a link to something else since bind.
+void SetUnixFileAccess(const Address& address, const ListenOptions& options) {
+  const char* path = address.path.c_str();
+  if (options.unix_mode && fchmodat(AT_FDCWD, path, *options.unix_mode, AT_SYMLINK_NOFOLLOW) != 0) {
+    throw SysError("chmod " + address.ToString(), errno);
+  }
+  if ((options.unix_owner || options.unix_group) &&
+      lchown(path, options.unix_owner.value_or(static_cast<uid_t>(-1)),
+             options.unix_group.value_or(static_cast<gid_t>(-1))) != 0) {
+    throw SysError("chown " + address.ToString(), errno);
+  }
+}
+
 UniqueFd BindUnix(const Address& address, const ListenOptions& options) {
   SockAddr sa = ToSockAddr(address);
   RemoveStaleUnixSocket(address, sa);
   UniqueFd fd = NewSocket(AF_UNIX, address, options);
+  // Linux's bind creates the file with the socket inode's mode less the
+  // umask (unix_bind, net/unix/af_unix.c): set that mode first, so the
+  // file is never reachable by more than `unix_mode` allows, not even
+  // between bind and a chmod. The umask is left alone: it is the whole
+  // process's, shared by every thread and inherited by every child.
+  if (options.unix_mode && fchmod(fd.Get(), *options.unix_mode) != 0) {
+    throw SysError("fchmod socket for " + address.ToString(), errno);
+  }
   if (bind(fd.Get(), sa.Get(), sa.length) != 0) throw SysError("bind " + address.ToString(), errno);
-  const char* path = address.path.c_str();
-  if (options.unix_mode && chmod(path, *options.unix_mode) != 0) {
-    throw SysError("chmod " + address.ToString(), errno);
-  }
-  if ((options.unix_owner || options.unix_group) &&
-      chown(path, options.unix_owner.value_or(static_cast<uid_t>(-1)),
-            options.unix_group.value_or(static_cast<gid_t>(-1))) != 0) {
-    throw SysError("chown " + address.ToString(), errno);
-  }
+  struct stat st;
+  bool born_right = options.unix_mode && lstat(address.path.c_str(), &st) == 0 && S_ISSOCK(st.st_mode) &&
+                    (st.st_mode & 07777) == *options.unix_mode;
+  // Only a umask that took bits away, or an owner to set, needs a change
+  // by path; it never widens the mode beyond `unix_mode`.
+  ListenOptions rest = options;
+  if (born_right) rest.unix_mode.reset();
+  SetUnixFileAccess(address, rest);
   return fd;
 }
 
@@ -144,13 +166,7 @@ void UpdateListener(int fd, const Address& address, const ListenOptions& had, co
     }
   } else if (wants.unix_mode != had.unix_mode || wants.unix_owner != had.unix_owner ||
              wants.unix_group != had.unix_group) {
-    const char* path = address.path.c_str();
-    if (wants.unix_mode && chmod(path, *wants.unix_mode) != 0) throw SysError("chmod " + address.ToString(), errno);
-    if ((wants.unix_owner || wants.unix_group) &&
-        chown(path, wants.unix_owner.value_or(static_cast<uid_t>(-1)),
-              wants.unix_group.value_or(static_cast<gid_t>(-1))) != 0) {
-      throw SysError("chown " + address.ToString(), errno);
-    }
+    SetUnixFileAccess(address, wants);
   }
   if (wants.nonblocking != had.nonblocking) {
     int flags = fcntl(fd, F_GETFL);

@@ -28,7 +28,8 @@ struct ListenOptions {
   bool reuseport = false;      // SO_REUSEPORT
   bool freebind = false;       // IP_FREEBIND
   std::string bind_interface;  // SO_BINDTODEVICE; "": any
-  // unix: sockets only, applied to the socket file after bind.
+  // unix: sockets only. The file is created with unix_mode (never a wider
+  // mode first); owner and group are set right after bind.
   std::optional<mode_t> unix_mode;
   std::optional<uid_t> unix_owner;
   std::optional<gid_t> unix_group;

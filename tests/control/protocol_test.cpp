@@ -72,5 +72,14 @@ TEST_CASE("an answer carries its exit status; anything else is not ours") {
   CHECK_FALSE(ParseAnswer("yinetd-ctl -1\n"));
 }
 
+TEST_CASE("the first bytes tell a client whether yinetd is talking, before it reads on") {
+  CHECK(CouldBeAnswer(""));
+  CHECK(CouldBeAnswer("yin"));
+  CHECK(CouldBeAnswer(FormatAnswer(kExitOk, "ok\n")));
+  CHECK_FALSE(CouldBeAnswer("x"));
+  CHECK_FALSE(CouldBeAnswer("HTTP/1.0 200 OK\r\n"));
+  CHECK_FALSE(CouldBeAnswer("yinetd-ctX"));
+}
+
 }  // namespace
 }  // namespace yinetd::control

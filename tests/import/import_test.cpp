@@ -2,6 +2,8 @@
 
 #include <doctest/doctest.h>
 
+#include <map>
+
 #include "config/fake_host.h"
 #include "config/loader.h"
 
@@ -143,7 +145,7 @@ includedir /etc/xinetd.d
   REQUIRE(rsync.process.rlimits.size() == 1);
   CHECK(rsync.process.rlimits[0].value == 64ull << 20);
   for (const char* note : {"host names example.com not carried", "env item 'BAD' is not NAME=value",
-                           "passenv = PATH", "banner_fail = /etc/banner: refuse_message takes the text itself",
+                           "passenv = PATH", "banner_fail = /etc/banner: not carried: the file could not be read here (no file reader)",
                            "rlimit_rss: not carried", "log_on_failure: not carried",
                            "access_times: not carried", "flags REUSE: not carried",
                            "cps = 25 30: xinetd stops the service", "log_type: not carried"}) {
@@ -155,6 +157,64 @@ includedir /etc/xinetd.d
   CHECK(tftp.protocol == config::Protocol::kUdp);
   CHECK(tftp.mode == config::Mode::kWait);
   CHECK(Contains(yaml, "only_from = 127.0.0.1: not carried: in mode wait"));
+}
+
+TEST_CASE("xinetd: rightmost zero components are wildcards and {a,b} lists expand, as xinetd.conf(5) says") {
+  std::string yaml = FromXinetd({{"/etc/xinetd.d/x", "service x\n{\n\ttype = UNLISTED\n\tport = 7001\n"
+                                                     "\tsocket_type = stream\n\twait = no\n\tserver = /bin/cat\n"
+                                                     "\tonly_from = 192.0.2.7 128.138.12.0 10.1.0.0 192.0.2.{8,9}\n"
+                                                     "\tno_access = 10.0.0.0 10.1.2.0/23\n}\n"}},
+                                Ports);
+  config::Config config = Loads(yaml);
+  REQUIRE(config.services.size() == 1);
+  const config::ServiceConfig& x = config.services[0];
+  REQUIRE(x.access.allow.size() == 5);
+  CHECK(x.access.allow[0].ToString() == "192.0.2.7/32");
+  CHECK(x.access.allow[3].ToString() == "192.0.2.8/32");
+  CHECK(x.access.allow[4].ToString() == "192.0.2.9/32");
+  CHECK(x.access.allow[1].ToString() == "128.138.12.0/24");
+  CHECK(x.access.allow[2].ToString() == "10.1.0.0/16");
+  REQUIRE(x.access.deny.size() == 2);
+  CHECK(x.access.deny[0].ToString() == "10.0.0.0/8");  // all of 10/8 denied, not one host
+  CHECK(x.access.deny[1].ToString() == "10.1.2.0/23");
+}
+
+TEST_CASE("xinetd: banner_fail's text becomes refuse_message; what cannot be carried says why") {
+  std::map<std::string, std::string> banners = {
+      {"/etc/banner.deny", "Go away.\r\nYou are \"not\" allowed \\ here.\n"},
+      {"/etc/banner.bin", std::string("\x1b[2Jhello\0", 11)},
+      {"/etc/banner.big", std::string(1025, 'x')},
+  };
+  TextLookup read = [&](const std::string& path, std::string& why) -> std::optional<std::string> {
+    auto it = banners.find(path);
+    if (it != banners.end()) return it->second;
+    why = "No such file or directory";
+    return std::nullopt;
+  };
+  auto service = [](const std::string& name, int port, const std::string& banner, const char* wait = "no") {
+    return "service " + name + "\n{\n\ttype = UNLISTED\n\tport = " + std::to_string(port) +
+           "\n\tsocket_type = stream\n\twait = " + wait + "\n\tuser = nobody\n\tserver = /bin/cat\n" +
+           "\tbanner_fail = " + banner + "\n}\n";
+  };
+  std::string yaml = FromXinetd({{"/etc/xinetd.d/x", service("deny", 7001, "/etc/banner.deny") +
+                                                         service("bin", 7002, "/etc/banner.bin") +
+                                                         service("big", 7003, "/etc/banner.big") +
+                                                         service("gone", 7004, "/etc/banner.gone") +
+                                                         service("waits", 7005, "/etc/banner.deny", "yes")}},
+                                Ports, read);
+  config::Config config = Loads(yaml);
+  REQUIRE(config.services.size() == 5);
+  CHECK(config.services[0].refuse_message == "Go away.\r\nYou are \"not\" allowed \\ here.\n");
+  for (size_t i = 1; i < 5; ++i) CHECK(config.services[i].refuse_message.empty());
+  for (const char* note : {"banner_fail = /etc/banner.deny: its text as read at import is refuse_message",
+                           "banner_fail = /etc/banner.bin: not carried: the file is not plain ASCII text",
+                           "banner_fail = /etc/banner.big: not carried: the file has over 1024 bytes",
+                           "banner_fail = /etc/banner.gone: not carried: the file could not be read here "
+                           "(No such file or directory); refuse_message takes the text itself: copy it there",
+                           "banner_fail = /etc/banner.deny: not carried: in mode wait"}) {
+    CHECK_MESSAGE(Contains(yaml, note), note);
+  }
+  CHECK_FALSE(Contains(yaml, "\x1b"));
 }
 
 TEST_CASE("xinetd: disable = yes is written commented out, and a file with nothing to serve says so") {

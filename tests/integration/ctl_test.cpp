@@ -3,14 +3,19 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <thread>
 
 #include "integration/harness.h"
 
@@ -196,6 +201,198 @@ TEST_CASE("a peer that is neither root nor yinetd's user may look but not reload
   auto [status_code, status] = RunAsNobody({"ctl", "--socket", yinetd.ControlPath(), "status"});
   CHECK(status_code == 0);
   CHECK(Contains(status, "1 service(s)"));
+}
+
+// A unix socket at `path` served by something that is not yinetd: it
+// accepts one client and sends it `head`, then `fill` bytes over and over
+// until the client goes away (or 30 s pass).
+class Impostor {
+ public:
+  Impostor(const std::string& path, std::string head, char fill) : fd_(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) {
+    sockaddr_un address{};
+    address.sun_family = AF_UNIX;
+    std::strncpy(address.sun_path, path.c_str(), sizeof address.sun_path - 1);
+    REQUIRE(bind(fd_.Get(), reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
+    REQUIRE(listen(fd_.Get(), 1) == 0);
+    thread_ = std::thread([this, head = std::move(head), fill] { Serve(head, fill); });
+  }
+  ~Impostor() { thread_.join(); }
+  size_t Sent() const { return sent_; }
+
+ private:
+  void Serve(const std::string& head, char fill) {
+    pollfd watch{fd_.Get(), POLLIN, 0};
+    if (poll(&watch, 1, 30'000) != 1) return;
+    UniqueFd client(accept4(fd_.Get(), nullptr, nullptr, SOCK_CLOEXEC));
+    if (!client) return;
+    timeval limit{30, 0};
+    setsockopt(client.Get(), SOL_SOCKET, SO_SNDTIMEO, &limit, sizeof limit);
+    std::string chunk = head + std::string(65536, fill);
+    auto until = std::chrono::steady_clock::now() + 30s;
+    while (std::chrono::steady_clock::now() < until) {
+      ssize_t n = send(client.Get(), chunk.data(), chunk.size(), MSG_NOSIGNAL);
+      if (n <= 0) return;
+      sent_ += static_cast<size_t>(n);
+      chunk.assign(65536, fill);
+    }
+  }
+
+  UniqueFd fd_;
+  std::atomic<size_t> sent_{0};
+  std::thread thread_;
+};
+
+TEST_CASE("ctl against a socket another program serves stops at the first bytes that are not yinetd's") {
+  char dir[] = "/tmp/yinetd-impostor-XXXXXX";
+  REQUIRE(mkdtemp(dir) != nullptr);
+  std::string path = std::string(dir) + "/control";
+  std::string binary = std::getenv("YINETD_BINARY");
+  {
+    Impostor impostor(path, "HTTP/1.0 200 OK\r\n\r\n", 'x');
+    auto [code, text] = RunCommand("timeout 20 " + binary + " ctl --socket " + path + " status 2>&1");
+    CHECK(code == 3);
+    CHECK(text == "yinetd ctl: not a yinetd control answer from " + path + "\n");
+  }
+  unlink(path.c_str());
+  {
+    // Our header, then no end: the client stops at its bound.
+    Impostor impostor(path, "yinetd-ctl 0\n", 'y');
+    auto [code, text] = RunCommand("timeout 20 " + binary + " ctl --socket " + path + " status 2>&1");
+    CHECK(code == 3);
+    CHECK(text == "yinetd ctl: answer from " + path + " is over 64 MiB: not yinetd's\n");
+  }
+  unlink(path.c_str());
+  rmdir(dir);
+}
+
+TEST_CASE("a control client that sends 1 MB is answered 'request too long' after 128 bytes; yinetd serves on") {
+  Yinetd yinetd("services:\n" + Svc("a", FreePort()));
+  UniqueFd client = ConnectUnix(yinetd.ControlPath());
+  std::string megabyte(1 << 20, 's');
+  size_t sent = 0;
+  auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (sent < megabyte.size() && std::chrono::steady_clock::now() < deadline) {
+    ssize_t n = send(client.Get(), megabyte.data() + sent, megabyte.size() - sent, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n > 0) {
+      sent += static_cast<size_t>(n);
+    } else if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+      pollfd watch{client.Get(), POLLOUT, 0};
+      poll(&watch, 1, 100);
+    } else {
+      break;  // yinetd answered and closed: the rest is refused
+    }
+  }
+  CHECK(sent < megabyte.size());
+  CHECK(yinetd.WaitForLog({"event=control", "result=bad_request"}));
+  auto [code, text] = yinetd.Ctl("status");
+  CHECK(code == 0);
+  CHECK(Contains(text, "1 service(s)"));
+}
+
+TEST_CASE("reloads asked at once, by several clients and SIGHUP, are each answered, and the config applies once") {
+  uint16_t a = FreePort(), b = FreePort();
+  Yinetd yinetd("services:\n" + Svc("a", a));
+  yinetd.Rewrite("services:\n" + Svc("a", a) + Svc("b", b));
+  std::vector<UniqueFd> clients;
+  for (int i = 0; i < 4; ++i) clients.push_back(ConnectUnix(yinetd.ControlPath()));
+  for (UniqueFd& client : clients) SendAll(client.Get(), "reload\n");
+  yinetd.Signal(SIGHUP);
+  int added = 0;
+  for (UniqueFd& client : clients) {
+    std::string answer = ReadUntilEof(client.Get(), 20s);
+    CHECK(answer.rfind("yinetd-ctl 0\nok: added ", 0) == 0);
+    if (Contains(answer, "added 1,")) ++added;
+  }
+  CHECK(added <= 1);
+  CHECK(yinetd.WaitForLog({"event=reload", "result=ok", "added=1"}));
+  CHECK(yinetd.Ctl("status").first == 0);
+  size_t applied = 0;
+  for (LogFields& reload : yinetd.Events("reload")) applied += reload["added"] == "1";
+  CHECK(applied == 1);
+  CHECK(TryConnect(b) == 0);
+  CHECK(yinetd.Ctl("status").first == 0);
+}
+
+TEST_CASE("a symlink at the control socket's path is refused at start, and what it points to is left alone") {
+  char dir[] = "/tmp/yinetd-ctl-link-XXXXXX";
+  REQUIRE(mkdtemp(dir) != nullptr);
+  std::string target = std::string(dir) + "/precious", path = std::string(dir) + "/control";
+  WriteText(target, "keep me\n");
+  REQUIRE(chmod(target.c_str(), 0640) == 0);
+  REQUIRE(symlink(target.c_str(), path.c_str()) == 0);
+  {
+    StartOptions options = NoWait();
+    options.extra_args = {"--control-socket", path};
+    Yinetd yinetd("services:\n" + Svc("a", FreePort()), options);
+    std::optional<int> status = yinetd.WaitExit();
+    REQUIRE(status);
+    CHECK(WIFEXITED(*status));
+    CHECK(WEXITSTATUS(*status) != 0);
+    CHECK(Contains(yinetd.Log(), "exists and is not a socket"));
+  }
+  struct stat st{};
+  REQUIRE(lstat(path.c_str(), &st) == 0);
+  CHECK(S_ISLNK(st.st_mode));
+  REQUIRE(stat(target.c_str(), &st) == 0);
+  CHECK((st.st_mode & 07777) == 0640);
+  std::ifstream in(target);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  CHECK(text == "keep me\n");
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("the control socket of a killed yinetd is replaced by the next; a live one's is not taken") {
+  Yinetd killed("services:\n" + Svc("a", FreePort()));
+  std::string path = killed.ControlPath();
+  killed.Signal(SIGKILL);
+  REQUIRE(killed.WaitExit());
+  REQUIRE(std::filesystem::exists(path));  // left behind
+  StartOptions options;
+  options.extra_args = {"--control-socket", path};
+  Yinetd next("services:\n" + Svc("a", FreePort()), options);
+  std::string binary = std::getenv("YINETD_BINARY");
+  auto [code, text] = RunCommand(binary + " ctl --socket " + path + " status 2>&1");
+  CHECK(code == 0);
+  CHECK(Contains(text, "pid " + std::to_string(next.Pid())));
+  // A third one on the same path finds it live: it does not start, and the
+  // socket keeps answering for the one that serves it.
+  StartOptions third_options = NoWait();
+  third_options.extra_args = {"--control-socket", path};
+  Yinetd third("services:\n" + Svc("a", FreePort()), third_options);
+  REQUIRE(third.WaitExit());
+  CHECK(Contains(third.Log(), "another process serves it"));
+  auto [after_code, after] = RunCommand(binary + " ctl --socket " + path + " status 2>&1");
+  CHECK(after_code == 0);
+  CHECK(Contains(after, "pid " + std::to_string(next.Pid())));
+}
+
+TEST_CASE("a yinetd that exits leaves alone a control socket another yinetd bound at its path since") {
+  Yinetd first("services:\n" + Svc("a", FreePort()));
+  std::string path = first.ControlPath();
+  REQUIRE(unlink(path.c_str()) == 0);  // removed by hand while it runs
+  StartOptions options;
+  options.extra_args = {"--control-socket", path};
+  Yinetd second("services:\n" + Svc("a", FreePort()), options);
+  first.Signal(SIGTERM);
+  REQUIRE(first.WaitExit());
+  auto [code, text] = RunCommand(std::string(std::getenv("YINETD_BINARY")) + " ctl --socket " + path + " status 2>&1");
+  CHECK(code == 0);
+  CHECK(Contains(text, "pid " + std::to_string(second.Pid())));
+}
+
+TEST_CASE("under umask 000 the control socket is 0600 and the directory made for it 0755") {
+  StartOptions options;
+  options.wrapper = {"sh", "-c", "umask 000; exec \"$@\"", "sh"};
+  Yinetd yinetd("services:\n" + Svc("a", FreePort()), options);
+  struct stat st{};
+  REQUIRE(lstat(yinetd.ControlPath().c_str(), &st) == 0);
+  CHECK(S_ISSOCK(st.st_mode));
+  CHECK((st.st_mode & 07777) == 0600);
+  CHECK(st.st_uid == geteuid());
+  REQUIRE(lstat((yinetd.Dir() + "/run").c_str(), &st) == 0);
+  CHECK(S_ISDIR(st.st_mode));
+  CHECK((st.st_mode & 07777) == 0755);
+  CHECK(yinetd.Ctl("status").first == 0);
 }
 
 TEST_CASE("the control socket is mode 0600; control: false serves none; ctl says where it looked") {

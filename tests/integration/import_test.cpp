@@ -80,15 +80,52 @@ TEST_CASE("import of a missing file says so plainly") {
   CHECK(Contains(text, "yinetd import: /nonexistent/inetd.conf: "));
 }
 
+// The Debian packages that ship xinetd or inetd config files, unpacked
+// once per run under ROOT; "" with `why` when they cannot be downloaded.
+// (tftpd-hpa, rsync, cvs and atftpd were looked at too: they ship none,
+// and register with update-inetd from their maintainer scripts instead.)
+const std::string& DebianRoot(std::string& why) {
+  static TempDir dir;
+  static std::string root, reason;
+  static bool tried = false;
+  if (!tried) {
+    tried = true;
+    auto [code, log] = RunCommand("cd " + dir.path +
+                                  " && timeout 120 apt-get download xinetd amanda-client >/dev/null 2>&1; echo $?");
+    if (code != 0 || log != "0\n") {
+      reason = "apt-get download xinetd amanda-client failed (no network or no archive here)";
+    } else if (RunCommand("cd " + dir.path + " && for d in *.deb; do dpkg-deb -x $d root; done; echo done").second !=
+               "done\n") {
+      reason = "dpkg-deb -x failed";
+    } else {
+      root = dir.path + "/root";
+    }
+  }
+  why = reason;
+  return root;
+}
+
+// `yaml` with every program replaced by /bin/cat: the programs of the
+// packages' examples are not installed here, and --check would say only that.
+std::string WithProgramsAsCat(const std::string& yaml) {
+  return std::regex_replace(yaml, std::regex("program: \"[^\"]*\""), "program: \"/bin/cat\"");
+}
+
+// Writes `yaml` to DIR/NAME and runs --check on it: exit code and output.
+std::pair<int, std::string> CheckYaml(const std::string& dir, const std::string& name, const std::string& yaml) {
+  WriteText(dir + "/" + name, yaml);
+  return RunCommand(Binary() + " --check -c " + dir + "/" + name + " 2>&1");
+}
+
 TEST_CASE("the xinetd files Debian ships import, every service accounted for, and load once enabled") {
   TempDir dir;
-  auto [download, log] = RunCommand("cd " + dir.path + " && timeout 120 apt-get download xinetd amanda-client >/dev/null 2>&1; echo $?");
-  if (download != 0 || log != "0\n") {
-    MESSAGE("skipped: apt-get download xinetd amanda-client failed (no network or no archive here)");
+  std::string why;
+  std::string root = DebianRoot(why);
+  if (root.empty()) {
+    MESSAGE("skipped: " << why);
     return;
   }
-  REQUIRE(RunCommand("cd " + dir.path + " && for d in *.deb; do dpkg-deb -x $d root; done; echo done").second == "done\n");
-  std::string xinetd_d = dir.path + "/root/etc/xinetd.d";
+  std::string xinetd_d = root + "/etc/xinetd.d";
   REQUIRE(std::filesystem::is_directory(xinetd_d));
   auto [code, yaml] = RunCommand(Binary() + " import " + xinetd_d + " 2>&1");
   CHECK(code == 0);
@@ -125,10 +162,65 @@ TEST_CASE("the xinetd files Debian ships import, every service accounted for, an
   // amanda's example: its program is not installed here, which is the one
   // thing --check may say about it.
   auto [amanda_code, amanda] =
-      RunCommand(Binary() + " import " + dir.path + "/root/usr/share/doc/amanda-client/examples/xinetd.amandaclient");
+      RunCommand(Binary() + " import " + root + "/usr/share/doc/amanda-client/examples/xinetd.amandaclient");
   CHECK(amanda_code == 0);
   CHECK(Contains(amanda, "program: \"/usr/lib/amanda/amandad\""));
   CHECK(Contains(amanda, "groups: not carried"));
+}
+
+TEST_CASE("xinetd's own sample.conf and empty.conf (Debian's examples) import; with programs as /bin/cat, --check passes") {
+  TempDir dir;
+  std::string why;
+  std::string root = DebianRoot(why);
+  if (root.empty()) {
+    MESSAGE("skipped: " << why);
+    return;
+  }
+  std::string examples = root + "/usr/share/doc/xinetd/examples";
+  REQUIRE(RunCommand("gzip -dc " + examples + "/sample.conf.gz > " + dir.path + "/sample.conf; echo $?").second == "0\n");
+  auto [code, yaml] = RunCommand(Binary() + " import " + dir.path + "/sample.conf 2>&1");
+  CHECK(code == 0);
+  auto [count_code, sections] = RunCommand("grep -c '^service' " + dir.path + "/sample.conf");
+  size_t accounted = 0;
+  for (size_t at = 0; (at = yaml.find(": service ", at)) != std::string::npos; ++at) ++accounted;
+  CHECK(accounted == static_cast<size_t>(std::atoi(sections.c_str())));
+  // Its defaults' only_from (the second line replaces the first) reaches
+  // every nowait service; the wait ones say why not.
+  CHECK(Contains(yaml, "allow: [\"192.231.139.0/24\"]"));
+  CHECK(Contains(yaml, "only_from: host names localhost not carried"));
+  CHECK(Contains(yaml, "only_from = localhost 192.231.139.0/24: not carried: in mode wait"));
+  CHECK(Contains(yaml, "telnet-tcp: not imported: server '' is not an absolute path"));
+  auto [check_code, check] = CheckYaml(dir.path, "sample.yaml", WithProgramsAsCat(yaml));
+  INFO(yaml);
+  CHECK(check_code == 0);
+  CHECK(Contains(check, ": OK, "));
+  // empty.conf names every attribute with no value: nothing to serve, said so.
+  auto [empty_code, empty] = RunCommand(Binary() + " import " + examples + "/empty.conf 2>&1");
+  CHECK(empty_code == 0);
+  CHECK(Contains(empty, "empty: not imported: socket_type missing"));
+  CHECK(Contains(empty, "# nothing to serve"));
+}
+
+TEST_CASE("amanda-client's inetd.conf and xinetd examples import and, with the program as /bin/cat, pass --check") {
+  TempDir dir;
+  std::string why;
+  std::string root = DebianRoot(why);
+  if (root.empty()) {
+    MESSAGE("skipped: " << why);
+    return;
+  }
+  std::string examples = root + "/usr/share/doc/amanda-client/examples/";
+  for (const char* name : {"inetd.conf.amandaclient", "xinetd.amandaclient"}) {
+    INFO(name);
+    auto [code, yaml] = RunCommand(Binary() + " import " + examples + name + " 2>&1");
+    CHECK(code == 0);
+    CHECK(Contains(yaml, "program: \"/usr/lib/amanda/amandad\""));
+    CHECK(Contains(yaml, "user: \"backup\""));
+    auto [check_code, check] = CheckYaml(dir.path, std::string(name) + ".yaml", WithProgramsAsCat(yaml));
+    INFO(yaml);
+    CHECK(check_code == 0);
+    CHECK(Contains(check, ": OK, 1 service(s)"));
+  }
 }
 
 }  // namespace

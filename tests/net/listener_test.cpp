@@ -5,8 +5,10 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <seccomp.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <vector>
@@ -131,6 +133,79 @@ TEST_CASE("socket_mode and socket_owner apply to the unix socket file") {
     CHECK(st.st_gid == 65534);
   }
   unlink(path.c_str());
+}
+
+// Runs `body` in a child that may not change a file's mode by path
+// (chmod, fchmodat, fchmodat2 fail with EPERM); the child's exit code.
+template <typename Body>
+int WithoutChmodByPath(Body body) {
+  pid_t pid = fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    scmp_filter_ctx filter = seccomp_init(SCMP_ACT_ALLOW);
+    if (filter == nullptr) _exit(90);
+    for (const char* name : {"chmod", "fchmodat", "fchmodat2"}) {
+      int call = seccomp_syscall_resolve_name(name);
+      if (call != __NR_SCMP_ERROR && seccomp_rule_add(filter, SCMP_ACT_ERRNO(EPERM), call, 0) != 0) _exit(91);
+    }
+    if (seccomp_load(filter) != 0) _exit(92);
+    _exit(body());
+  }
+  int status = 0;
+  REQUIRE(waitpid(pid, &status, 0) == pid);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+TEST_CASE("a unix socket file is created with its socket_mode, never wider first") {
+  std::string path = "/tmp/yinetd-listener-born-" + std::to_string(getpid()) + ".sock";
+  // The mode comes with bind itself: no chmod after it is needed (before,
+  // the file had the umask's mode until a chmod narrowed it).
+  int code = WithoutChmodByPath([&] {
+    umask(022);
+    ListenOptions options;
+    options.unix_mode = 0600;
+    try {
+      UniqueFd fd = OpenListener(Parse("unix:" + path), options);
+    } catch (const SysError&) {
+      return 1;
+    }
+    struct stat st;
+    return stat(path.c_str(), &st) == 0 && (st.st_mode & 07777) == 0600 ? 0 : 2;
+  });
+  unlink(path.c_str());
+  CHECK(code == 0);
+}
+
+TEST_CASE("a umask that takes away socket_mode's bits is undone; a wider one never shows") {
+  std::string path = "/tmp/yinetd-listener-umask-" + std::to_string(getpid()) + ".sock";
+  mode_t old = umask(0277);
+  ListenOptions options;
+  options.unix_mode = 0660;
+  UniqueFd fd = OpenListener(Parse("unix:" + path), options);
+  umask(old);
+  struct stat st;
+  REQUIRE(stat(path.c_str(), &st) == 0);
+  CHECK((st.st_mode & 07777) == 0660);
+  unlink(path.c_str());
+}
+
+TEST_CASE("a symlink at a unix socket's path is refused, and its target is left alone") {
+  std::string dir = "/tmp/yinetd-listener-link-" + std::to_string(getpid());
+  REQUIRE(mkdir(dir.c_str(), 0700) == 0);
+  std::string target = dir + "/target", path = dir + "/sock";
+  UniqueFd file(open(target.c_str(), O_CREAT | O_WRONLY | O_CLOEXEC, 0644));
+  REQUIRE(file);
+  REQUIRE(symlink(target.c_str(), path.c_str()) == 0);
+  ListenOptions options;
+  options.unix_mode = 0666;
+  CHECK_THROWS_WITH_AS(OpenListener(Parse("unix:" + path), options),
+                       ("bind unix:" + path + " (exists and is not a socket): File exists").c_str(), SysError);
+  struct stat st;
+  REQUIRE(stat(target.c_str(), &st) == 0);
+  CHECK((st.st_mode & 07777) == 0644);
+  unlink(path.c_str());
+  unlink(target.c_str());
+  rmdir(dir.c_str());
 }
 
 TEST_CASE("the peer of a unix connection is known; of TCP, not") {
