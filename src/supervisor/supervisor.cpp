@@ -479,9 +479,11 @@ void Supervisor::ApplyTopLevel() {
 }
 
 void Supervisor::WatchConfig() {
-  if (watch_.Fd() >= 0) poll_.Remove(watch_.Fd());
-  watch_.Stop();
-  if (!config_.watch) return;
+  if (!config_.watch) {
+    if (watch_.Fd() >= 0) poll_.Remove(watch_.Fd());
+    watch_.Stop();
+    return;
+  }
   // A renewed certificate, key or CA reloads too (and rebuilds the context).
   std::vector<std::string> files = config_.files;
   for (const config::ServiceConfig& service : config_.services) {
@@ -489,8 +491,11 @@ void Supervisor::WatchConfig() {
       for (std::string& file : service.tls->Files()) files.push_back(std::move(file));
     }
   }
+  // Re-arms on the same fd: an edit made while the reload ran is still
+  // queued.
+  bool polled = watch_.Fd() >= 0;
   watch_.Watch(files, config_.include_dirs);
-  if (watch_.Fd() >= 0) poll_.Add(watch_.Fd(), [this](short) { OnConfigChanged(); });
+  if (!polled && watch_.Fd() >= 0) poll_.Add(watch_.Fd(), [this](short) { OnConfigChanged(); });
 }
 
 void Supervisor::OnConfigChanged() {
