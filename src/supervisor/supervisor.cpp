@@ -386,6 +386,9 @@ control::ReloadOutcome Supervisor::Reload(std::string_view trigger) {
   }
   systemd::NotifyReloading();
   config::LoadResult result = config_source_();
+  for (const config::Problem& warning : result.warnings) {
+    log::ConfigWarning(warning.where.file, warning.where.line, warning.where.column, warning.message);
+  }
   if (!result.config) {
     // The old config keeps serving, untouched.
     for (const config::Problem& problem : result.problems) {
