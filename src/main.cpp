@@ -226,7 +226,11 @@ int Check(const config::LoadResult& result, config::Host& host) {
     std::cout << prefix(log::Level::kError) << result.problems.size() << " problem(s) found\n";
     return kExitConfig;
   }
-  for (const config::Problem& warning : config::MissingCapabilities(*result.config, host)) {
+  std::vector<config::Problem> warnings = result.warnings;
+  for (config::Problem& warning : config::MissingCapabilities(*result.config, host)) {
+    warnings.push_back(std::move(warning));
+  }
+  for (const config::Problem& warning : warnings) {
     std::cout << prefix(log::Level::kWarn) << warning.where.ToString() << ": warning: "
               << warning.message << "\n";
   }
@@ -341,6 +345,9 @@ int main(int argc, char** argv) {
     for (const config::Problem& problem : result.problems) log::ConfigProblem(problem.where.file,
         problem.where.line, problem.where.column, problem.message);
     return kExitConfig;
+  }
+  for (const config::Problem& warning : result.warnings) {
+    log::ConfigWarning(warning.where.file, warning.where.line, warning.where.column, warning.message);
   }
   int exit_code = Serve(std::move(*result.config), cli_level, options.pidfile);
   log::Flush();  // the last lines, held since the loop's last pass

@@ -34,6 +34,12 @@ class Host {
     uid_t uid;
     gid_t gid;  // primary group
   };
+  // Who may do what to a file: stat(2)'s answer, links followed.
+  struct FileMode {
+    mode_t mode;
+    uid_t uid;
+    gid_t gid;
+  };
 
   virtual ~Host() = default;
   virtual std::optional<User> LookupUser(const std::string& name) = 0;
@@ -44,6 +50,11 @@ class Host {
   virtual std::string WhyNotExecutable(const std::string& path) = 0;
   // The effective uid yinetd runs as.
   virtual uid_t EffectiveUid() = 0;
+  // `path`'s mode and owner (links followed), or nullopt if it cannot be
+  // read.
+  virtual std::optional<FileMode> ModeOf(const std::string& path) = 0;
+  // `path` with every link resolved (realpath(3)), or "" if it cannot be.
+  virtual std::string RealPath(const std::string& path) = 0;
   // The paths matching a glob pattern, sorted; none if nothing matches.
   virtual std::vector<std::string> Glob(const std::string& pattern) = 0;
   // A regular file's contents, at most kMaxConfigFileBytes, or nullopt with
@@ -69,6 +80,8 @@ class SystemHost : public Host {
   std::vector<gid_t> GroupsOf(const std::string& user, gid_t gid) override;
   std::string WhyNotExecutable(const std::string& path) override;
   uid_t EffectiveUid() override;
+  std::optional<FileMode> ModeOf(const std::string& path) override;
+  std::string RealPath(const std::string& path) override;
   std::vector<std::string> Glob(const std::string& pattern) override;
   std::optional<std::string> ReadFile(const std::string& path, std::string& error) override;
   const KernelSupport& Kernel() override;

@@ -17,6 +17,7 @@
 #include <tuple>
 
 #include "builtin/builtin.h"
+#include "config/program_access.h"
 #include "config/sandbox_keys.h"
 #include "sys/sys_error.h"
 
@@ -228,6 +229,7 @@ class Loader {
   std::string main_file_;
   std::deque<std::string> files_;  // included file names; Field points into it
   std::vector<Problem> problems_;
+  std::vector<Problem> warnings_;
 };
 
 const std::vector<ServiceKey>& Loader::ServiceKeys() {
@@ -451,7 +453,10 @@ LoadResult Loader::Load(const YAML::Node& root) {
     return std::tie(a.where.file, a.where.line, a.where.column) <
            std::tie(b.where.file, b.where.line, b.where.column);
   });
-  if (result.problems.empty()) result.config = std::move(config);
+  if (result.problems.empty()) {
+    result.config = std::move(config);
+    result.warnings = std::move(warnings_);
+  }
   return result;
 }
 
@@ -717,6 +722,16 @@ void Loader::CheckProgram(const Fields& fields, const ServiceConfig& service) {
   std::string why = host_.WhyNotExecutable(path);
   if (!why.empty()) {
     Report(field, "program " + path + " cannot be run: " + why + "; check the path and its permissions");
+    return;
+  }
+  if (!service.credentials) return;
+  std::string blocked = ProgramBlocked(service.program, root, *service.credentials, host_);
+  if (!blocked.empty()) {
+    warnings_.push_back({LocationOf(field.node, *field.file),
+                         "service '" + service.name + "': user '" + service.credentials->user + "' " + blocked +
+                             ", so every start of program " + path +
+                             " will fail; grant that user search (directories) and execute permission on the "
+                             "way, or move the program"});
   }
 }
 

@@ -19,6 +19,10 @@ namespace yinetd::config {
 struct LoadResult {
   std::optional<Config> config;  // set exactly when `problems` is empty
   std::vector<Problem> problems;
+  // What is valid but will likely fail at run time (a user that cannot
+  // reach its program): --check prints them, startup and reload log them.
+  // Initialized here so that LoadResult{config, problems} stays complete.
+  std::vector<Problem> warnings = {};
 };
 
 LoadResult LoadConfigFile(const std::string& path, Host& host);

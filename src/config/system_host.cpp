@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 
 #include "config/host.h"
 #include "sandbox/probe.h"
@@ -54,6 +55,20 @@ std::string SystemHost::WhyNotExecutable(const std::string& path) {
 }
 
 uid_t SystemHost::EffectiveUid() { return geteuid(); }
+
+std::optional<Host::FileMode> SystemHost::ModeOf(const std::string& path) {
+  struct stat st;
+  if (stat(path.c_str(), &st) != 0) return std::nullopt;
+  return FileMode{st.st_mode, st.st_uid, st.st_gid};
+}
+
+std::string SystemHost::RealPath(const std::string& path) {
+  char* resolved = realpath(path.c_str(), nullptr);
+  if (resolved == nullptr) return "";
+  std::string result(resolved);
+  free(resolved);
+  return result;
+}
 
 std::vector<std::string> SystemHost::Glob(const std::string& pattern) {
   glob_t matches{};

@@ -378,6 +378,14 @@ void ConfigProblem(std::string_view file, int line, int column, std::string_view
                                .Add("msg", message));
 }
 
+void ConfigWarning(std::string_view file, int line, int column, std::string_view message) {
+  Emit(spdlog::level::warn, Line("config_warning")
+                                .Add("file", file)
+                                .Add("line", line)
+                                .Add("column", column)
+                                .Add("msg", message));
+}
+
 std::string SignalName(int signo) {
   const char* abbrev = sigabbrev_np(signo);
   if (abbrev == nullptr) return "SIG" + std::to_string(signo);

@@ -120,6 +120,9 @@ void ControlUnavailable(std::string_view path, std::string_view error);
 // The name `level=` shows: trace, debug, info, warn, error (as --log-level takes them).
 std::string_view LevelName(Level level);
 void ConfigProblem(std::string_view file, int line, int column, std::string_view message);
+// A config that loads but will likely fail at run time (at startup and on
+// each reload; --check prints the same as "warning:").
+void ConfigWarning(std::string_view file, int line, int column, std::string_view message);
 
 // "SIGTERM" for 15; "SIG42" for numbers without a name.
 std::string SignalName(int signo);

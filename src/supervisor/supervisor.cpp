@@ -398,6 +398,9 @@ control::ReloadOutcome Supervisor::Reload(std::string_view trigger) {
   }
   systemd::NotifyReloading();
   config::LoadResult result = config_source_();
+  for (const config::Problem& warning : result.warnings) {
+    log::ConfigWarning(warning.where.file, warning.where.line, warning.where.column, warning.message);
+  }
   if (!result.config) {
     // The old config keeps serving, untouched.
     for (const config::Problem& problem : result.problems) {
@@ -491,9 +494,11 @@ void Supervisor::ApplyTopLevel() {
 }
 
 void Supervisor::WatchConfig() {
-  if (watch_.Fd() >= 0) poll_.Remove(watch_.Fd());
-  watch_.Stop();
-  if (!config_.watch) return;
+  if (!config_.watch) {
+    if (watch_.Fd() >= 0) poll_.Remove(watch_.Fd());
+    watch_.Stop();
+    return;
+  }
   // A renewed certificate, key or CA reloads too (and rebuilds the context).
   std::vector<std::string> files = config_.files;
   for (const config::ServiceConfig& service : config_.services) {
@@ -501,8 +506,11 @@ void Supervisor::WatchConfig() {
       for (std::string& file : service.tls->Files()) files.push_back(std::move(file));
     }
   }
+  // Re-arms on the same fd: an edit made while the reload ran is still
+  // queued.
+  bool polled = watch_.Fd() >= 0;
   watch_.Watch(files, config_.include_dirs);
-  if (watch_.Fd() >= 0) poll_.Add(watch_.Fd(), [this](short) { OnConfigChanged(); });
+  if (!polled && watch_.Fd() >= 0) poll_.Add(watch_.Fd(), [this](short) { OnConfigChanged(); });
 }
 
 void Supervisor::OnConfigChanged() {

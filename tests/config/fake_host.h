@@ -18,6 +18,9 @@ class FakeHost : public Host {
   std::set<std::string> executables{"/bin/cat", "/bin/sh", "/usr/bin/env"};
   uid_t euid = 0;
   std::map<std::string, std::string> files;  // path → contents
+  std::map<std::string, FileMode> modes;      // path → mode and owner; missing: unknown
+  std::map<std::string, std::string> links;   // path → what it resolves to; missing: itself
+  std::map<std::string, std::vector<gid_t>> supplementary;  // user → groups beside the primary
   // A kernel that offers every sandbox mechanism; tests take some away.
   KernelSupport kernel{3, true, true, "/sys/fs/cgroup/yinetd", ""};
   std::set<int> capabilities;                // CAP_*; empty: none
@@ -33,11 +36,25 @@ class FakeHost : public Host {
     if (it == groups.end()) return std::nullopt;
     return it->second;
   }
-  std::vector<gid_t> GroupsOf(const std::string&, gid_t gid) override { return {gid}; }
+  std::vector<gid_t> GroupsOf(const std::string& user, gid_t gid) override {
+    std::vector<gid_t> all{gid};
+    auto it = supplementary.find(user);
+    if (it != supplementary.end()) all.insert(all.end(), it->second.begin(), it->second.end());
+    return all;
+  }
   std::string WhyNotExecutable(const std::string& path) override {
     return executables.count(path) ? "" : "No such file or directory";
   }
   uid_t EffectiveUid() override { return euid; }
+  std::optional<FileMode> ModeOf(const std::string& path) override {
+    auto it = modes.find(path);
+    if (it == modes.end()) return std::nullopt;
+    return it->second;
+  }
+  std::string RealPath(const std::string& path) override {
+    auto it = links.find(path);
+    return it == links.end() ? path : it->second;
+  }
   std::vector<std::string> Glob(const std::string& pattern) override {
     std::vector<std::string> matches;
     for (const auto& [path, text] : files) {

@@ -2,6 +2,7 @@
 
 #include <doctest/doctest.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 
 #include "config/fake_host.h"
 
@@ -235,6 +236,26 @@ TEST_CASE("unknown users and groups are errors; switching needs root") {
   unprivileged.euid = 1000;
   CHECK(OnlyProblem(std::string(kMinimal) + "    user: nobody\n", unprivileged).message.find("needs root") !=
         std::string::npos);
+}
+
+TEST_CASE("a user that cannot reach its program is a warning at the program's position") {
+  FakeHost host;
+  host.modes["/"] = {S_IFDIR | 0755, 0, 0};
+  host.modes["/bin"] = {S_IFDIR | 0700, 0, 0};
+  host.modes["/bin/cat"] = {S_IFREG | 0755, 0, 0};
+  LoadResult result = Load(std::string(kMinimal) + "    user: nobody\n", host);
+  REQUIRE(result.config);
+  CHECK(result.problems.empty());
+  REQUIRE(result.warnings.size() == 1);
+  CHECK(result.warnings[0].where.ToString() == "/etc/yinetd/test.yaml:4:14");
+  CHECK(result.warnings[0].message ==
+        "service 'echo': user 'nobody' cannot search /bin (mode 0700, owner uid 0, group gid 0), so every start "
+        "of program /bin/cat will fail; grant that user search (directories) and execute permission on the way, "
+        "or move the program");
+  // As root, or opened up: nothing to say.
+  CHECK(Load(kMinimal, host).warnings.empty());
+  host.modes["/bin"] = {S_IFDIR | 0755, 0, 0};
+  CHECK(Load(std::string(kMinimal) + "    user: nobody\n", host).warnings.empty());
 }
 
 TEST_CASE("bad names are refused") {

@@ -262,6 +262,33 @@ TEST_CASE("--check reports every problem with file, line and column, and starts 
   CHECK(TryConnect(port) == ECONNREFUSED);
 }
 
+TEST_CASE("--check and startup warn when the user cannot reach its program through a 0700 directory") {
+  char tmpl[] = "/tmp/yinetd-private-XXXXXX";
+  REQUIRE(mkdtemp(tmpl) != nullptr);  // mode 0700, owned by the test's user
+  std::string dir = tmpl;
+  std::filesystem::copy_file("/bin/true", dir + "/prog");
+  uint16_t port = FreePort();
+  std::string yaml = "services:\n"
+                     "  - name: hidden\n"
+                     "    listen: 127.0.0.1:" + std::to_string(port) + "\n"
+                     "    program: " + dir + "/prog\n"
+                     "    user: nobody\n";
+  auto [code, out] = RunCheck(yaml);
+  CHECK(code == 0);
+  CHECK(out.find("$DIR/yinetd.yaml:4:14: warning: service 'hidden': user 'nobody' cannot search " + dir +
+                 " (mode 0700") != std::string::npos);
+  CHECK(out.find("OK, 1 service(s)") != std::string::npos);
+  {
+    Yinetd yinetd(yaml);
+    auto warnings = yinetd.Events("config_warning");
+    REQUIRE(warnings.size() == 1);
+    CHECK(warnings[0]["line"] == "4");
+    CHECK(warnings[0]["column"] == "14");
+    CHECK(warnings[0]["msg"].find("cannot search " + dir) != std::string::npos);
+  }
+  std::filesystem::remove_all(dir);
+}
+
 TEST_CASE("--check accepts the shipped example config") {
   std::ifstream in(std::string(std::getenv("YINETD_SOURCE_ROOT")) + "/config/yinetd.yaml");
   std::stringstream text;

@@ -124,7 +124,7 @@ Yinetd::Yinetd(const std::string& config_yaml, StartOptions options) {
   UniqueFd read_end(fds[0]), write_end(fds[1]);
   std::string binary = Env("YINETD_BINARY");
   std::vector<std::string> args = options.wrapper;
-  args.insert(args.end(), {binary, "-c", ConfigPath()});
+  args.insert(args.end(), {binary, "-c", options.config_at ? options.config_at(dir_) : ConfigPath()});
   args.insert(args.end(), options.extra_args.begin(), options.extra_args.end());
   // A control socket of its own (tests run side by side, often as root),
   // unless the test sets one.

@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -40,6 +41,9 @@ struct StartOptions {
   bool journal_stream = false;       // JOURNAL_STREAM names the log pipe
   bool as_nobody = false;  // run yinetd itself as uid/gid 65534
   std::optional<int> nproc_limit;  // RLIMIT_NPROC for yinetd
+  // Lays out files in the temp dir before the start and returns the path
+  // `-c` names instead of DIR/yinetd.yaml (a symlink, say).
+  std::function<std::string(const std::string& dir)> config_at;
 };
 
 inline StartOptions AsNobodyWithNproc(int limit) {

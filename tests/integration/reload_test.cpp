@@ -127,6 +127,78 @@ TEST_CASE("watch: true sees the first file dropped into an empty include directo
   std::filesystem::remove_all(dir);
 }
 
+// What the kubelet does to a mounted ConfigMap: a new timestamped directory,
+// a `..data_tmp` link to it renamed over `..data`, the old directory removed.
+void SwapConfigMap(const std::string& mount, const std::string& stamp, const std::string& text) {
+  std::filesystem::create_directory(mount + "/" + stamp);
+  WriteText(mount + "/" + stamp + "/config.yaml", text);
+  std::filesystem::path old_target = std::filesystem::read_symlink(mount + "/..data");
+  std::filesystem::create_symlink(stamp, mount + "/..data_tmp");
+  std::filesystem::rename(mount + "/..data_tmp", mount + "/..data");
+  std::filesystem::remove_all(mount + "/" + old_target.string());
+}
+
+TEST_CASE("watch: true follows a config mounted the Kubernetes way when its ..data link is switched") {
+  uint16_t a = FreePort(), b = FreePort();
+  StartOptions options;
+  options.config_at = [&](const std::string& dir) {
+    std::string mount = dir + "/configmap";
+    std::filesystem::create_directories(mount + "/..2026_12_02_07_00_00.1");
+    WriteText(mount + "/..2026_12_02_07_00_00.1/config.yaml", "watch: true\nservices:\n" + Svc("a", a, "alpha"));
+    std::filesystem::create_symlink("..2026_12_02_07_00_00.1", mount + "/..data");
+    std::filesystem::create_symlink("..data/config.yaml", mount + "/config.yaml");
+    return mount + "/config.yaml";
+  };
+  Yinetd yinetd("", options);
+  REQUIRE(Exchange(a) == "alpha\n");
+  std::string mount = yinetd.Dir() + "/configmap";
+  SwapConfigMap(mount, "..2026_12_02_07_01_00.2", "watch: true\nservices:\n" + Svc("a", a, "alpha") + Svc("b", b, "beta"));
+  REQUIRE(yinetd.WaitForLog({"event=reload", "result=ok", "added=1"}, 1, 5s));
+  CHECK(Exchange(b) == "beta\n");
+  // The watch followed the switch: the next update is seen too.
+  SwapConfigMap(mount, "..2026_12_02_07_02_00.3", "watch: true\nservices:\n" + Svc("b", b, "gamma"));
+  REQUIRE(yinetd.WaitForLog({"event=reload", "result=ok", "removed=1", "changed=1"}, 1, 5s));
+  CHECK(Exchange(b) == "gamma\n");
+  CHECK(TryConnect(a) == ECONNREFUSED);
+}
+
+TEST_CASE("watch: true picks up an include directory created after the start") {
+  uint16_t a = FreePort(), b = FreePort(), c = FreePort();
+  Yinetd yinetd("watch: true\ninclude: conf.d/*.yaml\nservices:\n" + Svc("a", a, "alpha"));
+  std::filesystem::create_directory(yinetd.Dir() + "/conf.d");
+  WriteText(yinetd.Dir() + "/conf.d/b.yaml", "services:\n" + Svc("b", b, "beta"));
+  REQUIRE(yinetd.WaitForLog({"event=reload", "result=ok", "added=1"}, 1, 5s));
+  CHECK(Exchange(b) == "beta\n");
+  // The new directory itself is watched now.
+  WriteText(yinetd.Dir() + "/conf.d/c.yaml", "services:\n" + Svc("c", c, "gamma"));
+  REQUIRE(yinetd.WaitForLog({"event=reload", "result=ok", "added=1"}, 2, 5s));
+  CHECK(Exchange(c) == "gamma\n");
+}
+
+TEST_CASE("watch: true picks up an include directory replaced by a new one") {
+  uint16_t a = FreePort(), b = FreePort(), c = FreePort();
+  StartOptions options;
+  options.config_at = [&](const std::string& dir) {
+    std::filesystem::create_directory(dir + "/conf.d");
+    WriteText(dir + "/conf.d/b.yaml", "services:\n" + Svc("b", b, "beta"));
+    return dir + "/yinetd.yaml";
+  };
+  Yinetd yinetd("watch: true\ninclude: conf.d/*.yaml\nservices:\n" + Svc("a", a, "alpha"), options);
+  REQUIRE(Exchange(b) == "beta\n");
+  std::string dir = yinetd.Dir();
+  std::filesystem::create_directory(dir + "/conf.d.new");
+  WriteText(dir + "/conf.d.new/c.yaml", "services:\n" + Svc("c", c, "gamma"));
+  std::filesystem::rename(dir + "/conf.d", dir + "/conf.d.old");
+  std::filesystem::rename(dir + "/conf.d.new", dir + "/conf.d");
+  REQUIRE(yinetd.WaitForLog({"event=reload", "result=ok", "added=1", "removed=1"}, 1, 5s));
+  CHECK(Exchange(c) == "gamma\n");
+  CHECK(TryConnect(b) == ECONNREFUSED);
+  // The new directory itself is watched now.
+  WriteText(dir + "/conf.d/b.yaml", "services:\n" + Svc("b", b, "beta-again"));
+  REQUIRE(yinetd.WaitForLog({"event=reload", "result=ok", "added=1", "removed=0"}, 1, 5s));
+  CHECK(Exchange(b) == "beta-again\n");
+}
+
 TEST_CASE("SIGUSR1 logs a status line per service with its counts") {
   uint16_t a = FreePort();
   Yinetd yinetd("services:\n  - {name: a, listen: \"127.0.0.1:" + std::to_string(a) +
