@@ -336,8 +336,16 @@ std::optional<pid_t> Supervisor::StartChild(Listener& listener, int fd, std::vec
     front.outcome_fd = outcome_write.Get();
     spec.tls = &front;
   }
+  // Readied before accept on the listener's path; a connection served
+  // later (its PROXY header complete) may find the spare taken by another.
   spawn::ReportPipe pipe;
-  if (NeedsReportPipe(service)) pipe = std::move(spare_pipe_);
+  if (NeedsReportPipe(service)) {
+    if (!ReadyReportPipe(listener)) {
+      if (dynamic_user) sandboxes_.Release(dynamic_user->uid);
+      return std::nullopt;
+    }
+    pipe = std::move(spare_pipe_);
+  }
   spawn::Started started;
   SysFailure spawned = processes_.Spawn(spec, pipe, started);
   outcome_write.Reset();

@@ -599,6 +599,22 @@ TEST_CASE("a reload that removes a proxy_protocol service closes its awaited hea
   CHECK(rig.processes.spawned.empty());
 }
 
+TEST_CASE("headers completing in one pass each start a child with its own stderr pipe") {
+  // Found by the hostile pass: the pipe is readied before accept, but a
+  // header completes later; the second of a pass got none (dup2 EBADF).
+  config::ServiceConfig gate = ProxySvc("gate", {"127.0.0.0/8"});
+  gate.stderr_mode = config::StderrMode::kLog;
+  Rig rig(Conf({gate}));
+  std::vector<UniqueFd> clients;
+  for (const char* from : {"127.0.0.1", "127.0.0.2", "127.0.0.3"}) clients.push_back(ConnectTo(rig.Port(), from));
+  rig.Settle();
+  REQUIRE(rig.supervisor->HeadersAwaited() == 3);
+  for (UniqueFd& client : clients) SendText(client.Get(), "PROXY TCP4 192.0.2.7 198.51.100.1 40000 2222\r\n");
+  rig.Settle();
+  REQUIRE(rig.processes.spawned.size() == 3);
+  for (const FakeProcesses::Spawned& child : rig.processes.spawned) CHECK(child.report_pipe);
+}
+
 TEST_CASE("the header wait bounds follow max_children across a reload") {
   config::Config config = Conf({ProxySvc("gate", {"127.0.0.1"})});
   config.max_children = 1;
