@@ -90,10 +90,10 @@ std::string StatusJson(const Snapshot& snapshot) {
 }
 
 std::string ConnectionsText(const Snapshot& snapshot) {
-  std::string text = "SERVICE PID PEER USER AGE\n";
+  std::string text = "SERVICE PID PEER VIA USER AGE\n";
   for (const ConnectionSnapshot& connection : snapshot.connections) {
     text += connection.service + " " + std::to_string(connection.pid) + " " + OrDash(connection.peer) + " " +
-            OrDash(connection.user) + " " + Seconds(connection.age_ms) + "\n";
+            OrDash(connection.via) + " " + OrDash(connection.user) + " " + Seconds(connection.age_ms) + "\n";
   }
   return text;
 }
@@ -104,8 +104,8 @@ std::string ConnectionsJson(const Snapshot& snapshot) {
     const ConnectionSnapshot& connection = snapshot.connections[i];
     if (i > 0) json += ",";
     json += "{\"service\":" + JsonString(connection.service) + ",\"pid\":" + std::to_string(connection.pid) +
-            ",\"peer\":" + JsonString(connection.peer) + ",\"user\":" + JsonString(connection.user) +
-            ",\"age_ms\":" + std::to_string(connection.age_ms) + "}";
+            ",\"peer\":" + JsonString(connection.peer) + ",\"via\":" + JsonString(connection.via) +
+            ",\"user\":" + JsonString(connection.user) + ",\"age_ms\":" + std::to_string(connection.age_ms) + "}";
   }
   return json + "]\n";
 }

@@ -25,6 +25,7 @@ struct ConnectionSnapshot {
   std::string service;
   pid_t pid = 0;
   std::string peer;  // "" for a wait-mode program, which meets its clients itself
+  std::string via;   // the load balancer a PROXY header came through; "" for none
   std::string user;  // as configured; "" when it runs as yinetd's user
   int64_t age_ms = 0;
 };

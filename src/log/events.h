@@ -82,8 +82,9 @@ void TlsReloadFailed(std::string_view service, std::string_view trigger, std::st
 // A connection closed without starting its program; `reason` is
 // denied, max_children, max_connections, max_per_source, max_rate or
 // max_rate_per_source; on proxy_protocol services also proxy_untrusted,
-// proxy_invalid (`detail` says what was wrong), proxy_timeout and
-// proxy_busy (too many headers awaited).
+// proxy_invalid (`detail` says what was wrong), proxy_timeout,
+// proxy_busy (too many headers awaited) and listener_closed (a reload
+// removed the listener a header was awaited on).
 void Refuse(std::string_view service, std::string_view peer, std::string_view reason,
             std::string_view via = "", std::string_view detail = "");
 // How many refusals RefusalLog kept out of the log in the last window.

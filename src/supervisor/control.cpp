@@ -87,7 +87,7 @@ control::Snapshot Supervisor::TakeSnapshot() const {
   for (const auto& [pid, child] : children_.All()) {
     const config::ServiceConfig& config = child.service->config;
     std::string user = config.credentials && config.credentials->set_uid ? config.credentials->user : "";
-    snapshot.connections.push_back({config.name, pid, child.peer, user, millis(now - child.started)});
+    snapshot.connections.push_back({config.name, pid, child.peer, child.via, user, millis(now - child.started)});
   }
   return snapshot;
 }

@@ -2,6 +2,7 @@
 
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 
@@ -17,6 +18,12 @@ net::ProxyVersions VersionsOf(config::ProxyProtocol protocol) {
     case config::ProxyProtocol::kOff: break;
   }
   return {};
+}
+
+HeaderWait::Bounds HeaderWait::BoundsFor(uint64_t fd_budget, uint64_t max_children) {
+  uint64_t left = fd_budget > max_children ? fd_budget - max_children : 0;
+  uint64_t total = std::min<uint64_t>(std::max(left, fd_budget / 8), kMaxWaits);
+  return {static_cast<size_t>(std::max<uint64_t>(total, 1)), static_cast<size_t>(std::max<uint64_t>(total / 2, 1))};
 }
 
 bool HeaderWait::Hold(UniqueFd& connection, Origin origin, net::ProxyVersions versions, TimePoint deadline) {
@@ -68,6 +75,19 @@ std::vector<HeaderWait::Done> HeaderWait::Expire(TimePoint now) {
   return ended;
 }
 
+std::vector<HeaderWait::Done> HeaderWait::Revise(const std::function<std::optional<Dropped>(Origin& origin)>& revise) {
+  std::vector<Done> ended;
+  for (auto it = waits_.begin(); it != waits_.end();) {
+    auto next = std::next(it);
+    if (std::optional<Dropped> dropped = revise(it->second.origin)) {
+      ended.push_back(End(it, Done::Outcome::kDropped, std::move(dropped->detail)));
+      ended.back().reason = std::move(dropped->reason);
+    }
+    it = next;
+  }
+  return ended;
+}
+
 std::optional<TimePoint> HeaderWait::NextDeadline() const {
   if (deadlines_.empty()) return std::nullopt;
   return deadlines_.begin()->first;
@@ -91,7 +111,7 @@ HeaderWait::Done HeaderWait::End(std::map<int, Wait>::iterator it, Done::Outcome
   deadlines_.erase({wait.deadline, it->first});
   auto source = per_source_.find(wait.origin.peer_ip);
   if (--source->second == 0) per_source_.erase(source);
-  Done done{outcome, std::move(wait.connection), std::move(wait.origin), {}, std::move(detail)};
+  Done done{outcome, std::move(wait.connection), std::move(wait.origin), {}, std::move(detail), {}};
   waits_.erase(it);
   return done;
 }

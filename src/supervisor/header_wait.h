@@ -14,6 +14,8 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -39,13 +41,18 @@ class HeaderWait {
   // Waits held at once, all services together, and from one balancer
   // address: a balancer sends its header at once, so even a busy one has
   // few in flight; the per-address bound leaves room for the others.
+  // The most waits ever held at once, however many descriptors there are.
   static constexpr size_t kMaxWaits = 1024;
-  static constexpr size_t kMaxWaitsPerSource = 512;
-
   struct Bounds {
     size_t total = kMaxWaits;
-    size_t per_source = kMaxWaitsPerSource;
+    size_t per_source = kMaxWaits / 2;
   };
+  // Each wait holds one descriptor, and so may each child (its report
+  // pipe): the waits get what `max_children` leaves of `fd_budget`
+  // (DescriptorBudget), but at least an eighth of it, so that the default
+  // max_children, which takes the whole budget, still leaves PROXY
+  // services room; at most kMaxWaits. One balancer address may hold half.
+  static Bounds BoundsFor(uint64_t fd_budget, uint64_t max_children);
 
   // Where a connection came in, and from whom.
   struct Origin {
@@ -55,17 +62,28 @@ class HeaderWait {
     net::IpAddress peer_ip;   // its address: what the per-source bound counts
   };
 
+  // Why a wait ended early (Revise): the refusal's reason and detail.
+  struct Dropped {
+    std::string reason;
+    std::string detail;
+  };
+
   struct Done {
-    enum class Outcome { kComplete, kInvalid, kTimeout };
+    enum class Outcome { kComplete, kInvalid, kTimeout, kDropped };
     Outcome outcome;
     UniqueFd connection;
     Origin origin;
     net::ProxyHeader header;  // kComplete
-    std::string detail;       // kInvalid: what was wrong
+    std::string detail;       // kInvalid, kDropped: what was wrong
+    std::string reason;       // kDropped: the refusal's reason
   };
 
   HeaderWait() = default;
   explicit HeaderWait(Bounds bounds) : bounds_(bounds) {}
+  // New bounds (a reload changed max_children): waits already held beyond
+  // them stay until they end; new ones wait for room.
+  void SetBounds(Bounds bounds) { bounds_ = bounds; }
+  Bounds GetBounds() const { return bounds_; }
 
   // Holds `connection` until its header is whole or `deadline` passes.
   // False (and `connection` untouched) when the bounds are reached: the
@@ -78,6 +96,11 @@ class HeaderWait {
 
   // Every wait whose deadline is at or before `now`, ended.
   std::vector<Done> Expire(TimePoint now);
+
+  // After a reload: `revise` sees each wait's origin and may point it at
+  // the settings now in force; a wait it returns a Dropped for ends
+  // (kDropped), the others go on with their header as they were.
+  std::vector<Done> Revise(const std::function<std::optional<Dropped>(Origin& origin)>& revise);
 
   std::optional<TimePoint> NextDeadline() const;
   bool Holds(int fd) const { return waits_.count(fd) != 0; }

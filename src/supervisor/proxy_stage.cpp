@@ -81,14 +81,16 @@ void Supervisor::HeaderDone(HeaderWait::Done done) {
     children_.Refused(service, balancer, "proxy_invalid", "", done.detail);
     return;
   }
-  // Served by the listener as it is now: a reload may have changed its
-  // service's settings meanwhile, or removed it (the connection is closed).
-  const auto& all = listeners_.All();
-  auto it = std::find_if(all.begin(), all.end(), [&](const std::unique_ptr<Listener>& listener) {
-    return listener->service->Name() == service.Name() && listener->addr_text == done.origin.listen_addr;
-  });
-  if (it == all.end() || stopping_) return;
-  Listener& listener = **it;
+  if (done.outcome == HeaderWait::Done::Outcome::kDropped) {
+    done.connection.Reset();
+    children_.Refused(service, balancer, done.reason, "", done.detail);
+    return;
+  }
+  // Served by the listener as it is now (ReviseAwaitedHeaders keeps every
+  // wait's listener there); none while stopping.
+  Listener* found = FindListener(service.Name(), done.origin.listen_addr);
+  if (found == nullptr || stopping_) return;
+  Listener& listener = *found;
   if (done.header.local) {
     // The balancer's own connection (a health check): served as itself,
     // or closed without a process.
@@ -98,6 +100,33 @@ void Supervisor::HeaderDone(HeaderWait::Done done) {
   }
   Forwarded forwarded{done.origin.peer, done.header.Server(), std::move(done.header.tlvs)};
   Serve(listener, std::move(done.connection), done.header.Client(), done.header.client_ip, &forwarded);
+}
+
+void Supervisor::ReviseAwaitedHeaders() {
+  std::vector<HeaderWait::Done> dropped =
+      header_wait_.Revise([this](HeaderWait::Origin& origin) -> std::optional<HeaderWait::Dropped> {
+        Listener* listener = FindListener(origin.service->Name(), origin.listen_addr);
+        if (listener == nullptr) return HeaderWait::Dropped{"listener_closed", "the reload removed its listener"};
+        origin.service = listener->service;
+        const config::ProxySettings& proxy = origin.service->config.proxy;
+        if (!proxy.Enabled()) return HeaderWait::Dropped{"proxy_untrusted", "the reload turned proxy_protocol off"};
+        if (!Trusted(proxy.from, origin.peer_ip)) {
+          return HeaderWait::Dropped{"proxy_untrusted", "not in proxy_from since the reload"};
+        }
+        return std::nullopt;
+      });
+  for (HeaderWait::Done& done : dropped) {
+    poll_.Remove(done.connection.Get());
+    HeaderDone(std::move(done));
+  }
+  ArmHeaderDeadline();
+}
+
+Listener* Supervisor::FindListener(std::string_view service, std::string_view addr_text) const {
+  for (const std::unique_ptr<Listener>& listener : listeners_.All()) {
+    if (listener->service->Name() == service && listener->addr_text == addr_text) return listener.get();
+  }
+  return nullptr;
 }
 
 void Supervisor::DropAwaitedHeaders() {

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <limits>
 #include <map>
 
 #include "log/events.h"
@@ -43,22 +44,28 @@ bool NeedsReportPipe(const Service& service) {
 
 }  // namespace
 
+uint64_t DescriptorBudget(uint64_t open_files) {
+  // Keep a reserve for listeners, logs, the control socket and accepting.
+  constexpr uint64_t kReserveFds = 64;
+  return open_files > kReserveFds * 2 ? open_files - kReserveFds : open_files / 2;
+}
+
+uint64_t DescriptorBudget() {
+  rlimit nofile{};
+  getrlimit(RLIMIT_NOFILE, &nofile);
+  return nofile.rlim_cur == RLIM_INFINITY ? std::numeric_limits<uint64_t>::max() : DescriptorBudget(nofile.rlim_cur);
+}
+
 int DefaultMaxChildren() {
   // Each child may cost yinetd one descriptor (its report pipe) while it
-  // runs; keep a reserve for listeners, logs and accepting. RLIMIT_NPROC
-  // bounds the processes of our uid (not enforced for root, but a sane
-  // bound all the same).
-  constexpr rlim_t kReserveFds = 64;
-  constexpr rlim_t kCeiling = 65536;
-  rlimit nofile{}, nproc{};
-  getrlimit(RLIMIT_NOFILE, &nofile);
+  // runs. RLIMIT_NPROC bounds the processes of our uid (not enforced for
+  // root, but a sane bound all the same).
+  constexpr uint64_t kCeiling = 65536;
+  rlimit nproc{};
   getrlimit(RLIMIT_NPROC, &nproc);
-  rlim_t bound = kCeiling;
-  if (nofile.rlim_cur != RLIM_INFINITY) {
-    bound = std::min(bound, nofile.rlim_cur > kReserveFds * 2 ? nofile.rlim_cur - kReserveFds : nofile.rlim_cur / 2);
-  }
-  if (nproc.rlim_cur != RLIM_INFINITY) bound = std::min(bound, nproc.rlim_cur);
-  return static_cast<int>(std::max<rlim_t>(bound, 1));
+  uint64_t bound = std::min(kCeiling, DescriptorBudget());
+  if (nproc.rlim_cur != RLIM_INFINITY) bound = std::min<uint64_t>(bound, nproc.rlim_cur);
+  return static_cast<int>(std::max<uint64_t>(bound, 1));
 }
 
 Supervisor::Supervisor(config::Config config, ProcessStarter& processes, const Clock& clock,
@@ -341,8 +348,16 @@ std::optional<pid_t> Supervisor::StartChild(Listener& listener, int fd, std::vec
     front.outcome_fd = outcome_write.Get();
     spec.tls = &front;
   }
+  // Readied before accept on the listener's path; a connection served
+  // later (its PROXY header complete) may find the spare taken by another.
   spawn::ReportPipe pipe;
-  if (NeedsReportPipe(service)) pipe = std::move(spare_pipe_);
+  if (NeedsReportPipe(service)) {
+    if (!ReadyReportPipe(listener)) {
+      if (dynamic_user) sandboxes_.Release(dynamic_user->uid);
+      return std::nullopt;
+    }
+    pipe = std::move(spare_pipe_);
+  }
   spawn::Started started;
   SysFailure spawned = processes_.Spawn(spec, pipe, started);
   outcome_write.Reset();
@@ -472,6 +487,7 @@ control::ReloadOutcome Supervisor::Apply(config::Config next) {
   // overflow: queue listener's room depends on the new max_children.
   ApplyTopLevel();
   std::vector<std::string> failures = listeners_.Apply(plan, services_);
+  ReviseAwaitedHeaders();
   WatchConfig();
   control::ReloadOutcome outcome;
   outcome.result = failures.empty() ? control::ReloadOutcome::Result::kOk : control::ReloadOutcome::Result::kPartial;
@@ -490,6 +506,8 @@ control::ReloadOutcome Supervisor::Apply(config::Config next) {
 void Supervisor::ApplyTopLevel() {
   sandboxes_.SetDynamicUsers(config_.dynamic_users);
   children_.SetMaxChildren(config_.max_children.value_or(DefaultMaxChildren()));
+  header_wait_.SetBounds(
+      HeaderWait::BoundsFor(DescriptorBudget(), static_cast<uint64_t>(std::max(children_.MaxChildren(), 0))));
   log::SetLevel(cli_level_.value_or(config_.log_level.value_or(log::Level::kInfo)));
 }
 

@@ -118,6 +118,7 @@ class Supervisor {
   void Serve(Listener& listener, UniqueFd connection, const net::Endpoint& peer,
              const std::optional<net::IpAddress>& client, const Forwarded* forwarded = nullptr);
   size_t HeadersAwaited() const { return header_wait_.Size(); }
+  HeaderWait::Bounds HeaderWaitBounds() const { return header_wait_.GetBounds(); }
 
  private:
   void HandleSignals(SignalPipe& signals);
@@ -140,6 +141,11 @@ class Supervisor {
   void ArmHeaderDeadline();
   void HeaderDone(HeaderWait::Done done);
   void DropAwaitedHeaders();
+  // After a reload: each awaited header goes on under its service's new
+  // settings, or is refused (balancer no longer trusted, or service or
+  // listener gone).
+  void ReviseAwaitedHeaders();
+  Listener* FindListener(std::string_view service, std::string_view addr_text) const;
   void OnChildEnded(const ChildRecord& child, int wait_status);
   // kRefused, with the problem, when a sandbox cannot be prepared: the old
   // config then still serves.
@@ -191,6 +197,13 @@ class Supervisor {
   bool stopping_ = false;
   bool cgroups_killed_ = false;
 };
+
+// Descriptors yinetd may spend on connections (children's report pipes,
+// connections awaiting a PROXY header) out of `open_files`
+// (RLIMIT_NOFILE): all but a reserve of 64, or half when there are fewer
+// than 128. Without an argument, of the limit in force.
+uint64_t DescriptorBudget(uint64_t open_files);
+uint64_t DescriptorBudget();
 
 // The bound on all children together when the config sets none: each may
 // cost a descriptor, and RLIMIT_NPROC bounds our processes.

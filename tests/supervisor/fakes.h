@@ -32,13 +32,15 @@ class FakeProcesses final : public ProcessStarter {
     pid_t pid;
     std::string program;
     std::vector<std::string> env;
+    bool report_pipe = false;  // its stderr pipe (stderr: log) was open
   };
 
   SysFailure Spawn(const spawn::ChildSpec& spec, spawn::ReportPipe& pipe, spawn::Started& started) override {
+    bool report_pipe = pipe.write_end.Valid();
     pipe.write_end.Reset();
     if (fail_with != 0) return SysFailure{"clone", fail_with};
     started.pid = next_pid++;
-    Spawned record{started.pid, spec.program ? spec.program : "", {}};
+    Spawned record{started.pid, spec.program ? spec.program : "", {}, report_pipe};
     for (char* const* e = spec.envp; e && *e; ++e) record.env.emplace_back(*e);
     spawned.push_back(std::move(record));
     live.insert(started.pid);

@@ -149,6 +149,66 @@ TEST_CASE("the bounds: per balancer address and in total; a slot frees when a wa
   CHECK(Hold(wait, e, 3));
 }
 
+TEST_CASE("the bounds follow the descriptor budget and max_children") {
+  // What max_children leaves of the budget, when that is more than an eighth.
+  CHECK(HeaderWait::BoundsFor(960, 100).total == 860);
+  CHECK(HeaderWait::BoundsFor(960, 100).per_source == 430);
+  // The default max_children takes the whole budget: an eighth stays.
+  CHECK(HeaderWait::BoundsFor(960, 960).total == 120);
+  CHECK(HeaderWait::BoundsFor(960, 960).per_source == 60);
+  CHECK(HeaderWait::BoundsFor(960, 5000).total == 120);
+  // Never above kMaxWaits, never none.
+  CHECK(HeaderWait::BoundsFor(1'000'000, 65536).total == HeaderWait::kMaxWaits);
+  CHECK(HeaderWait::BoundsFor(1'000'000, 65536).per_source == HeaderWait::kMaxWaits / 2);
+  CHECK(HeaderWait::BoundsFor(1, 1).total == 1);
+  CHECK(HeaderWait::BoundsFor(1, 1).per_source == 1);
+}
+
+TEST_CASE("new bounds apply to the next Hold; waits held beyond them stay") {
+  HeaderWait wait;
+  Pair a, b, c;
+  REQUIRE(Hold(wait, a, 1));
+  REQUIRE(Hold(wait, b, 2));
+  wait.SetBounds(HeaderWait::Bounds{1, 1});
+  CHECK(wait.Size() == 2);
+  CHECK_FALSE(Hold(wait, c, 3));
+  CHECK(wait.Expire(kT0 + seconds(3)).size() == 2);
+  CHECK(Hold(wait, c, 3));
+}
+
+TEST_CASE("Revise ends the waits it drops, with their reason, and leaves the others reading") {
+  HeaderWait wait;
+  Pair kept, dropped;
+  int kept_fd = kept.ours.Get();
+  int dropped_fd = dropped.ours.Get();
+  REQUIRE(Hold(wait, kept, 1));
+  REQUIRE(Hold(wait, dropped, 2));
+  kept.Send(kV1.substr(0, 10));  // a header under way goes on where it was
+  CHECK_FALSE(wait.OnReadable(kept_fd));
+  std::vector<HeaderWait::Done> ended = wait.Revise([](HeaderWait::Origin& origin) -> std::optional<HeaderWait::Dropped> {
+    origin.listen_addr = "127.0.0.1:3333";  // pointed at new settings
+    if (origin.peer_ip == Balancer(2)) return HeaderWait::Dropped{"proxy_untrusted", "gone from proxy_from"};
+    return std::nullopt;
+  });
+  REQUIRE(ended.size() == 1);
+  CHECK(ended[0].outcome == Outcome::kDropped);
+  CHECK(ended[0].reason == "proxy_untrusted");
+  CHECK(ended[0].detail == "gone from proxy_from");
+  CHECK(ended[0].connection.Get() == dropped_fd);
+  CHECK_FALSE(wait.Holds(dropped_fd));
+  CHECK(wait.Size() == 1);
+  CHECK(wait.NextDeadline() == kT0 + seconds(3));
+  kept.Send(kV1.substr(10) + "data");
+  auto done = wait.OnReadable(kept_fd);
+  REQUIRE(done);
+  CHECK(done->outcome == Outcome::kComplete);
+  CHECK(done->origin.listen_addr == "127.0.0.1:3333");
+  CHECK(Remaining(kept_fd) == "data");
+  // The dropped balancer's slot is free again.
+  Pair again;
+  CHECK(Hold(wait, again, 2));
+}
+
 TEST_CASE("an oversized v2 header is refused as soon as its length is read") {
   HeaderWait wait;
   Pair pair;

@@ -616,5 +616,100 @@ TEST_CASE("a wait-mode socket that needs replacing while its program holds it ke
   CHECK(rig.processes.spawned.size() == 2);
 }
 
+// A proxy_protocol v1 service trusting `from`.
+config::ServiceConfig ProxySvc(const std::string& name, const std::vector<std::string>& from) {
+  config::ServiceConfig s = Svc(name);
+  s.proxy.protocol = config::ProxyProtocol::kV1;
+  for (const std::string& cidr : from) s.proxy.from.push_back(std::get<net::Cidr>(net::ParseCidr(cidr)));
+  return s;
+}
+
+// True when the supervisor closed its end of `client` (nothing was sent).
+bool ClosedByPeer(int client) {
+  char byte;
+  return recv(client, &byte, 1, MSG_DONTWAIT) == 0;
+}
+
+void SendText(int fd, const std::string& text) {
+  REQUIRE(send(fd, text.data(), text.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(text.size()));
+}
+
+TEST_CASE("a reload re-checks every awaited header's balancer against the new proxy_from") {
+  Rig rig(Conf({ProxySvc("gate", {"127.0.0.0/8"})}));
+  UniqueFd dropped = ConnectTo(rig.Port(), "127.0.0.1");
+  UniqueFd kept = ConnectTo(rig.Port(), "127.0.0.2");
+  SendText(kept.Get(), "PROXY TCP4 192.0.2.7 ");  // half a header: it goes on after the reload
+  rig.Settle();
+  REQUIRE(rig.supervisor->HeadersAwaited() == 2);
+  rig.next.services[0].proxy.from = {std::get<net::Cidr>(net::ParseCidr("127.0.0.2"))};
+  rig.supervisor->Reload("test");
+  CHECK(rig.supervisor->HeadersAwaited() == 1);
+  CHECK(ClosedByPeer(dropped.Get()));
+  CHECK(rig.Counts().refused.at("proxy_untrusted") == 1);
+  SendText(kept.Get(), "198.51.100.1 40000 2222\r\n");
+  rig.Settle();
+  CHECK(rig.supervisor->HeadersAwaited() == 0);
+  REQUIRE(rig.processes.spawned.size() == 1);
+  CHECK(rig.Counts().accepted == 1);
+}
+
+TEST_CASE("a reload that turns proxy_protocol off refuses the awaited headers") {
+  Rig rig(Conf({ProxySvc("gate", {"127.0.0.1"})}));
+  UniqueFd client = ConnectTo(rig.Port());
+  rig.Settle();
+  REQUIRE(rig.supervisor->HeadersAwaited() == 1);
+  rig.next.services[0].proxy = config::ProxySettings{};
+  rig.supervisor->Reload("test");
+  CHECK(rig.supervisor->HeadersAwaited() == 0);
+  CHECK(ClosedByPeer(client.Get()));
+  CHECK(rig.Counts().refused.at("proxy_untrusted") == 1);
+  CHECK(rig.processes.spawned.empty());
+  // New connections are served as plain ones now.
+  UniqueFd plain = ConnectTo(rig.Port());
+  rig.Settle();
+  CHECK(rig.processes.spawned.size() == 1);
+}
+
+TEST_CASE("a reload that removes a proxy_protocol service closes its awaited headers") {
+  Rig rig(Conf({Svc("other"), ProxySvc("gate", {"127.0.0.1"})}));
+  UniqueFd client = ConnectTo(rig.Port(1));
+  rig.Settle();
+  REQUIRE(rig.supervisor->HeadersAwaited() == 1);
+  rig.next.services.pop_back();
+  rig.supervisor->Reload("test");
+  CHECK(rig.supervisor->HeadersAwaited() == 0);
+  CHECK(ClosedByPeer(client.Get()));
+  rig.Settle();
+  CHECK(rig.processes.spawned.empty());
+}
+
+TEST_CASE("headers completing in one pass each start a child with its own stderr pipe") {
+  // Found by the hostile pass: the pipe is readied before accept, but a
+  // header completes later; the second of a pass got none (dup2 EBADF).
+  config::ServiceConfig gate = ProxySvc("gate", {"127.0.0.0/8"});
+  gate.stderr_mode = config::StderrMode::kLog;
+  Rig rig(Conf({gate}));
+  std::vector<UniqueFd> clients;
+  for (const char* from : {"127.0.0.1", "127.0.0.2", "127.0.0.3"}) clients.push_back(ConnectTo(rig.Port(), from));
+  rig.Settle();
+  REQUIRE(rig.supervisor->HeadersAwaited() == 3);
+  for (UniqueFd& client : clients) SendText(client.Get(), "PROXY TCP4 192.0.2.7 198.51.100.1 40000 2222\r\n");
+  rig.Settle();
+  REQUIRE(rig.processes.spawned.size() == 3);
+  for (const FakeProcesses::Spawned& child : rig.processes.spawned) CHECK(child.report_pipe);
+}
+
+TEST_CASE("the header wait bounds follow max_children across a reload") {
+  config::Config config = Conf({ProxySvc("gate", {"127.0.0.1"})});
+  config.max_children = 1;
+  Rig rig(config);
+  uint64_t budget = DescriptorBudget();
+  CHECK(rig.supervisor->HeaderWaitBounds().total == HeaderWait::BoundsFor(budget, 1).total);
+  rig.next.max_children = 100'000;
+  rig.supervisor->Reload("test");
+  CHECK(rig.supervisor->HeaderWaitBounds().total == HeaderWait::BoundsFor(budget, 100'000).total);
+  CHECK(rig.supervisor->HeaderWaitBounds().per_source == HeaderWait::BoundsFor(budget, 100'000).per_source);
+}
+
 }  // namespace
 }  // namespace yinetd::supervisor
