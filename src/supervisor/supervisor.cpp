@@ -43,22 +43,36 @@ bool NeedsReportPipe(const Service& service) {
 
 }  // namespace
 
-int DefaultMaxChildren() {
-  // Each child may cost yinetd one descriptor (its report pipe) while it
-  // runs; keep a reserve for listeners, logs and accepting. RLIMIT_NPROC
-  // bounds the processes of our uid (not enforced for root, but a sane
-  // bound all the same).
+int MaxChildrenWithin(rlimit nofile, rlimit nproc, int fds_per_child) {
+  // Keep a reserve for listeners, logs and accepting; the rest is shared
+  // by the children at `fds_per_child` each. RLIMIT_NPROC bounds the
+  // processes of our uid (not enforced for root, but a sane bound all the
+  // same).
   constexpr rlim_t kReserveFds = 64;
   constexpr rlim_t kCeiling = 65536;
-  rlimit nofile{}, nproc{};
-  getrlimit(RLIMIT_NOFILE, &nofile);
-  getrlimit(RLIMIT_NPROC, &nproc);
+  rlim_t per_child = static_cast<rlim_t>(std::max(fds_per_child, 1));
   rlim_t bound = kCeiling;
   if (nofile.rlim_cur != RLIM_INFINITY) {
-    bound = std::min(bound, nofile.rlim_cur > kReserveFds * 2 ? nofile.rlim_cur - kReserveFds : nofile.rlim_cur / 2);
+    rlim_t usable = nofile.rlim_cur > kReserveFds * 2 ? nofile.rlim_cur - kReserveFds : nofile.rlim_cur / 2;
+    bound = std::min(bound, usable / per_child);
   }
   if (nproc.rlim_cur != RLIM_INFINITY) bound = std::min(bound, nproc.rlim_cur);
   return static_cast<int>(std::max<rlim_t>(bound, 1));
+}
+
+int DescriptorsPerChild(const config::Config& config) {
+  // Every child may hold its report pipe; a TLS child also holds the
+  // outcome pipe its front reports on, until it is reaped.
+  bool any_tls = std::any_of(config.services.begin(), config.services.end(),
+                             [](const config::ServiceConfig& service) { return service.tls.has_value(); });
+  return any_tls ? 2 : 1;
+}
+
+int DefaultMaxChildren(int fds_per_child) {
+  rlimit nofile{}, nproc{};
+  getrlimit(RLIMIT_NOFILE, &nofile);
+  getrlimit(RLIMIT_NPROC, &nproc);
+  return MaxChildrenWithin(nofile, nproc, fds_per_child);
 }
 
 Supervisor::Supervisor(config::Config config, ProcessStarter& processes, const Clock& clock,
@@ -474,7 +488,7 @@ control::ReloadOutcome Supervisor::Apply(config::Config next) {
 // is its default again, and --log-level still wins.
 void Supervisor::ApplyTopLevel() {
   sandboxes_.SetDynamicUsers(config_.dynamic_users);
-  children_.SetMaxChildren(config_.max_children.value_or(DefaultMaxChildren()));
+  children_.SetMaxChildren(config_.max_children.value_or(DefaultMaxChildren(DescriptorsPerChild(config_))));
   log::SetLevel(cli_level_.value_or(config_.log_level.value_or(log::Level::kInfo)));
 }
 
