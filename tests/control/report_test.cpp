@@ -16,8 +16,9 @@ Snapshot Example() {
   snapshot.max_children = 100;
   snapshot.services = {{"echo", {"127.0.0.1:7", "[::1]:7"}, 2, 10, 1, 8},
                        {"udp", {"127.0.0.1:13"}, 0, 3, 0, 3}};
-  snapshot.connections = {{"echo", 100, "127.0.0.1:4000", "nobody", 1500},
-                          {"echo", 101, "127.0.0.1:4001", "", 20}};
+  snapshot.connections = {{"echo", 100, "127.0.0.1:4000", "nobody", 1500, "", ""},
+                          {"echo", 101, "127.0.0.1:4001", "", 20, "", ""},
+                          {"secure", 102, "127.0.0.1:4002", "", 700, "1.3", "CN=backup 1,O=Corp"}};
   return snapshot;
 }
 
@@ -42,13 +43,16 @@ TEST_CASE("status --json is one object with every field") {
 
 TEST_CASE("connections: one line per running program, a dash for what is unknown") {
   CHECK(ConnectionsText(Example()) ==
-        "SERVICE PID PEER USER AGE\n"
-        "echo 100 127.0.0.1:4000 nobody 1.5s\n"
-        "echo 101 127.0.0.1:4001 - 0.0s\n");
-  CHECK(ConnectionsText(Snapshot{}) == "SERVICE PID PEER USER AGE\n");
+        "SERVICE PID PEER USER AGE TLS CLIENT\n"
+        "echo 100 127.0.0.1:4000 nobody 1.5s - -\n"
+        "echo 101 127.0.0.1:4001 - 0.0s - -\n"
+        "secure 102 127.0.0.1:4002 - 0.7s 1.3 CN=backup 1,O=Corp\n");
+  CHECK(ConnectionsText(Snapshot{}) == "SERVICE PID PEER USER AGE TLS CLIENT\n");
   CHECK(ConnectionsJson(Snapshot{}) == "[]\n");
   CHECK(ConnectionsJson(Example()).find("{\"service\":\"echo\",\"pid\":100,\"peer\":\"127.0.0.1:4000\","
-                                        "\"user\":\"nobody\",\"age_ms\":1500}") == 1);
+                                        "\"user\":\"nobody\",\"age_ms\":1500,\"tls\":\"\",\"tls_client\":\"\"}") == 1);
+  CHECK(ConnectionsJson(Example()).find("\"age_ms\":700,\"tls\":\"1.3\",\"tls_client\":\"CN=backup 1,O=Corp\"}") !=
+        std::string::npos);
 }
 
 TEST_CASE("a JSON string escapes quotes, backslashes, control and non-ASCII bytes") {

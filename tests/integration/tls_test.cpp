@@ -441,6 +441,35 @@ TEST_CASE("kernel TLS: used where the kernel has it, a silent fallback where it 
   CHECK(ktls.find("send") != std::string::npos);
 }
 
+TEST_CASE("ctl connections shows a running TLS connection's version and client, and the exit line still has them") {
+  Pki pki;
+  uint16_t port = FreePort();
+  Yinetd yinetd(Config(Service("shown", port, "/bin/cat",
+                               TlsBlock(pki, "      client_ca: " + pki / "ca.pem" + "\n      client_cert: require\n"))));
+  WriteText(pki / "payload", "hi\n");
+  std::thread held([&] {
+    Client(pki, port, "--hold 4 --cert " + pki / "client.pem" + " --key " + pki / "client.key" + " --send " +
+                          pki / "payload" + " --out " + pki / "held");
+  });
+  REQUIRE(yinetd.WaitForLog({"event=accept", "service=shown"}));
+  std::string pid = yinetd.Events("accept").at(0)["pid"];
+  // The front reports when its handshake is done; until then the line has dashes.
+  std::string text;
+  for (int tries = 0; tries < 50 && !Has(text, " 1.3 "); ++tries) {
+    std::this_thread::sleep_for(50ms);
+    text = yinetd.Ctl("connections").second;
+  }
+  CHECK(Has(text, "SERVICE PID PEER USER AGE TLS CLIENT\n"));
+  CHECK(Has(text, "shown " + pid + " 127.0.0.1:"));
+  CHECK(Has(text, " 1.3 CN=backup-1,O=Corp\n"));
+  std::string json = yinetd.Ctl("connections --json").second;
+  CHECK(Has(json, "\"tls\":\"1.3\",\"tls_client\":\"CN=backup-1,O=Corp\""));
+  held.join();
+  CHECK(ReadFile(pki / "held") == "hi\n");
+  CHECK(yinetd.WaitForLog({"event=exit", "service=shown", "pid=" + pid, "tls=1.3", "client=\"CN=backup-1,O=Corp\""}));
+  CHECK(yinetd.Ctl("connections").second == "SERVICE PID PEER USER AGE TLS CLIENT\n");
+}
+
 TEST_CASE("session tickets from one connection resume on the next (one context for all fronts)") {
   Pki pki;
   uint16_t port = FreePort();
