@@ -90,10 +90,12 @@ std::string StatusJson(const Snapshot& snapshot) {
 }
 
 std::string ConnectionsText(const Snapshot& snapshot) {
-  std::string text = "SERVICE PID PEER VIA USER AGE\n";
+  // CLIENT last: a certificate subject may hold spaces.
+  std::string text = "SERVICE PID PEER VIA USER AGE TLS CLIENT\n";
   for (const ConnectionSnapshot& connection : snapshot.connections) {
     text += connection.service + " " + std::to_string(connection.pid) + " " + OrDash(connection.peer) + " " +
-            OrDash(connection.via) + " " + OrDash(connection.user) + " " + Seconds(connection.age_ms) + "\n";
+            OrDash(connection.via) + " " + OrDash(connection.user) + " " + Seconds(connection.age_ms) + " " +
+            OrDash(connection.tls) + " " + OrDash(connection.tls_client) + "\n";
   }
   return text;
 }
@@ -105,7 +107,8 @@ std::string ConnectionsJson(const Snapshot& snapshot) {
     if (i > 0) json += ",";
     json += "{\"service\":" + JsonString(connection.service) + ",\"pid\":" + std::to_string(connection.pid) +
             ",\"peer\":" + JsonString(connection.peer) + ",\"via\":" + JsonString(connection.via) +
-            ",\"user\":" + JsonString(connection.user) + ",\"age_ms\":" + std::to_string(connection.age_ms) + "}";
+            ",\"user\":" + JsonString(connection.user) + ",\"age_ms\":" + std::to_string(connection.age_ms) +
+            ",\"tls\":" + JsonString(connection.tls) + ",\"tls_client\":" + JsonString(connection.tls_client) + "}";
   }
   return json + "]\n";
 }

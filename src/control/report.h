@@ -28,6 +28,8 @@ struct ConnectionSnapshot {
   std::string via;   // the load balancer a PROXY header came through; "" for none
   std::string user;  // as configured; "" when it runs as yinetd's user
   int64_t age_ms = 0;
+  std::string tls;         // TLS version ("1.3") once the handshake is done; "" without TLS
+  std::string tls_client;  // the client certificate's subject, if it showed one
 };
 
 struct Snapshot {

@@ -15,6 +15,18 @@ int64_t MillisBetween(TimePoint start, TimePoint end) {
   return std::chrono::duration_cast<milliseconds>(end - start).count();
 }
 
+// A front writes its one record and closes the pipe as soon as its
+// handshake is over, in one write below PIPE_BUF: a read finds all of it or
+// nothing yet (the pipe is non-blocking). Once it has come, the pipe has
+// nothing more to say and is closed.
+void TakeTlsOutcome(ChildRecord& record) {
+  if (!record.tls_outcome) return;
+  tls::Outcome outcome = ReadOutcome(record.tls_outcome.Get());
+  if (!outcome.received) return;
+  record.tls = std::move(outcome);
+  record.tls_outcome.Reset();
+}
+
 }  // namespace
 
 Children::Children(const Clock& clock, TimerQueue& timers, PollSet& poll, ProcessStarter& processes)
@@ -124,8 +136,8 @@ void Children::Ended(const Reaped& reaped) {
   }
   // A TLS child's front said how its handshake went: a failure is its one
   // line (tls_error), a success adds to the exit line.
-  tls::Outcome outcome;
-  if (record.tls_outcome) outcome = ReadOutcome(record.tls_outcome.Get());
+  TakeTlsOutcome(record);
+  const tls::Outcome& outcome = record.tls;
   if (!outcome.failure.empty()) {
     TlsFailed(service, record.pid, record.peer, outcome.failure, outcome.detail);
   } else {
@@ -141,6 +153,10 @@ void Children::Ended(const Reaped& reaped) {
     KillCgroup(service);
   }
   if (on_ended) on_ended(record, reaped.status);
+}
+
+void Children::CollectTlsOutcomes() {
+  for (auto& [pid, record] : children_) TakeTlsOutcome(record);
 }
 
 void Children::Recount(Service& service) {

@@ -34,6 +34,8 @@
 #include "supervisor/refusal_log.h"
 #include "supervisor/service.h"
 #include "supervisor/timer_queue.h"
+#include "sys/unique_fd.h"
+#include "tls/outcome.h"
 
 namespace yinetd::supervisor {
 
@@ -50,6 +52,7 @@ struct ChildRecord {
   std::string kill_reason;                // set when yinetd signalled it
   Timer deadline;                         // the next step of its timeout
   UniqueFd tls_outcome;                   // a TLS child's outcome pipe (tls/outcome.h)
+  tls::Outcome tls;                       // what came on it; closed once it has come
 };
 
 class Children {
@@ -67,6 +70,10 @@ class Children {
   bool Full() const { return static_cast<int>(children_.size()) >= max_children_; }
   size_t LingeringGroups() const { return lingering_.size(); }
   const std::map<pid_t, ChildRecord>& All() const { return children_; }
+  // Takes in the handshake record of every running TLS child whose front
+  // has written it (each read is non-blocking), so that a running
+  // connection shows its TLS version and client.
+  void CollectTlsOutcomes();
 
   // Whether `client` may start a program of `service` now: allow/deny,
   // max_children, then the service's gate. On success `source` is what the

@@ -87,7 +87,8 @@ control::Snapshot Supervisor::TakeSnapshot() const {
   for (const auto& [pid, child] : children_.All()) {
     const config::ServiceConfig& config = child.service->config;
     std::string user = config.credentials && config.credentials->set_uid ? config.credentials->user : "";
-    snapshot.connections.push_back({config.name, pid, child.peer, child.via, user, millis(now - child.started)});
+    snapshot.connections.push_back({config.name, pid, child.peer, child.via, user, millis(now - child.started),
+                                    child.tls.version, child.tls.client});
   }
   return snapshot;
 }
@@ -127,6 +128,7 @@ std::string Supervisor::AnswerControl(const control::Request& request) {
                                                                   : control::StatusText(snapshot));
     }
     case Command::kConnections: {
+      children_.CollectTlsOutcomes();
       control::Snapshot snapshot = TakeSnapshot();
       return control::FormatAnswer(control::kExitOk, request.json ? control::ConnectionsJson(snapshot)
                                                                   : control::ConnectionsText(snapshot));

@@ -20,8 +20,8 @@ net::ProxyVersions VersionsOf(config::ProxyProtocol protocol) {
   return {};
 }
 
-HeaderWait::Bounds HeaderWait::BoundsFor(uint64_t fd_budget, uint64_t max_children) {
-  uint64_t left = fd_budget > max_children ? fd_budget - max_children : 0;
+HeaderWait::Bounds HeaderWait::BoundsFor(uint64_t fd_budget, uint64_t children_fds) {
+  uint64_t left = fd_budget > children_fds ? fd_budget - children_fds : 0;
   uint64_t total = std::min<uint64_t>(std::max(left, fd_budget / 8), kMaxWaits);
   return {static_cast<size_t>(std::max<uint64_t>(total, 1)), static_cast<size_t>(std::max<uint64_t>(total / 2, 1))};
 }

@@ -47,12 +47,13 @@ class HeaderWait {
     size_t total = kMaxWaits;
     size_t per_source = kMaxWaits / 2;
   };
-  // Each wait holds one descriptor, and so may each child (its report
-  // pipe): the waits get what `max_children` leaves of `fd_budget`
-  // (DescriptorBudget), but at least an eighth of it, so that the default
-  // max_children, which takes the whole budget, still leaves PROXY
-  // services room; at most kMaxWaits. One balancer address may hold half.
-  static Bounds BoundsFor(uint64_t fd_budget, uint64_t max_children);
+  // Each wait holds one descriptor; the children may hold
+  // `children_fds` (max_children times what each may cost): the waits get
+  // what the children leave of `fd_budget` (DescriptorBudget), but at least
+  // an eighth of it, so that the default max_children, which takes the
+  // whole budget, still leaves PROXY services room; at most kMaxWaits. One
+  // balancer address may hold half.
+  static Bounds BoundsFor(uint64_t fd_budget, uint64_t children_fds);
 
   // Where a connection came in, and from whom.
   struct Origin {

@@ -56,16 +56,31 @@ uint64_t DescriptorBudget() {
   return nofile.rlim_cur == RLIM_INFINITY ? std::numeric_limits<uint64_t>::max() : DescriptorBudget(nofile.rlim_cur);
 }
 
-int DefaultMaxChildren() {
-  // Each child may cost yinetd one descriptor (its report pipe) while it
-  // runs. RLIMIT_NPROC bounds the processes of our uid (not enforced for
-  // root, but a sane bound all the same).
+int MaxChildrenWithin(rlimit nofile, rlimit nproc, int fds_per_child) {
+  // The budget is shared by the children at `fds_per_child` each.
+  // RLIMIT_NPROC bounds the processes of our uid (not enforced for root,
+  // but a sane bound all the same).
   constexpr uint64_t kCeiling = 65536;
-  rlimit nproc{};
-  getrlimit(RLIMIT_NPROC, &nproc);
-  uint64_t bound = std::min(kCeiling, DescriptorBudget());
+  uint64_t per_child = static_cast<uint64_t>(std::max(fds_per_child, 1));
+  uint64_t bound = kCeiling;
+  if (nofile.rlim_cur != RLIM_INFINITY) bound = std::min(bound, DescriptorBudget(nofile.rlim_cur) / per_child);
   if (nproc.rlim_cur != RLIM_INFINITY) bound = std::min<uint64_t>(bound, nproc.rlim_cur);
   return static_cast<int>(std::max<uint64_t>(bound, 1));
+}
+
+int DescriptorsPerChild(const config::Config& config) {
+  // Every child may hold its report pipe; a TLS child also holds the
+  // outcome pipe its front reports on, until it is reaped.
+  bool any_tls = std::any_of(config.services.begin(), config.services.end(),
+                             [](const config::ServiceConfig& service) { return service.tls.has_value(); });
+  return any_tls ? 2 : 1;
+}
+
+int DefaultMaxChildren(int fds_per_child) {
+  rlimit nofile{}, nproc{};
+  getrlimit(RLIMIT_NOFILE, &nofile);
+  getrlimit(RLIMIT_NPROC, &nproc);
+  return MaxChildrenWithin(nofile, nproc, fds_per_child);
 }
 
 Supervisor::Supervisor(config::Config config, ProcessStarter& processes, const Clock& clock,
@@ -505,9 +520,10 @@ control::ReloadOutcome Supervisor::Apply(config::Config next) {
 // is its default again, and --log-level still wins.
 void Supervisor::ApplyTopLevel() {
   sandboxes_.SetDynamicUsers(config_.dynamic_users);
-  children_.SetMaxChildren(config_.max_children.value_or(DefaultMaxChildren()));
-  header_wait_.SetBounds(
-      HeaderWait::BoundsFor(DescriptorBudget(), static_cast<uint64_t>(std::max(children_.MaxChildren(), 0))));
+  int fds_per_child = DescriptorsPerChild(config_);
+  children_.SetMaxChildren(config_.max_children.value_or(DefaultMaxChildren(fds_per_child)));
+  header_wait_.SetBounds(HeaderWait::BoundsFor(
+      DescriptorBudget(), static_cast<uint64_t>(std::max(children_.MaxChildren(), 0)) * fds_per_child));
   log::SetLevel(cli_level_.value_or(config_.log_level.value_or(log::Level::kInfo)));
 }
 

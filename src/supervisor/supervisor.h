@@ -14,6 +14,8 @@
 // inside the loop are logged and the loop carries on.
 #pragma once
 
+#include <sys/resource.h>
+
 #include <functional>
 #include <map>
 #include <memory>
@@ -206,7 +208,13 @@ uint64_t DescriptorBudget(uint64_t open_files);
 uint64_t DescriptorBudget();
 
 // The bound on all children together when the config sets none: each may
-// cost a descriptor, and RLIMIT_NPROC bounds our processes.
-int DefaultMaxChildren();
+// cost `fds_per_child` descriptors of RLIMIT_NOFILE (beyond a reserve), and
+// RLIMIT_NPROC bounds our processes. MaxChildrenWithin is the arithmetic,
+// DefaultMaxChildren applies it to our own limits.
+int MaxChildrenWithin(rlimit nofile, rlimit nproc, int fds_per_child);
+int DefaultMaxChildren(int fds_per_child = 1);
+// What a child may cost in descriptors under `config`: 2 when a service
+// speaks TLS (its front's outcome pipe), else 1.
+int DescriptorsPerChild(const config::Config& config);
 
 }  // namespace yinetd::supervisor

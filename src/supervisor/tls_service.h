@@ -26,8 +26,8 @@ void RefreshTls(Service& service, std::string_view trigger);
 // errno set when it could not be opened.
 bool OpenOutcomePipe(UniqueFd& read_end, UniqueFd& write_end);
 
-// What the front wrote, read once it has exited: the pipe then holds all
-// of it, and reading never blocks.
+// What the front wrote, if it has written yet: the pipe is non-blocking and
+// the record comes in one atomic write, so a read finds all of it or none.
 tls::Outcome ReadOutcome(int fd);
 
 // Seconds since the epoch.

@@ -3,9 +3,10 @@
 //
 // The front writes one record before the program exists and closes the pipe
 // (front.h), so the program can never write to it: unlike its stderr, what
-// arrives here is ours. The supervisor reads it when the child is reaped,
-// for the exit line (tls=, client=), the tls_error line and the
-// handshake-failure metric.
+// arrives here is ours. The supervisor reads it when `ctl connections` asks
+// (for the running connection's TLS and CLIENT columns) or else when the
+// child is reaped, for the exit line (tls=, client=), the tls_error line and
+// the handshake-failure metric.
 #pragma once
 
 #include <string>

@@ -16,9 +16,10 @@ Snapshot Example() {
   snapshot.max_children = 100;
   snapshot.services = {{"echo", {"127.0.0.1:7", "[::1]:7"}, 2, 10, 1, 8},
                        {"udp", {"127.0.0.1:13"}, 0, 3, 0, 3}};
-  snapshot.connections = {{"echo", 100, "127.0.0.1:4000", "", "nobody", 1500},
-                          {"echo", 101, "127.0.0.1:4001", "", "", 20},
-                          {"gate", 102, "203.0.113.9:5000", "10.0.0.2:41000", "", 7}};
+  snapshot.connections = {{"echo", 100, "127.0.0.1:4000", "", "nobody", 1500, "", ""},
+                          {"echo", 101, "127.0.0.1:4001", "", "", 20, "", ""},
+                          {"gate", 102, "203.0.113.9:5000", "10.0.0.2:41000", "", 7, "", ""},
+                          {"secure", 103, "127.0.0.1:4002", "", "", 700, "1.3", "CN=backup 1,O=Corp"}};
   return snapshot;
 }
 
@@ -43,17 +44,20 @@ TEST_CASE("status --json is one object with every field") {
 
 TEST_CASE("connections: one line per running program, a dash for what is unknown") {
   CHECK(ConnectionsText(Example()) ==
-        "SERVICE PID PEER VIA USER AGE\n"
-        "echo 100 127.0.0.1:4000 - nobody 1.5s\n"
-        "echo 101 127.0.0.1:4001 - - 0.0s\n"
-        "gate 102 203.0.113.9:5000 10.0.0.2:41000 - 0.0s\n");
-  CHECK(ConnectionsText(Snapshot{}) == "SERVICE PID PEER VIA USER AGE\n");
+        "SERVICE PID PEER VIA USER AGE TLS CLIENT\n"
+        "echo 100 127.0.0.1:4000 - nobody 1.5s - -\n"
+        "echo 101 127.0.0.1:4001 - - 0.0s - -\n"
+        "gate 102 203.0.113.9:5000 10.0.0.2:41000 - 0.0s - -\n"
+        "secure 103 127.0.0.1:4002 - - 0.7s 1.3 CN=backup 1,O=Corp\n");
+  CHECK(ConnectionsText(Snapshot{}) == "SERVICE PID PEER VIA USER AGE TLS CLIENT\n");
   CHECK(ConnectionsJson(Snapshot{}) == "[]\n");
   CHECK(ConnectionsJson(Example()).find("{\"service\":\"echo\",\"pid\":100,\"peer\":\"127.0.0.1:4000\","
-                                        "\"via\":\"\",\"user\":\"nobody\",\"age_ms\":1500}") == 1);
+                                        "\"via\":\"\",\"user\":\"nobody\",\"age_ms\":1500,\"tls\":\"\",\"tls_client\":\"\"}") == 1);
   // A PROXY connection names its client as the peer and the balancer as via.
   CHECK(ConnectionsJson(Example()).find("{\"service\":\"gate\",\"pid\":102,\"peer\":\"203.0.113.9:5000\","
-                                        "\"via\":\"10.0.0.2:41000\",\"user\":\"\",\"age_ms\":7}]") !=
+                                        "\"via\":\"10.0.0.2:41000\",\"user\":\"\",\"age_ms\":7,") !=
+        std::string::npos);
+  CHECK(ConnectionsJson(Example()).find("\"age_ms\":700,\"tls\":\"1.3\",\"tls_client\":\"CN=backup 1,O=Corp\"}") !=
         std::string::npos);
 }
 

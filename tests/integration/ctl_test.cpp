@@ -82,14 +82,14 @@ TEST_CASE("ctl connections lists each running program with its peer, pid and age
   LogFields accept = yinetd.Events("accept").at(0);
   auto [code, text] = yinetd.Ctl("connections");
   CHECK(code == 0);
-  CHECK(text.rfind("SERVICE PID PEER VIA USER AGE\n", 0) == 0);
+  CHECK(text.rfind("SERVICE PID PEER VIA USER AGE TLS CLIENT\n", 0) == 0);
   CHECK(Contains(text, "cat " + accept["pid"] + " " + accept["peer"] + " - - "));
   auto [json_code, json] = yinetd.Ctl("connections --json");
   CHECK(json_code == 0);
   CHECK(Contains(json, "{\"service\":\"cat\",\"pid\":" + accept["pid"] + ",\"peer\":\"" + accept["peer"] + "\""));
   session.Reset();
   REQUIRE(yinetd.WaitForLog({"event=exit", "service=cat"}));
-  CHECK(yinetd.Ctl("connections").second == "SERVICE PID PEER VIA USER AGE\n");
+  CHECK(yinetd.Ctl("connections").second == "SERVICE PID PEER VIA USER AGE TLS CLIENT\n");
 }
 
 TEST_CASE("ctl reload prints ok and exits 0; the new service answers") {

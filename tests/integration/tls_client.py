@@ -150,7 +150,12 @@ class Conn:
             if ending is not None and closed:
                 return bytes(received), ending
             if ending is None:
-                r, _, _ = select.select([self.sock], [], [], 0 if sent < len(payload) else self.left())
+                # Wait for the server only once our side is all sent and
+                # closed: the server may owe nothing until it sees our end
+                # (a program that answers at EOF), and its session tickets
+                # may have come and gone before the last chunk.
+                idle = sent == len(payload) and closed
+                r, _, _ = select.select([self.sock], [], [], self.left() if idle else 0)
                 if r:
                     self.pull()
 

@@ -196,6 +196,29 @@ TEST_CASE("a removed max_children key gets its derived default back") {
   CHECK(rig.supervisor->MaxChildren() == DefaultMaxChildren());
 }
 
+TEST_CASE("the default max_children leaves each TLS child its second descriptor") {
+  // 1088 descriptors: 64 kept in reserve, 1024 for the children.
+  rlimit nofile{1088, 1088}, no_bound{RLIM_INFINITY, RLIM_INFINITY};
+  CHECK(MaxChildrenWithin(nofile, no_bound, 1) == 1024);
+  CHECK(MaxChildrenWithin(nofile, no_bound, 2) == 512);
+  CHECK(MaxChildrenWithin(nofile, rlimit{100, 100}, 2) == 100);  // RLIMIT_NPROC bounds it too
+  CHECK(MaxChildrenWithin(rlimit{3, 3}, no_bound, 2) == 1);      // never 0
+
+  config::Config plain = Conf({Svc("echo")});
+  CHECK(DescriptorsPerChild(plain) == 1);
+  config::ServiceConfig secure = Svc("secure");
+  secure.tls = config::TlsConfig{};
+  config::Config mixed = Conf({Svc("echo"), secure});
+  CHECK(DescriptorsPerChild(mixed) == 2);
+  Rig rig(mixed);
+  CHECK(rig.supervisor->MaxChildren() == DefaultMaxChildren(2));
+  rlimit own{};
+  getrlimit(RLIMIT_NOFILE, &own);
+  if (own.rlim_cur != RLIM_INFINITY && own.rlim_cur > 128) {
+    CHECK(static_cast<rlim_t>(rig.supervisor->MaxChildren()) * 2 <= own.rlim_cur - 64);
+  }
+}
+
 TEST_CASE("--log-level keeps overriding log.level after every reload") {
   config::Config config = Conf({Svc("echo")});
   config.log_level = log::Level::kError;
