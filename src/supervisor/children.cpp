@@ -18,7 +18,13 @@ int64_t MillisBetween(TimePoint start, TimePoint end) {
 }  // namespace
 
 Children::Children(const Clock& clock, TimerQueue& timers, PollSet& poll, ProcessStarter& processes)
-    : clock_(clock), timers_(timers), poll_(poll), processes_(processes) {}
+    : clock_(clock), timers_(timers), poll_(poll), processes_(processes) {
+  if (int fd = processes_.ReapFd(); fd >= 0) poll_.AddFirst(fd, [this](short) { ReapExited(); });
+}
+
+Children::~Children() {
+  if (int fd = processes_.ReapFd(); fd >= 0) poll_.Remove(fd);
+}
 
 std::optional<RefuseReason> Children::Admit(Service& service, const std::optional<net::IpAddress>& client,
                                             SourceKey& source) {
@@ -95,7 +101,25 @@ void Children::Started(std::shared_ptr<Service> service, pid_t pid, std::string 
 }
 
 void Children::ReapAll() {
-  while (std::optional<Reaped> reaped = processes_.Reap()) Ended(*reaped);
+  ReapExited();
+  if (processes_.ReapFd() < 0) {
+    ScanAll();
+    return;
+  }
+  // The SIGCHLD was most likely for a child the reap fd reported, and
+  // scanning 5,000 children for each costs more than the rest of a
+  // connection. But SIGCHLDs merge, and one may also have come from a
+  // child without a pidfd: a scan soon after keeps that from staying a
+  // zombie, at most one scan per kScanDelay.
+  if (!scan_.Armed()) scan_ = timers_.Schedule(clock_.Now() + kScanDelay, [this] { ScanAll(); });
+}
+
+void Children::ReapExited() {
+  while (std::optional<Reaped> reaped = processes_.Reap(ReapScope::kExited)) Ended(*reaped);
+}
+
+void Children::ScanAll() {
+  while (std::optional<Reaped> reaped = processes_.Reap(ReapScope::kAny)) Ended(*reaped);
 }
 
 void Children::Ended(const Reaped& reaped) {

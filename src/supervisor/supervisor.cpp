@@ -44,18 +44,20 @@ bool NeedsReportPipe(const Service& service) {
 }  // namespace
 
 int DefaultMaxChildren() {
-  // Each child may cost yinetd one descriptor (its report pipe) while it
-  // runs; keep a reserve for listeners, logs and accepting. RLIMIT_NPROC
-  // bounds the processes of our uid (not enforced for root, but a sane
-  // bound all the same).
+  // Each child may cost yinetd two descriptors while it runs (its pidfd,
+  // process_starter.h, and its report pipe); keep a reserve for listeners,
+  // logs and accepting. RLIMIT_NPROC bounds the processes of our uid (not
+  // enforced for root, but a sane bound all the same).
   constexpr rlim_t kReserveFds = 64;
+  constexpr rlim_t kFdsPerChild = 2;
   constexpr rlim_t kCeiling = 65536;
   rlimit nofile{}, nproc{};
   getrlimit(RLIMIT_NOFILE, &nofile);
   getrlimit(RLIMIT_NPROC, &nproc);
   rlim_t bound = kCeiling;
   if (nofile.rlim_cur != RLIM_INFINITY) {
-    bound = std::min(bound, nofile.rlim_cur > kReserveFds * 2 ? nofile.rlim_cur - kReserveFds : nofile.rlim_cur / 2);
+    rlim_t usable = nofile.rlim_cur > kReserveFds * 2 ? nofile.rlim_cur - kReserveFds : nofile.rlim_cur / 2;
+    bound = std::min(bound, usable / kFdsPerChild);
   }
   if (nproc.rlim_cur != RLIM_INFINITY) bound = std::min(bound, nproc.rlim_cur);
   return static_cast<int>(std::max<rlim_t>(bound, 1));

@@ -189,7 +189,7 @@ class Supervisor {
 };
 
 // The bound on all children together when the config sets none: each may
-// cost a descriptor, and RLIMIT_NPROC bounds our processes.
+// cost two descriptors, and RLIMIT_NPROC bounds our processes.
 int DefaultMaxChildren();
 
 }  // namespace yinetd::supervisor
