@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <cerrno>
 
 #include "log/events.h"
@@ -109,17 +110,22 @@ void Children::ReapAll() {
   // The SIGCHLD was most likely for a child the reap fd reported, and
   // scanning 5,000 children for each costs more than the rest of a
   // connection. But SIGCHLDs merge, and one may also have come from a
-  // child without a pidfd: a scan soon after keeps that from staying a
-  // zombie, at most one scan per kScanDelay.
-  if (!scan_.Armed()) scan_ = timers_.Schedule(clock_.Now() + kScanDelay, [this] { ScanAll(); });
+  // child without a pidfd: a scan later keeps that from staying a zombie,
+  // at most one scan per scan_delay_.
+  if (scan_.Armed()) return;
+  scan_ = timers_.Schedule(clock_.Now() + scan_delay_, [this] {
+    scan_delay_ = ScanAll() > 0 ? kScanDelay : std::min(scan_delay_ * 2, kMaxScanDelay);
+  });
 }
 
 void Children::ReapExited() {
   while (std::optional<Reaped> reaped = processes_.Reap(ReapScope::kExited)) Ended(*reaped);
 }
 
-void Children::ScanAll() {
-  while (std::optional<Reaped> reaped = processes_.Reap(ReapScope::kAny)) Ended(*reaped);
+size_t Children::ScanAll() {
+  size_t found = 0;
+  for (; std::optional<Reaped> reaped = processes_.Reap(ReapScope::kAny); ++found) Ended(*reaped);
+  return found;
 }
 
 void Children::Ended(const Reaped& reaped) {

@@ -53,8 +53,11 @@ class Children {
   // Whole seconds between two looks at a process group left behind.
   static constexpr milliseconds kLingerCheck{1000};
   // At most this long after a SIGCHLD, every child is looked at (the
-  // wait4(-1) scan), for a child that has no pidfd (ProcessStarter).
+  // wait4(-1) scan), for a child that has no pidfd (ProcessStarter). Each
+  // scan that finds nothing doubles the delay, up to kMaxScanDelay: with
+  // 5,000 children a scan takes milliseconds.
   static constexpr milliseconds kScanDelay{1000};
+  static constexpr milliseconds kMaxScanDelay{64000};
 
   // Puts the reap fd, if `processes` has one, first in `poll`.
   Children(const Clock& clock, TimerQueue& timers, PollSet& poll, ProcessStarter& processes);
@@ -109,7 +112,8 @@ class Children {
 
  private:
   void Ended(const Reaped& reaped);
-  void ScanAll();
+  // Reaps every dead child there is; how many.
+  size_t ScanAll();
   void ArmTimeout(ChildRecord& record);
   void OnTimeout(pid_t pid);
   void OnKillGrace(pid_t pid);
@@ -150,6 +154,7 @@ class Children {
   bool killed_ = false;
   Timer shutdown_kill_;
   Timer scan_;  // the wait4(-1) scan a SIGCHLD asked for
+  milliseconds scan_delay_ = kScanDelay;
 };
 
 }  // namespace yinetd::supervisor

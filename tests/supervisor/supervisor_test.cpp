@@ -545,6 +545,21 @@ TEST_CASE("with pidfds, a SIGCHLD leads to one scan of every child, later, for a
   CHECK(rig.processes.scans == 1);
   CHECK(rig.processes.strays.empty());
   CHECK(rig.supervisor->TimerCount() == 0);
+  // That scan found one: the next comes as soon. One that finds nothing
+  // doubles the delay (a scan of 5,000 children takes milliseconds).
+  REQUIRE(kill(getpid(), SIGCHLD) == 0);
+  rig.supervisor->RunOnce(0);
+  rig.clock.Advance(Children::kScanDelay);
+  rig.supervisor->RunOnce(0);
+  CHECK(rig.processes.scans == 2);
+  REQUIRE(kill(getpid(), SIGCHLD) == 0);
+  rig.supervisor->RunOnce(0);
+  rig.clock.Advance(Children::kScanDelay);
+  rig.supervisor->RunOnce(0);
+  CHECK(rig.processes.scans == 2);
+  rig.clock.Advance(Children::kScanDelay);
+  rig.supervisor->RunOnce(0);
+  CHECK(rig.processes.scans == 3);
 }
 
 TEST_CASE("without pidfds, a SIGCHLD scans every child at once") {
