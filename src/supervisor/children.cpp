@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <cerrno>
 
 #include "log/events.h"
@@ -30,7 +31,13 @@ void TakeTlsOutcome(ChildRecord& record) {
 }  // namespace
 
 Children::Children(const Clock& clock, TimerQueue& timers, PollSet& poll, ProcessStarter& processes)
-    : clock_(clock), timers_(timers), poll_(poll), processes_(processes) {}
+    : clock_(clock), timers_(timers), poll_(poll), processes_(processes) {
+  if (int fd = processes_.ReapFd(); fd >= 0) poll_.AddFirst(fd, [this](short) { ReapExited(); });
+}
+
+Children::~Children() {
+  if (int fd = processes_.ReapFd(); fd >= 0) poll_.Remove(fd);
+}
 
 std::optional<RefuseReason> Children::Admit(Service& service, const std::optional<net::IpAddress>& client,
                                             SourceKey& source) {
@@ -107,7 +114,30 @@ void Children::Started(std::shared_ptr<Service> service, pid_t pid, std::string 
 }
 
 void Children::ReapAll() {
-  while (std::optional<Reaped> reaped = processes_.Reap()) Ended(*reaped);
+  ReapExited();
+  if (processes_.ReapFd() < 0) {
+    ScanAll();
+    return;
+  }
+  // The SIGCHLD was most likely for a child the reap fd reported, and
+  // scanning 5,000 children for each costs more than the rest of a
+  // connection. But SIGCHLDs merge, and one may also have come from a
+  // child without a pidfd: a scan later keeps that from staying a zombie,
+  // at most one scan per scan_delay_.
+  if (scan_.Armed()) return;
+  scan_ = timers_.Schedule(clock_.Now() + scan_delay_, [this] {
+    scan_delay_ = ScanAll() > 0 ? kScanDelay : std::min(scan_delay_ * 2, kMaxScanDelay);
+  });
+}
+
+void Children::ReapExited() {
+  while (std::optional<Reaped> reaped = processes_.Reap(ReapScope::kExited)) Ended(*reaped);
+}
+
+size_t Children::ScanAll() {
+  size_t found = 0;
+  for (; std::optional<Reaped> reaped = processes_.Reap(ReapScope::kAny); ++found) Ended(*reaped);
+  return found;
 }
 
 void Children::Ended(const Reaped& reaped) {

@@ -59,8 +59,16 @@ class Children {
  public:
   // Whole seconds between two looks at a process group left behind.
   static constexpr milliseconds kLingerCheck{1000};
+  // At most this long after a SIGCHLD, every child is looked at (the
+  // wait4(-1) scan), for a child that has no pidfd (ProcessStarter). Each
+  // scan that finds nothing doubles the delay, up to kMaxScanDelay: with
+  // 5,000 children a scan takes milliseconds.
+  static constexpr milliseconds kScanDelay{1000};
+  static constexpr milliseconds kMaxScanDelay{64000};
 
+  // Puts the reap fd, if `processes` has one, first in `poll`.
   Children(const Clock& clock, TimerQueue& timers, PollSet& poll, ProcessStarter& processes);
+  ~Children();
   Children(const Children&) = delete;
   Children& operator=(const Children&) = delete;
 
@@ -95,9 +103,13 @@ class Children {
   // counted, and logged as tls_error with the same rate limit as refusals.
   void TlsFailed(Service& service, pid_t pid, std::string_view peer, const std::string& reason,
                  std::string_view detail);
-  // Reaps every dead child and ends each (logs its exit, counts it out),
+  // What a SIGCHLD wakes: reaps the children the reap fd reports (all of
+  // them when there is none) and makes sure every other dead child is
+  // reaped within kScanDelay. Ends each (logs its exit, counts it out),
   // then calls `on_ended` with its record and wait status.
   void ReapAll();
+  // What the reap fd wakes: only the children it reports, each in O(1).
+  void ReapExited();
   std::function<void(const ChildRecord& child, int wait_status)> on_ended;
 
   // After a reload changed `service`'s source prefixes: counts its running
@@ -116,6 +128,8 @@ class Children {
 
  private:
   void Ended(const Reaped& reaped);
+  // Reaps every dead child there is; how many.
+  size_t ScanAll();
   void ArmTimeout(ChildRecord& record);
   void OnTimeout(pid_t pid);
   void OnKillGrace(pid_t pid);
@@ -157,6 +171,8 @@ class Children {
   bool stopping_ = false;
   bool killed_ = false;
   Timer shutdown_kill_;
+  Timer scan_;  // the wait4(-1) scan a SIGCHLD asked for
+  milliseconds scan_delay_ = kScanDelay;
 };
 
 }  // namespace yinetd::supervisor

@@ -1,5 +1,6 @@
 #include "supervisor/poll_set.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <utility>
 
@@ -13,14 +14,7 @@ void PollSet::Add(int fd, Handler handler, short events) {
 
 void PollSet::AddFirst(int fd, Handler handler) {
   Add(fd, std::move(handler));
-  // Handlers run in slot order, and Remove moves only the last slot: slot 0
-  // stays first until it is itself removed.
-  size_t last = fds_.size() - 1;
-  if (last == 0) return;
-  std::swap(fds_[0], fds_[last]);
-  std::swap(entries_[0], entries_[last]);
-  slots_[fds_[0].fd] = 0;
-  slots_[fds_[last].fd] = last;
+  entries_.back().first = true;
 }
 
 void PollSet::Remove(int fd) {
@@ -46,15 +40,15 @@ int PollSet::Wait(int timeout_ms) {
   } while (ready < 0 && errno == EINTR);
   if (ready <= 0) return ready;
   // Note what is ready before calling anyone: handlers change the set.
-  struct Ready {
-    int fd;
-    uint64_t generation;
-    short revents;
-  };
-  std::vector<Ready> ready_list;
-  ready_list.reserve(ready);
+  // (Kept between passes: a pass allocates nothing once it has grown.)
+  std::vector<Ready>& ready_list = ready_;
+  ready_list.clear();
+  size_t firsts = 0;
   for (size_t i = 0; i < fds_.size(); ++i) {
-    if (fds_[i].revents != 0) ready_list.push_back({fds_[i].fd, entries_[i].generation, fds_[i].revents});
+    if (fds_[i].revents == 0) continue;
+    ready_list.push_back({fds_[i].fd, entries_[i].generation, fds_[i].revents});
+    // AddFirst's to the front, in the order found.
+    if (entries_[i].first) std::rotate(ready_list.begin() + firsts++, ready_list.end() - 1, ready_list.end());
   }
   for (const Ready& r : ready_list) {
     auto it = slots_.find(r.fd);

@@ -24,8 +24,9 @@ class PollSet {
   // Waits for `events` (POLLIN unless told) on `fd` (borrowed: the caller
   // keeps it open until Remove). One registration per fd.
   void Add(int fd, Handler handler, short events = POLLIN);
-  // As Add, but its handler is called before every other in each pass, for
-  // as long as it is registered (one such fd at a time).
+  // As Add, but its handler is called before every other's in each pass,
+  // for as long as it is registered (the signal pipe, the reap fd: a child
+  // that died is counted out before a connection is admitted).
   void AddFirst(int fd, Handler handler);
   void Remove(int fd);
   bool Contains(int fd) const { return slots_.count(fd) != 0; }
@@ -39,8 +40,15 @@ class PollSet {
   struct Entry {
     Handler handler;
     uint64_t generation;  // tells a re-added fd from the one that was ready
+    bool first = false;   // AddFirst
+  };
+  struct Ready {
+    int fd;
+    uint64_t generation;
+    short revents;
   };
   std::vector<pollfd> fds_;
+  std::vector<Ready> ready_;                 // Wait's: what the last poll found
   std::vector<Entry> entries_;               // parallel to fds_
   std::unordered_map<int, size_t> slots_;    // fd → index in fds_
   uint64_t next_generation_ = 1;

@@ -69,11 +69,12 @@ int MaxChildrenWithin(rlimit nofile, rlimit nproc, int fds_per_child) {
 }
 
 int DescriptorsPerChild(const config::Config& config) {
-  // Every child may hold its report pipe; a TLS child also holds the
-  // outcome pipe its front reports on, until it is reaped.
+  // Every child costs its pidfd (process_starter.h) and may hold its report
+  // pipe; a TLS child also holds the outcome pipe its front reports on,
+  // until it is reaped.
   bool any_tls = std::any_of(config.services.begin(), config.services.end(),
                              [](const config::ServiceConfig& service) { return service.tls.has_value(); });
-  return any_tls ? 2 : 1;
+  return any_tls ? 3 : 2;
 }
 
 int DefaultMaxChildren(int fds_per_child) {

@@ -212,9 +212,10 @@ uint64_t DescriptorBudget();
 // RLIMIT_NPROC bounds our processes. MaxChildrenWithin is the arithmetic,
 // DefaultMaxChildren applies it to our own limits.
 int MaxChildrenWithin(rlimit nofile, rlimit nproc, int fds_per_child);
-int DefaultMaxChildren(int fds_per_child = 1);
-// What a child may cost in descriptors under `config`: 2 when a service
-// speaks TLS (its front's outcome pipe), else 1.
+int DefaultMaxChildren(int fds_per_child);
+// What a child may cost in descriptors under `config`: its pidfd and its
+// report pipe, and a third when a service speaks TLS (its front's outcome
+// pipe).
 int DescriptorsPerChild(const config::Config& config);
 
 }  // namespace yinetd::supervisor

@@ -91,6 +91,11 @@ TEST_CASE("exit status and death by signal are logged with the right pid") {
   for (const LogFields& exit : yinetd.Events("exit")) {
     CHECK(exit.count("duration_ms") == 1);
     CHECK(exit.at("peer").rfind("127.0.0.1:", 0) == 0);
+    // What the child used, as the kernel reported it when it was reaped.
+    REQUIRE(exit.count("cpu_ms") == 1);
+    CHECK(std::stol(exit.at("cpu_ms")) >= 0);
+    REQUIRE(exit.count("maxrss_kb") == 1);
+    CHECK(std::stol(exit.at("maxrss_kb")) > 0);
   }
 }
 

@@ -3,17 +3,21 @@
 // and signal (the model is ninja's FakeCommandRunner).
 #pragma once
 
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <deque>
 #include <set>
+#include <stdexcept>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "supervisor/clock.h"
 #include "supervisor/process_starter.h"
+#include "sys/unique_fd.h"
 
 namespace yinetd::supervisor {
 
@@ -47,11 +51,32 @@ class FakeProcesses final : public ProcessStarter {
     groups.insert(started.pid);
     return {};
   }
-  std::optional<Reaped> Reap() override {
-    if (dead.empty()) return std::nullopt;
+  std::optional<Reaped> Reap(ReapScope scope) override {
+    if (scope == ReapScope::kAny) {
+      if (strays.empty() && dead.empty()) ++scans;
+      if (!strays.empty()) {
+        Reaped reaped = strays.front();
+        strays.pop_front();
+        return reaped;
+      }
+    }
+    if (dead.empty()) {
+      DrainReapFd();
+      return std::nullopt;
+    }
     Reaped reaped = dead.front();
     dead.pop_front();
     return reaped;
+  }
+  int ReapFd() const override { return reap_read_.Get(); }
+
+  // From now on, a reap fd tells of every child that exits, as pidfds do.
+  // Before the supervisor is made: it registers the fd once.
+  void UsePidfds() {
+    int fds[2];
+    if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) != 0) throw std::runtime_error("pipe2");
+    reap_read_.Reset(fds[0]);
+    reap_write_.Reset(fds[1]);
   }
   bool Signal(pid_t pid, int signo) override {
     if (!groups.count(pid) && !live.count(pid)) {
@@ -77,7 +102,11 @@ class FakeProcesses final : public ProcessStarter {
     live.erase(pid);
     if (!leaves_group) groups.erase(pid);
     dead.push_back(Reaped{pid, wait_status, {}, std::nullopt});
+    if (reap_write_) [[maybe_unused]] ssize_t n = write(reap_write_.Get(), "x", 1);
   }
+  // A dead child that no reap fd tells of (one we did not start, or one
+  // without a pidfd): only the scan (ReapScope::kAny) finds it.
+  void StrayExit(pid_t pid, int wait_status) { strays.push_back(Reaped{pid, wait_status, {}, std::nullopt}); }
   std::vector<int> SignalsTo(pid_t pid) const {
     std::vector<int> sent;
     for (const auto& [target, signo] : signals) {
@@ -95,7 +124,19 @@ class FakeProcesses final : public ProcessStarter {
   std::set<pid_t> groups;
   std::vector<int> cgroup_kills;  // the group directory fds, in order
   std::deque<Reaped> dead;
+  std::deque<Reaped> strays;
+  int scans = 0;  // scans of every child (ReapScope::kAny) run to the end
   std::vector<std::pair<pid_t, int>> signals;
+
+ private:
+  void DrainReapFd() {
+    char buf[64];
+    if (reap_read_) {
+      while (read(reap_read_.Get(), buf, sizeof buf) > 0) {
+      }
+    }
+  }
+  UniqueFd reap_read_, reap_write_;
 };
 
 }  // namespace yinetd::supervisor

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <string>
 #include <vector>
 
 #include "sys/unique_fd.h"
@@ -113,6 +114,29 @@ TEST_CASE("the descriptor added first is called first, also after others come an
   called.clear();
   CHECK(set.Wait(0) == 2);
   CHECK(called.size() == 2);
+}
+
+TEST_CASE("every descriptor added first is called before the others, also after others come and go") {
+  PollSet set;
+  Pipe a, b, first, second;
+  std::vector<char> called;
+  set.Add(a.read_end.Get(), [&](short) { called.push_back('a'); });
+  set.AddFirst(first.read_end.Get(), [&](short) { called.push_back('F'); });
+  set.Add(b.read_end.Get(), [&](short) { called.push_back('b'); });
+  set.AddFirst(second.read_end.Get(), [&](short) { called.push_back('S'); });
+  a.Poke();
+  b.Poke();
+  first.Poke();
+  second.Poke();
+  CHECK(set.Wait(0) == 4);
+  REQUIRE(called.size() == 4);
+  CHECK(std::string(called.begin(), called.begin() + 2) == "FS");
+  // Removing one moves another into its slot; the firsts stay first.
+  set.Remove(a.read_end.Get());
+  called.clear();
+  CHECK(set.Wait(0) == 3);
+  REQUIRE(called.size() == 3);
+  CHECK(called[2] == 'b');
 }
 
 }  // namespace

@@ -91,7 +91,10 @@ ino_t InodeOf(int fd) {
 
 // A supervisor over fakes, its config source under the test's control.
 struct Rig {
-  explicit Rig(config::Config config, std::optional<log::Level> cli_level = std::nullopt) {
+  // `pidfds`: the fake tells of each exit on a reap fd, as SystemProcesses
+  // does where the kernel has pidfds.
+  explicit Rig(config::Config config, std::optional<log::Level> cli_level = std::nullopt, bool pidfds = false) {
+    if (pidfds) processes.UsePidfds();
     supervisor = std::make_unique<Supervisor>(config, processes, clock, cli_level);
     next = config;
     supervisor->SetConfigSource([this] { return config::LoadResult{next, {}}; });
@@ -193,10 +196,10 @@ TEST_CASE("a removed max_children key gets its derived default back") {
   CHECK(rig.supervisor->MaxChildren() == 1);
   rig.next.max_children.reset();
   rig.supervisor->Reload("test");
-  CHECK(rig.supervisor->MaxChildren() == DefaultMaxChildren());
+  CHECK(rig.supervisor->MaxChildren() == DefaultMaxChildren(DescriptorsPerChild(config)));
 }
 
-TEST_CASE("the default max_children leaves each TLS child its second descriptor") {
+TEST_CASE("the default max_children leaves each child its descriptors, a TLS child its third") {
   // 1088 descriptors: 64 kept in reserve, 1024 for the children.
   rlimit nofile{1088, 1088}, no_bound{RLIM_INFINITY, RLIM_INFINITY};
   CHECK(MaxChildrenWithin(nofile, no_bound, 1) == 1024);
@@ -205,17 +208,17 @@ TEST_CASE("the default max_children leaves each TLS child its second descriptor"
   CHECK(MaxChildrenWithin(rlimit{3, 3}, no_bound, 2) == 1);      // never 0
 
   config::Config plain = Conf({Svc("echo")});
-  CHECK(DescriptorsPerChild(plain) == 1);
+  CHECK(DescriptorsPerChild(plain) == 2);
   config::ServiceConfig secure = Svc("secure");
   secure.tls = config::TlsConfig{};
   config::Config mixed = Conf({Svc("echo"), secure});
-  CHECK(DescriptorsPerChild(mixed) == 2);
+  CHECK(DescriptorsPerChild(mixed) == 3);
   Rig rig(mixed);
-  CHECK(rig.supervisor->MaxChildren() == DefaultMaxChildren(2));
+  CHECK(rig.supervisor->MaxChildren() == DefaultMaxChildren(3));
   rlimit own{};
   getrlimit(RLIMIT_NOFILE, &own);
   if (own.rlim_cur != RLIM_INFINITY && own.rlim_cur > 128) {
-    CHECK(static_cast<rlim_t>(rig.supervisor->MaxChildren()) * 2 <= own.rlim_cur - 64);
+    CHECK(static_cast<rlim_t>(rig.supervisor->MaxChildren()) * 3 <= own.rlim_cur - 64);
   }
 }
 
@@ -602,6 +605,94 @@ TEST_CASE("a child that died is counted out before the next connection in the sa
   rig.processes.Exit(rig.processes.spawned[0].pid, 0);
   UniqueFd b = ConnectTo(rig.Port());
   REQUIRE(kill(getpid(), SIGCHLD) == 0);
+  rig.supervisor->RunOnce(1000);
+  CHECK(rig.Counts().Refused() == 0);
+  CHECK(rig.processes.spawned.size() == 2);
+}
+
+TEST_CASE("with pidfds, a child that exits is reaped through the reap fd alone, without scanning every child") {
+  Rig rig(Conf({Svc("echo")}), std::nullopt, true);
+  // The reap fd, the listener: nothing else (no SIGCHLD is needed).
+  CHECK(rig.supervisor->PollSize() == 2);
+  UniqueFd a = ConnectTo(rig.Port());
+  UniqueFd b = ConnectTo(rig.Port());
+  rig.Settle();
+  REQUIRE(rig.processes.spawned.size() == 2);
+  rig.processes.Exit(rig.processes.spawned[1].pid, W_EXITCODE(3, 0));
+  rig.supervisor->RunOnce(1000);
+  CHECK(rig.Counts().running == 1);
+  CHECK(rig.Counts().exits_status == 1);
+  CHECK(rig.supervisor->GetChildren().All().count(rig.processes.spawned[0].pid) == 1);
+  CHECK(rig.processes.scans == 0);
+  CHECK(rig.supervisor->TimerCount() == 0);
+}
+
+TEST_CASE("with pidfds, a SIGCHLD leads to one scan of every child, later, for a child no pidfd tells of") {
+  SignalPipe signals({SIGCHLD});
+  Rig rig(Conf({Svc("echo")}), std::nullopt, true);
+  rig.supervisor->WatchSignals(signals);
+  UniqueFd a = ConnectTo(rig.Port());
+  rig.Settle();
+  REQUIRE(rig.processes.spawned.size() == 1);
+  // Two SIGCHLDs merged into one: our child's, and one from a process we
+  // did not start (say, one our parent left us before exec'ing yinetd).
+  rig.processes.StrayExit(4242, 0);
+  rig.processes.Exit(rig.processes.spawned[0].pid, 0);
+  REQUIRE(kill(getpid(), SIGCHLD) == 0);
+  rig.supervisor->RunOnce(1000);
+  CHECK(rig.Counts().running == 0);
+  CHECK(rig.processes.scans == 0);
+  CHECK(rig.processes.strays.size() == 1);
+  // Another SIGCHLD before the scan is due asks for no second one.
+  REQUIRE(kill(getpid(), SIGCHLD) == 0);
+  rig.supervisor->RunOnce(0);
+  CHECK(rig.supervisor->TimerCount() == 1);
+  rig.clock.Advance(Children::kScanDelay);
+  rig.supervisor->RunOnce(0);
+  CHECK(rig.processes.scans == 1);
+  CHECK(rig.processes.strays.empty());
+  CHECK(rig.supervisor->TimerCount() == 0);
+  // That scan found one: the next comes as soon. One that finds nothing
+  // doubles the delay (a scan of 5,000 children takes milliseconds).
+  REQUIRE(kill(getpid(), SIGCHLD) == 0);
+  rig.supervisor->RunOnce(0);
+  rig.clock.Advance(Children::kScanDelay);
+  rig.supervisor->RunOnce(0);
+  CHECK(rig.processes.scans == 2);
+  REQUIRE(kill(getpid(), SIGCHLD) == 0);
+  rig.supervisor->RunOnce(0);
+  rig.clock.Advance(Children::kScanDelay);
+  rig.supervisor->RunOnce(0);
+  CHECK(rig.processes.scans == 2);
+  rig.clock.Advance(Children::kScanDelay);
+  rig.supervisor->RunOnce(0);
+  CHECK(rig.processes.scans == 3);
+}
+
+TEST_CASE("without pidfds, a SIGCHLD scans every child at once") {
+  SignalPipe signals({SIGCHLD});
+  Rig rig(Conf({Svc("echo")}));
+  rig.supervisor->WatchSignals(signals);
+  rig.processes.StrayExit(4242, 0);
+  REQUIRE(kill(getpid(), SIGCHLD) == 0);
+  rig.supervisor->RunOnce(1000);
+  CHECK(rig.processes.scans == 1);
+  CHECK(rig.processes.strays.empty());
+}
+
+TEST_CASE("with pidfds, a child that died is counted out before a connection in the same pass, SIGCHLD or not") {
+  SignalPipe signals({SIGCHLD});
+  config::ServiceConfig echo = Svc("echo");
+  echo.limits.max_connections = 1;
+  Rig rig(Conf({echo}), std::nullopt, true);
+  // Registered after the reap fd, and first too: both come before listeners.
+  rig.supervisor->WatchSignals(signals);
+  UniqueFd a = ConnectTo(rig.Port());
+  rig.Settle();
+  REQUIRE(rig.processes.spawned.size() == 1);
+  // Only the reap fd tells (its SIGCHLD is not in yet).
+  rig.processes.Exit(rig.processes.spawned[0].pid, 0);
+  UniqueFd b = ConnectTo(rig.Port());
   rig.supervisor->RunOnce(1000);
   CHECK(rig.Counts().Refused() == 0);
   CHECK(rig.processes.spawned.size() == 2);
