@@ -27,10 +27,45 @@ const config::KernelSupport& Kernel() {
   return kernel;
 }
 
+// The probe program's path. With private_tmp the program's /tmp and
+// /var/tmp are empty, so a probe built in a checkout under one of them (CI
+// clones into /tmp) could not be exec'd there: then a copy in a directory
+// under /run is used, readable by every uid (the dynamic users), removed at
+// exit.
+class ProbeProgram {
+ public:
+  ProbeProgram() : path_(Helper("sandbox_probe")) {
+    if (!UnderTmp(path_)) return;
+    char pattern[] = "/run/yinetd-probe-XXXXXX";
+    if (mkdtemp(pattern) == nullptr) return;  // not root: keep the built one
+    dir_ = pattern;
+    std::filesystem::permissions(dir_, std::filesystem::perms(0755));
+    std::string copy = dir_ + "/sandbox_probe";
+    std::filesystem::copy_file(path_, copy);
+    std::filesystem::permissions(copy, std::filesystem::perms(0755));
+    path_ = copy;
+  }
+  ~ProbeProgram() {
+    if (!dir_.empty()) std::filesystem::remove_all(dir_);
+  }
+  const std::string& Path() const { return path_; }
+
+ private:
+  static bool UnderTmp(const std::string& path) {
+    return path.rfind("/tmp/", 0) == 0 || path.rfind("/var/tmp/", 0) == 0;
+  }
+  std::string path_;
+  std::string dir_;
+};
+
+const std::string& ProbePath() {
+  static const ProbeProgram probe;
+  return probe.Path();
+}
+
 std::string ProbeService(uint16_t port, const std::string& keys, const std::string& args = "") {
-  return "services:\n  - name: probe\n    listen: 127.0.0.1:" + std::to_string(port) +
-         "\n    program: " + Helper("sandbox_probe") + "\n" + (args.empty() ? "" : "    args: " + args + "\n") +
-         keys;
+  return "services:\n  - name: probe\n    listen: 127.0.0.1:" + std::to_string(port) + "\n    program: " +
+         ProbePath() + "\n" + (args.empty() ? "" : "    args: " + args + "\n") + keys;
 }
 
 // Reads the probe's report up to its "ready" line (bounded by `timeout`).
