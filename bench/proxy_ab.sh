@@ -13,13 +13,7 @@
 set -euo pipefail
 build=$(realpath "${1:-build}") rounds=${2:-5} seconds=${3:-3} concurrency=${4:-8} silent=${5:-1000}
 yinetd=$build/src/yinetd loadgen=$build/bench/loadgen tiny=$build/bench/tiny_service
-tmp=$(mktemp -d)
-pid=""
-cleanup() {
-  if [[ -n $pid ]]; then kill -TERM "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; fi
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
+source "$(dirname "$0")/lib.sh"
 
 plain=$((20000 + RANDOM % 6000)) proxied=$((26000 + RANDOM % 6000))
 cat >"$tmp/yinetd.yaml" <<YAML
@@ -37,10 +31,7 @@ services:
     proxy_from: 127.0.0.0/8
     proxy_timeout: 60
 YAML
-"$yinetd" -c "$tmp/yinetd.yaml" 2>"$tmp/yinetd.log" &
-pid=$!
-sleep 1
-kill -0 "$pid" || { cat "$tmp/yinetd.log"; exit 1; }
+READY_PORT=$proxied start_yinetd "$yinetd" "$tmp/yinetd.yaml" "$tmp/yinetd.log" || exit 1
 
 measure() {  # measure FIELD CONCURRENCY PORT [--proxy-v2]: one loadgen run's FIELD
   "$loadgen" -p "$3" -c "$2" -d "$seconds" -e 'hello from tiny\n' --fail-on-error "${@:4}" 2>/dev/null |

@@ -8,17 +8,7 @@ yinetd=$1 loadgen=$2 tiny=$3
 connections=300
 reply='hello from tiny\n'
 
-tmp=$(mktemp -d)
-pid=""
-cleanup() {
-  if [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null; then
-    kill -TERM "$pid" 2>/dev/null
-    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$pid" 2>/dev/null
-  fi
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
+source "$(dirname "$0")/lib.sh"
 
 passed=0 failed=0
 check() {  # check NAME COMMAND...
@@ -27,7 +17,7 @@ check() {  # check NAME COMMAND...
 }
 
 # A free port: try a few random ones until yinetd reports it is serving.
-start_yinetd() {
+start_on_free_port() {
   local attempt
   for attempt in 1 2 3 4 5; do
     # Below the ephemeral range (32768 and up), which clients' sockets use.
@@ -39,23 +29,14 @@ services:
     program: $tiny
     stderr: null
 YAML
-    "$yinetd" -c "$tmp/yinetd.yaml" 2>"$tmp/yinetd.log" &
-    pid=$!
-    for _ in $(seq 150); do
-      grep -q 'event=start' "$tmp/yinetd.log" && return 0
-      kill -0 "$pid" 2>/dev/null || break
-      sleep 0.1
-    done
-    cat "$tmp/yinetd.log"
-    kill -TERM "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; pid=""
+    start_yinetd "$yinetd" "$tmp/yinetd.yaml" "$tmp/yinetd.log" && return 0
   done
   return 1
 }
 
 zombies() { ps -o stat= --ppid "$pid" | grep -c '^Z' ; }
 
-if ! start_yinetd; then
-  cat "$tmp/yinetd.log"
+if ! start_on_free_port; then
   echo "0 passed, 1 failed"
   exit 1
 fi
@@ -76,12 +57,8 @@ done
 check "every child's exit logged" test "$(grep -c 'event=exit' "$tmp/yinetd.log")" -eq "$connections"
 check "no zombie children" test "$(zombies)" -eq 0
 
-kill -TERM "$pid"
-status=0
-for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-wait "$pid"; status=$?
-pid=""
-check "clean shutdown" test "$status" -eq 0
+stop_yinetd
+check "clean shutdown" test "$stop_status" -eq 0
 
 echo "$passed passed, $failed failed"
 [[ $failed -eq 0 ]]
