@@ -12,24 +12,12 @@
 #include <fstream>
 
 #include "config/loader.h"
+#include "scratch_dir.h"
 
 namespace yinetd::config {
 namespace {
 
-// A fresh directory, removed with everything in it at the end of the test.
-class TempDir {
- public:
-  TempDir() {
-    char tmpl[] = "/tmp/yinetd-host-XXXXXX";
-    REQUIRE(mkdtemp(tmpl) != nullptr);
-    path_ = tmpl;
-  }
-  ~TempDir() { std::filesystem::remove_all(path_); }
-  std::string Path(const std::string& name) const { return path_ + "/" + name; }
-
- private:
-  std::string path_;
-};
+using testing::ScratchDir;
 
 // Turns a hang into a failure: SIGALRM's default action ends the test binary.
 class HangGuard {
@@ -43,7 +31,7 @@ void WriteFile(const std::string& path, const std::string& text) {
 }
 
 TEST_CASE("ReadFile reads a regular file whole") {
-  TempDir dir;
+  ScratchDir dir("host");
   WriteFile(dir.Path("a.yaml"), "services: []\n");
   SystemHost host;
   std::string error;
@@ -53,7 +41,7 @@ TEST_CASE("ReadFile reads a regular file whole") {
 }
 
 TEST_CASE("ReadFile refuses a FIFO at once instead of waiting for a writer") {
-  TempDir dir;
+  ScratchDir dir("host");
   REQUIRE(mkfifo(dir.Path("fifo.yaml").c_str(), 0600) == 0);
   HangGuard guard;
   SystemHost host;
@@ -74,7 +62,7 @@ TEST_CASE("ReadFile refuses a device and a directory") {
 }
 
 TEST_CASE("ReadFile refuses a file over the size bound") {
-  TempDir dir;
+  ScratchDir dir("host");
   {
     // Sparse: costs no disk.
     std::ofstream(dir.Path("big.yaml"));
@@ -87,7 +75,7 @@ TEST_CASE("ReadFile refuses a file over the size bound") {
 }
 
 TEST_CASE("an include glob matching a FIFO is a problem in that file, not a hang") {
-  TempDir dir;
+  ScratchDir dir("host");
   WriteFile(dir.Path("main.yaml"), "include: conf.d/*.yaml\n");
   std::filesystem::create_directory(dir.Path("conf.d"));
   WriteFile(dir.Path("conf.d/a.yaml"),
@@ -102,7 +90,7 @@ TEST_CASE("an include glob matching a FIFO is a problem in that file, not a hang
 }
 
 TEST_CASE("a main config file that is a FIFO is refused, not waited on") {
-  TempDir dir;
+  ScratchDir dir("host");
   REQUIRE(mkfifo(dir.Path("main.yaml").c_str(), 0600) == 0);
   HangGuard guard;
   SystemHost host;

@@ -14,6 +14,7 @@
 #include <map>
 
 #include "integration/harness.h"
+#include "scratch_dir.h"
 #include "sandbox/probe.h"
 #include "sandbox/sandbox.h"
 
@@ -26,6 +27,26 @@ const config::KernelSupport& Kernel() {
   static const config::KernelSupport kernel = sandbox::ProbeKernel();
   return kernel;
 }
+
+// A case that cannot run here says why and passes. Under meson's
+// integration-sandbox-cgroup (YINETD_SKIP_EXIT=77, which runs only the "live
+// cgroup" cases) the binary ends with that status instead, which meson
+// reports as SKIP.
+bool SkipUnless(bool can_run, const std::string& why) {
+  if (can_run) return false;
+  MESSAGE("skipped: " << why);
+  if (const char* status = std::getenv("YINETD_SKIP_EXIT")) {
+    std::cout << "SKIP: " << why << std::endl;
+    std::_Exit(std::atoi(status));
+  }
+  return true;
+}
+
+const char* const kNoNamespaces = "yinetd may not make namespaces here (no CAP_SYS_ADMIN)";
+const char* const kNoLandlock = "this kernel has no Landlock";
+const char* const kNoSeccomp = "this kernel has no seccomp filters";
+const char* const kNoDynamicUsers = "user: dynamic needs root and namespaces";
+bool CanRunDynamicUsers() { return Kernel().namespaces && geteuid() == 0; }
 
 // The probe program's path. With private_tmp the program's /tmp and
 // /var/tmp are empty, so a probe built in a checkout under one of them (CI
@@ -137,10 +158,7 @@ TEST_CASE("event=start says which mechanisms the kernel offers") {
 }
 
 TEST_CASE("private_network: the program sees only lo") {
-  if (!Kernel().namespaces) {
-    MESSAGE("skipped: yinetd may not make namespaces here (no CAP_SYS_ADMIN)");
-    return;
-  }
+  if (SkipUnless(Kernel().namespaces, kNoNamespaces)) return;
   uint16_t port = FreePort();
   Yinetd yinetd(ProbeService(port, "    sandbox: {private_network: true}\n"));
   Report report = Probe(port);
@@ -150,10 +168,7 @@ TEST_CASE("private_network: the program sees only lo") {
 }
 
 TEST_CASE("read_only: /etc and /usr cannot be written, a writable path can") {
-  if (Kernel().landlock_abi == 0) {
-    MESSAGE("skipped: this kernel has no Landlock");
-    return;
-  }
+  if (SkipUnless(Kernel().landlock_abi > 0, kNoLandlock)) return;
   uint16_t port = FreePort();
   Yinetd yinetd(ProbeService(port, "    sandbox:\n      read_only: true\n      writable: [$DIR]\n",
                              "[$DIR, \"-\"]"));
@@ -165,15 +180,11 @@ TEST_CASE("read_only: /etc and /usr cannot be written, a writable path can") {
 }
 
 TEST_CASE("hidden: a hidden directory's files cannot be reached") {
-  if (!Kernel().namespaces) {
-    MESSAGE("skipped: yinetd may not make namespaces here (no CAP_SYS_ADMIN)");
-    return;
-  }
+  if (SkipUnless(Kernel().namespaces, kNoNamespaces)) return;
   uint16_t port = FreePort();
   // Made before yinetd starts: a hidden path must exist at load.
-  char pattern[] = "/var/tmp/yinetd-hidden-XXXXXX";
-  REQUIRE(mkdtemp(pattern) != nullptr);
-  std::string hidden = pattern;
+  ScratchDir scratch("hidden", "/var/tmp");
+  const std::string& hidden = scratch.Path();
   WriteText(hidden + "/secret", "s3cret\n");
   {
     Yinetd yinetd(ProbeService(port, "    sandbox: {hidden: [" + hidden + "]}\n", "[\"-\", " + hidden + "]"));
@@ -182,18 +193,13 @@ TEST_CASE("hidden: a hidden directory's files cannot be reached") {
     CHECK(report["read_hidden"] == "ENOENT");
   }
   CHECK(std::filesystem::exists(hidden + "/secret"));
-  std::filesystem::remove_all(hidden);
 }
 
 TEST_CASE("hidden: a hidden file cannot be opened (EACCES), by root either; its directory still can") {
-  if (!Kernel().namespaces) {
-    MESSAGE("skipped: yinetd may not make namespaces here (no CAP_SYS_ADMIN)");
-    return;
-  }
+  if (SkipUnless(Kernel().namespaces, kNoNamespaces)) return;
   uint16_t port = FreePort();
-  char pattern[] = "/var/tmp/yinetd-ssh-XXXXXX";
-  REQUIRE(mkdtemp(pattern) != nullptr);
-  std::string dir = pattern;
+  ScratchDir scratch("ssh", "/var/tmp");
+  const std::string& dir = scratch.Path();
   std::string config = dir + "/sshd_config";
   WriteText(config, "PermitRootLogin no\n");
   WriteText(dir + "/secret", "not hidden\n");
@@ -209,14 +215,10 @@ TEST_CASE("hidden: a hidden file cannot be opened (EACCES), by root either; its 
     CHECK(report["write_writable"] == "ok");
   }
   CHECK(std::filesystem::file_size(config) == 19);  // hidden from the program only
-  std::filesystem::remove_all(dir);
 }
 
 TEST_CASE("private_tmp: /tmp is empty at start and another connection's files are not there") {
-  if (!Kernel().namespaces) {
-    MESSAGE("skipped: yinetd may not make namespaces here (no CAP_SYS_ADMIN)");
-    return;
-  }
+  if (SkipUnless(Kernel().namespaces, kNoNamespaces)) return;
   uint16_t port = FreePort();
   Yinetd yinetd(ProbeService(port, "    sandbox: {private_tmp: true}\n"));
   // The first connection leaves its mark in its /tmp and stays.
@@ -234,10 +236,7 @@ TEST_CASE("private_tmp: /tmp is empty at start and another connection's files ar
 }
 
 TEST_CASE("system_calls: a denied call fails with EPERM and the program goes on") {
-  if (!Kernel().seccomp) {
-    MESSAGE("skipped: this kernel has no seccomp filters");
-    return;
-  }
+  if (SkipUnless(Kernel().seccomp, kNoSeccomp)) return;
   uint16_t port = FreePort();
   Yinetd yinetd(ProbeService(port, "    sandbox: {system_calls: service}\n"));
   Report report = Probe(port);
@@ -251,10 +250,7 @@ TEST_CASE("system_calls: a denied call fails with EPERM and the program goes on"
 }
 
 TEST_CASE("address_families: [unix] makes socket(AF_INET) fail") {
-  if (!Kernel().seccomp) {
-    MESSAGE("skipped: this kernel has no seccomp filters");
-    return;
-  }
+  if (SkipUnless(Kernel().seccomp, kNoSeccomp)) return;
   uint16_t port = FreePort();
   Yinetd yinetd(ProbeService(port, "    sandbox: {address_families: [unix]}\n"));
   Report report = Probe(port);
@@ -265,10 +261,7 @@ TEST_CASE("address_families: [unix] makes socket(AF_INET) fail") {
 }
 
 TEST_CASE("namespaces: the program is the first process of its own pid namespace") {
-  if (!Kernel().namespaces) {
-    MESSAGE("skipped: yinetd may not make namespaces here (no CAP_SYS_ADMIN)");
-    return;
-  }
+  if (SkipUnless(Kernel().namespaces, kNoNamespaces)) return;
   uint16_t port = FreePort();
   Yinetd yinetd(ProbeService(port, "    sandbox: {namespaces: [pid, ipc, uts]}\n"));
   Report report = Probe(port);
@@ -277,10 +270,7 @@ TEST_CASE("namespaces: the program is the first process of its own pid namespace
 }
 
 TEST_CASE("user: dynamic: two connections run as different uids and cannot signal each other") {
-  if (!Kernel().namespaces || geteuid() != 0) {
-    MESSAGE("skipped: user: dynamic needs root and namespaces");
-    return;
-  }
+  if (SkipUnless(CanRunDynamicUsers(), kNoDynamicUsers)) return;
   uint16_t port = FreePort();
   Yinetd yinetd("dynamic_users: 61000-61009\n" + ProbeService(port, "    user: dynamic\n"));
   UniqueFd first = ConnectTcp("127.0.0.1", port), second = ConnectTcp("127.0.0.1", port);
@@ -312,10 +302,7 @@ TEST_CASE("user: dynamic: two connections run as different uids and cannot signa
 }
 
 TEST_CASE("a reload whose sandbox cannot be prepared keeps the old config serving") {
-  if (!Kernel().namespaces) {
-    MESSAGE("skipped: yinetd may not make namespaces here (no CAP_SYS_ADMIN)");
-    return;
-  }
+  if (SkipUnless(Kernel().namespaces, kNoNamespaces)) return;
   uint16_t port = FreePort();
   Yinetd yinetd(ProbeService(port, ""));
   REQUIRE(yinetd.WaitForLog({"event=start"}));
@@ -330,10 +317,7 @@ TEST_CASE("a reload whose sandbox cannot be prepared keeps the old config servin
 }
 
 TEST_CASE("user: dynamic with every uid held: the next client is closed and logged, later ones served") {
-  if (!Kernel().namespaces || geteuid() != 0) {
-    MESSAGE("skipped: user: dynamic needs root and namespaces");
-    return;
-  }
+  if (SkipUnless(CanRunDynamicUsers(), kNoDynamicUsers)) return;
   uint16_t port = FreePort();
   Yinetd yinetd("dynamic_users: 61010-61010\n" + ProbeService(port, "    user: dynamic\n"));
   UniqueFd holder = ConnectTcp("127.0.0.1", port);
@@ -354,17 +338,13 @@ TEST_CASE("user: dynamic with every uid held: the next client is closed and logg
 }
 
 TEST_CASE("a sandbox step that fails at a connection is an exec_error naming the step") {
-  if (!Kernel().namespaces) {
-    MESSAGE("skipped: yinetd may not make namespaces here (no CAP_SYS_ADMIN)");
-    return;
-  }
+  if (SkipUnless(Kernel().namespaces, kNoNamespaces)) return;
   uint16_t port = FreePort();
-  char pattern[] = "/var/tmp/yinetd-hidden-XXXXXX";
-  REQUIRE(mkdtemp(pattern) != nullptr);
-  Yinetd yinetd(ProbeService(port, std::string("    sandbox: {hidden: [") + pattern + "]}\n"));
+  ScratchDir scratch("hidden", "/var/tmp");
+  Yinetd yinetd(ProbeService(port, "    sandbox: {hidden: [" + scratch.Path() + "]}\n"));
   REQUIRE(yinetd.WaitForLog({"event=start"}));
   // Gone after load: the child's mount over it fails.
-  std::filesystem::remove_all(pattern);
+  std::filesystem::remove_all(scratch.Path());
   UniqueFd connection = ConnectTcp("127.0.0.1", port);
   CHECK(ReadUntilEof(connection.Get()) == "");
   CHECK(yinetd.WaitForLog({"event=exec_error", "service=probe", "step=\"mount hidden\""}));
@@ -372,8 +352,8 @@ TEST_CASE("a sandbox step that fails at a connection is an exec_error naming the
 }
 
 TEST_CASE("ctl dump prints the sandbox keys and user: dynamic, and the dump passes --check") {
-  if (!Kernel().seccomp || !Kernel().namespaces || Kernel().landlock_abi == 0) {
-    MESSAGE("skipped: the kernel here cannot honour every key this dump carries");
+  if (SkipUnless(Kernel().seccomp && Kernel().namespaces && Kernel().landlock_abi > 0,
+                 "the kernel here cannot honour every key this dump carries")) {
     return;
   }
   uint16_t port = FreePort();
@@ -394,20 +374,6 @@ TEST_CASE("ctl dump prints the sandbox keys and user: dynamic, and the dump pass
   auto [check_code, check] = RunCommand(std::string(std::getenv("YINETD_BINARY")) + " --check -c " + dumped + " 2>&1");
   CHECK(check_code == 0);
   CHECK(check == dumped + ": OK, 1 service(s)\n");
-}
-
-// A case that cannot run here. Under meson's integration-sandbox-cgroup
-// (YINETD_SKIP_EXIT=77, only the "live cgroup" cases) the binary ends with
-// that status, which meson reports as SKIP; run by hand, the case passes
-// with the message.
-bool SkipUnless(bool can_run, const std::string& why) {
-  if (can_run) return false;
-  MESSAGE("skipped: " << why);
-  if (const char* status = std::getenv("YINETD_SKIP_EXIT")) {
-    std::cout << "SKIP: " << why << std::endl;
-    std::_Exit(std::atoi(status));
-  }
-  return true;
 }
 
 std::string ReadCgroupFile(const std::string& path) {
@@ -469,13 +435,11 @@ TEST_CASE("--check reports a cgroup key this kernel cannot honour") {
 
 TEST_CASE("a service with cgroup keys but no delegated tree does not start") {
   if (!Kernel().cgroup_root.empty()) return;  // the case above runs instead
-  char pattern[] = "/tmp/yinetd-cgroup-XXXXXX";
-  REQUIRE(mkdtemp(pattern) != nullptr);
-  std::string config = std::string(pattern) + "/yinetd.yaml";
+  ScratchDir scratch("cgroup");
+  std::string config = scratch.Path("yinetd.yaml");
   WriteText(config, ProbeService(FreePort(), "    sandbox: {tasks_max: 8}\n"));
   // A config error ends yinetd at once, before it binds anything.
   auto [code, out] = RunCommand("timeout 10 " + std::string(std::getenv("YINETD_BINARY")) + " -c " + config + " 2>&1");
-  std::filesystem::remove_all(pattern);
   CHECK(code != 0);
   CHECK(out.find("event=config_error") != std::string::npos);
   CHECK(out.find("sandbox.tasks_max needs") != std::string::npos);

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "scratch_dir.h"
 #include "sys/sys_error.h"
 
 #include <cstdlib>
@@ -17,12 +18,8 @@ namespace {
 // A temporary directory standing in for a delegated cgroup v2 tree: the
 // files the kernel would make are plain files here.
 struct FakeTree {
-  FakeTree() {
-    char pattern[] = "/tmp/yinetd-cgroup-XXXXXX";
-    REQUIRE(mkdtemp(pattern) != nullptr);
-    root = pattern;
-  }
-  ~FakeTree() { std::filesystem::remove_all(root); }
+  testing::ScratchDir dir{"cgroup"};
+  const std::string root = dir.Path();
   std::string Read(const std::string& relative) const {
     std::ifstream in(root + "/" + relative);
     std::ostringstream text;
@@ -32,7 +29,6 @@ struct FakeTree {
   void Write(const std::string& relative, const std::string& text) const {
     std::ofstream(root + "/" + relative) << text;
   }
-  std::string root;
 };
 
 TEST_CASE("cpu.max is a quota of a 100 ms period") {
