@@ -12,6 +12,7 @@
 #include <filesystem>
 
 #include "control/client.h"
+#include "scratch_dir.h"
 #include "sys/unique_fd.h"
 
 namespace yinetd::control {
@@ -25,14 +26,7 @@ struct EchoHandler : Handler {
   }
 };
 
-struct TempDir {
-  TempDir() {
-    char pattern[] = "/tmp/yinetd-control-XXXXXX";
-    path = mkdtemp(pattern);
-  }
-  ~TempDir() { std::filesystem::remove_all(path); }
-  std::string path;
-};
+using testing::ScratchDir;
 
 // One pass of a loop: poll what the server watches, for up to `ms`.
 void Pass(Server& server, Handler& handler, int ms = 100, Clock::time_point now = Clock::now()) {
@@ -67,8 +61,8 @@ std::string Drain(Server& server, Handler& handler, int fd) {
 }
 
 TEST_CASE("the socket is mode 0600, in a directory made when missing, removed at the end") {
-  TempDir dir;
-  std::string path = dir.path + "/run/control";
+  ScratchDir dir("control");
+  std::string path = dir.Path() + "/run/control";
   {
     Server server(path);
     struct stat st{};
@@ -81,8 +75,8 @@ TEST_CASE("the socket is mode 0600, in a directory made when missing, removed at
 }
 
 TEST_CASE("a request is answered with the handler's text, then the connection closes") {
-  TempDir dir;
-  Server server(dir.path + "/control");
+  ScratchDir dir("control");
+  Server server(dir.Path() + "/control");
   EchoHandler handler;
   UniqueFd client = Connect(server.Path());
   std::string request = "status json\n";
@@ -93,8 +87,8 @@ TEST_CASE("a request is answered with the handler's text, then the connection cl
 }
 
 TEST_CASE("a request split across writes is read whole") {
-  TempDir dir;
-  Server server(dir.path + "/control");
+  ScratchDir dir("control");
+  Server server(dir.Path() + "/control");
   EchoHandler handler;
   UniqueFd client = Connect(server.Path());
   send(client.Get(), "ch", 2, 0);
@@ -106,8 +100,8 @@ TEST_CASE("a request split across writes is read whole") {
 }
 
 TEST_CASE("a bad or oversized request gets an error answer, and the handler is not asked") {
-  TempDir dir;
-  Server server(dir.path + "/control");
+  ScratchDir dir("control");
+  Server server(dir.Path() + "/control");
   EchoHandler handler;
   UniqueFd client = Connect(server.Path());
   std::string flood(kMaxRequest * 4, 'x');
@@ -121,8 +115,8 @@ TEST_CASE("a bad or oversized request gets an error answer, and the handler is n
 }
 
 TEST_CASE("a client that sends nothing is dropped at its deadline, and one that hangs up at once too") {
-  TempDir dir;
-  Server server(dir.path + "/control");
+  ScratchDir dir("control");
+  Server server(dir.Path() + "/control");
   EchoHandler handler;
   UniqueFd silent = Connect(server.Path());
   Clock::time_point start = Clock::now();
@@ -145,8 +139,8 @@ TEST_CASE("a client that sends nothing is dropped at its deadline, and one that 
 }
 
 TEST_CASE("at kMaxClients the listener is not watched; the next client waits in the backlog") {
-  TempDir dir;
-  Server server(dir.path + "/control");
+  ScratchDir dir("control");
+  Server server(dir.Path() + "/control");
   EchoHandler handler;
   std::vector<UniqueFd> clients;
   for (size_t i = 0; i <= Server::kMaxClients; ++i) clients.push_back(Connect(server.Path()));
@@ -163,8 +157,8 @@ struct HugeHandler : Handler {
 };
 
 TEST_CASE("a client that asks for a large answer and never reads it is dropped at its deadline") {
-  TempDir dir;
-  Server server(dir.path + "/control");
+  ScratchDir dir("control");
+  Server server(dir.Path() + "/control");
   HugeHandler handler;
   UniqueFd deaf = Connect(server.Path());
   send(deaf.Get(), "dump\n", 5, 0);
@@ -178,8 +172,8 @@ TEST_CASE("a client that asks for a large answer and never reads it is dropped a
 }
 
 TEST_CASE("reload waits for the loop's outcome; every waiting client gets it") {
-  TempDir dir;
-  Server server(dir.path + "/control");
+  ScratchDir dir("control");
+  Server server(dir.Path() + "/control");
   EchoHandler handler;
   UniqueFd a = Connect(server.Path()), b = Connect(server.Path());
   send(a.Get(), "reload\n", 7, 0);
@@ -195,10 +189,10 @@ TEST_CASE("reload waits for the loop's outcome; every waiting client gets it") {
 }
 
 TEST_CASE("the client: an answer, and a plain error when nothing listens") {
-  TempDir dir;
-  auto missing = Ask(dir.path + "/none", Request{Command::kStatus, false}, std::chrono::seconds(2));
+  ScratchDir dir("control");
+  auto missing = Ask(dir.Path() + "/none", Request{Command::kStatus, false}, std::chrono::seconds(2));
   REQUIRE(std::holds_alternative<std::string>(missing));
-  CHECK(std::get<std::string>(missing).find("connect " + dir.path + "/none: No such file or directory") == 0);
+  CHECK(std::get<std::string>(missing).find("connect " + dir.Path() + "/none: No such file or directory") == 0);
 }
 
 }  // namespace

@@ -8,21 +8,13 @@
 #include <sstream>
 
 #include "integration/harness.h"
+#include "scratch_dir.h"
 
 namespace yinetd::testing {
 namespace {
 
 bool Contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
-struct TempDir {
-  TempDir() {
-    char pattern[] = "/tmp/yinetd-import-XXXXXX";
-    REQUIRE(mkdtemp(pattern) != nullptr);
-    path = pattern;
-  }
-  ~TempDir() { std::filesystem::remove_all(path); }
-  std::string path;
-};
 
 std::string Binary() { return std::getenv("YINETD_BINARY"); }
 
@@ -36,38 +28,38 @@ std::tuple<int, int, std::string> ImportAndCheck(const std::string& source, cons
 }
 
 TEST_CASE("hand-made inetd.conf lines import to a config that passes --check") {
-  TempDir dir;
-  WriteText(dir.path + "/inetd.conf",
+  ScratchDir dir("import");
+  WriteText(dir.Path() + "/inetd.conf",
             "# inetd.conf\n"
             "echo\tstream\ttcp\tnowait\troot\tinternal\n"
             "echo\tdgram\tudp\twait\troot\tinternal\n"
             "7999\tstream\ttcp\tnowait.30\tnobody.nogroup\t/bin/cat\tcat -u\n"
             "127.0.0.1:7998 stream tcp nowait root /bin/sh sh -c date\n"
             "rstatd/1-3 dgram rpc/udp wait root /usr/sbin/rpc.rstatd rpc.rstatd\n");
-  auto [import_code, check_code, check] = ImportAndCheck(dir.path + "/inetd.conf", dir.path);
+  auto [import_code, check_code, check] = ImportAndCheck(dir.Path() + "/inetd.conf", dir.Path());
   CHECK(import_code == 0);
   CHECK(check_code == 0);
   CHECK(Contains(check, "OK, 4 service(s)"));
-  auto [code, yaml] = RunCommand(Binary() + " import " + dir.path + "/inetd.conf");
+  auto [code, yaml] = RunCommand(Binary() + " import " + dir.Path() + "/inetd.conf");
   CHECK(Contains(yaml, "rstatd_1-3: not imported: RPC services need portmap registration"));
   CHECK(Contains(yaml, "nowait.30 (starts a minute) became max_rate"));
 }
 
 TEST_CASE("a hand-made xinetd.conf: defaults apply, includedir is followed, and the result passes --check") {
-  TempDir dir;
-  WriteText(dir.path + "/xinetd.conf",
+  ScratchDir dir("import");
+  WriteText(dir.Path() + "/xinetd.conf",
             "defaults\n{\n\tinstances = 20\n\tlog_type = SYSLOG daemon info\n\tdisabled = time\n}\n"
             "includedir xinetd.d\n");
-  WriteText(dir.path + "/xinetd.d/cat",
+  WriteText(dir.Path() + "/xinetd.d/cat",
             "service cat\n{\n\ttype = UNLISTED\n\tport = 7997\n\tsocket_type = stream\n\twait = no\n"
             "\tuser = nobody\n\tserver = /bin/cat\n\tonly_from = 127.0.0.1 localhost\n\tcps = 10 5\n}\n");
-  WriteText(dir.path + "/xinetd.d/time", "service time\n{\n\ttype = INTERNAL\n\tsocket_type = stream\n\twait = no\n}\n");
-  WriteText(dir.path + "/xinetd.d/cat.dpkg-old", "this file is skipped, as xinetd skips it\n");
-  auto [import_code, check_code, check] = ImportAndCheck(dir.path + "/xinetd.conf", dir.path);
+  WriteText(dir.Path() + "/xinetd.d/time", "service time\n{\n\ttype = INTERNAL\n\tsocket_type = stream\n\twait = no\n}\n");
+  WriteText(dir.Path() + "/xinetd.d/cat.dpkg-old", "this file is skipped, as xinetd skips it\n");
+  auto [import_code, check_code, check] = ImportAndCheck(dir.Path() + "/xinetd.conf", dir.Path());
   CHECK(import_code == 0);
   CHECK(check_code == 0);
   CHECK(Contains(check, "OK, 1 service(s)"));
-  auto [code, yaml] = RunCommand(Binary() + " import " + dir.path + "/xinetd.conf");
+  auto [code, yaml] = RunCommand(Binary() + " import " + dir.Path() + "/xinetd.conf");
   CHECK(Contains(yaml, "max_connections: 20"));
   CHECK(Contains(yaml, "only_from: host names localhost not carried"));
   CHECK(Contains(yaml, "# disabled (in defaults' disabled list)"));
@@ -85,20 +77,20 @@ TEST_CASE("import of a missing file says so plainly") {
 // (tftpd-hpa, rsync, cvs and atftpd were looked at too: they ship none,
 // and register with update-inetd from their maintainer scripts instead.)
 const std::string& DebianRoot(std::string& why) {
-  static TempDir dir;
+  static ScratchDir dir("import");
   static std::string root, reason;
   static bool tried = false;
   if (!tried) {
     tried = true;
-    auto [code, log] = RunCommand("cd " + dir.path +
+    auto [code, log] = RunCommand("cd " + dir.Path() +
                                   " && timeout 120 apt-get download xinetd amanda-client >/dev/null 2>&1; echo $?");
     if (code != 0 || log != "0\n") {
       reason = "apt-get download xinetd amanda-client failed (no network or no archive here)";
-    } else if (RunCommand("cd " + dir.path + " && for d in *.deb; do dpkg-deb -x $d root; done; echo done").second !=
+    } else if (RunCommand("cd " + dir.Path() + " && for d in *.deb; do dpkg-deb -x $d root; done; echo done").second !=
                "done\n") {
       reason = "dpkg-deb -x failed";
     } else {
-      root = dir.path + "/root";
+      root = dir.Path() + "/root";
     }
   }
   why = reason;
@@ -118,7 +110,7 @@ std::pair<int, std::string> CheckYaml(const std::string& dir, const std::string&
 }
 
 TEST_CASE("the xinetd files Debian ships import, every service accounted for, and load once enabled") {
-  TempDir dir;
+  ScratchDir dir("import");
   std::string why;
   std::string root = DebianRoot(why);
   if (root.empty()) {
@@ -154,8 +146,8 @@ TEST_CASE("the xinetd files Debian ships import, every service accounted for, an
     }
   }
   CHECK(Contains(enabled, "builtin: echo"));
-  WriteText(dir.path + "/enabled.yaml", enabled);
-  auto [check_code, check] = RunCommand(Binary() + " --check -c " + dir.path + "/enabled.yaml 2>&1");
+  WriteText(dir.Path() + "/enabled.yaml", enabled);
+  auto [check_code, check] = RunCommand(Binary() + " --check -c " + dir.Path() + "/enabled.yaml 2>&1");
   INFO(enabled);
   CHECK(check_code == 0);
   CHECK(Contains(check, ": OK, 5 service(s)"));
@@ -169,7 +161,7 @@ TEST_CASE("the xinetd files Debian ships import, every service accounted for, an
 }
 
 TEST_CASE("xinetd's own sample.conf and empty.conf (Debian's examples) import; with programs as /bin/cat, --check passes") {
-  TempDir dir;
+  ScratchDir dir("import");
   std::string why;
   std::string root = DebianRoot(why);
   if (root.empty()) {
@@ -177,10 +169,10 @@ TEST_CASE("xinetd's own sample.conf and empty.conf (Debian's examples) import; w
     return;
   }
   std::string examples = root + "/usr/share/doc/xinetd/examples";
-  REQUIRE(RunCommand("gzip -dc " + examples + "/sample.conf.gz > " + dir.path + "/sample.conf; echo $?").second == "0\n");
-  auto [code, yaml] = RunCommand(Binary() + " import " + dir.path + "/sample.conf 2>&1");
+  REQUIRE(RunCommand("gzip -dc " + examples + "/sample.conf.gz > " + dir.Path() + "/sample.conf; echo $?").second == "0\n");
+  auto [code, yaml] = RunCommand(Binary() + " import " + dir.Path() + "/sample.conf 2>&1");
   CHECK(code == 0);
-  auto [count_code, sections] = RunCommand("grep -c '^service' " + dir.path + "/sample.conf");
+  auto [count_code, sections] = RunCommand("grep -c '^service' " + dir.Path() + "/sample.conf");
   size_t accounted = 0;
   for (size_t at = 0; (at = yaml.find(": service ", at)) != std::string::npos; ++at) ++accounted;
   CHECK(accounted == static_cast<size_t>(std::atoi(sections.c_str())));
@@ -190,7 +182,7 @@ TEST_CASE("xinetd's own sample.conf and empty.conf (Debian's examples) import; w
   CHECK(Contains(yaml, "only_from: host names localhost not carried"));
   CHECK(Contains(yaml, "only_from = localhost 192.231.139.0/24: not carried: in mode wait"));
   CHECK(Contains(yaml, "telnet-tcp: not imported: server '' is not an absolute path"));
-  auto [check_code, check] = CheckYaml(dir.path, "sample.yaml", WithProgramsAsCat(yaml));
+  auto [check_code, check] = CheckYaml(dir.Path(), "sample.yaml", WithProgramsAsCat(yaml));
   INFO(yaml);
   CHECK(check_code == 0);
   CHECK(Contains(check, ": OK, "));
@@ -202,7 +194,7 @@ TEST_CASE("xinetd's own sample.conf and empty.conf (Debian's examples) import; w
 }
 
 TEST_CASE("amanda-client's inetd.conf and xinetd examples import and, with the program as /bin/cat, pass --check") {
-  TempDir dir;
+  ScratchDir dir("import");
   std::string why;
   std::string root = DebianRoot(why);
   if (root.empty()) {
@@ -216,7 +208,7 @@ TEST_CASE("amanda-client's inetd.conf and xinetd examples import and, with the p
     CHECK(code == 0);
     CHECK(Contains(yaml, "program: \"/usr/lib/amanda/amandad\""));
     CHECK(Contains(yaml, "user: \"backup\""));
-    auto [check_code, check] = CheckYaml(dir.path, std::string(name) + ".yaml", WithProgramsAsCat(yaml));
+    auto [check_code, check] = CheckYaml(dir.Path(), std::string(name) + ".yaml", WithProgramsAsCat(yaml));
     INFO(yaml);
     CHECK(check_code == 0);
     CHECK(Contains(check, ": OK, 1 service(s)"));
