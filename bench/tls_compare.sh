@@ -8,6 +8,14 @@
 # JSON line per measurement and writes bench/results/tls-latest.json.
 #
 #   bench/tls_compare.sh [--duration S] [--concurrency "1 16 64"] [--bulk-mib N] [--build DIR]
+#                        [--baseline DIR] [--rounds N]
+#
+# --baseline DIR adds a second yinetd (DIR/src/yinetd, used as it is, never
+# rebuilt), labelled yinetd-baseline, for a same-run A/B. --rounds N repeats
+# the connections/s rows N times, the servers in turn within each round, so
+# that a change in the machine's load falls on all of them alike; the
+# summary at the end is each label's median ratio to stunnel's row of the
+# same round, and the load average before and after.
 #
 # Every process it starts is stopped on exit (by pid); every wait is bounded.
 set -euo pipefail
@@ -17,6 +25,8 @@ build=$root/build
 duration=3
 concurrency_levels="1 16 64"
 bulk_mib=100
+baseline=""
+rounds=1
 
 while (($# > 0)); do
   case $1 in
@@ -24,7 +34,10 @@ while (($# > 0)); do
     --concurrency) concurrency_levels=$2; shift 2 ;;
     --bulk-mib) bulk_mib=$2; shift 2 ;;
     --build) build=$(cd "$2" && pwd); shift 2 ;;
-    *) echo "usage: $0 [--duration S] [--concurrency LIST] [--bulk-mib N] [--build DIR]" >&2; exit 2 ;;
+    --baseline) baseline=$(cd "$2" && pwd); shift 2 ;;
+    --rounds) rounds=$2; shift 2 ;;
+    *) echo "usage: $0 [--duration S] [--concurrency LIST] [--bulk-mib N] [--build DIR] [--baseline DIR] [--rounds N]" >&2
+       exit 2 ;;
   esac
 done
 
@@ -66,12 +79,13 @@ wait_listening() {
 }
 
 start_server() {  # start_server NAME PORT PROGRAM
-  local name=$1 port=$2 program=$3
+  local name=$1 port=$2 program=$3 binary=$build/src/yinetd
+  [[ $name == yinetd-baseline ]] && binary=$baseline/src/yinetd
   case $name in
-    yinetd)
+    yinetd | yinetd-baseline)
       printf 'services:\n  - name: tiny\n    listen: 127.0.0.1:%s\n    program: %s\n    stderr: null\n    backlog: 1024\n    tls:\n      cert: %s\n      key: %s\n' \
         "$port" "$program" "$tmp/server.pem" "$tmp/server.key" > "$tmp/yinetd.yaml"
-      "$build/src/yinetd" -c "$tmp/yinetd.yaml" --log-level warn 2>"$tmp/yinetd.log" &
+      "$binary" -c "$tmp/yinetd.yaml" --log-level warn 2>"$tmp/yinetd.log" &
       ;;
     stunnel)
       printf 'foreground = yes\npid =\nsyslog = no\ndebug = 3\n[tiny]\naccept = 127.0.0.1:%s\nexec = %s\ncert = %s\nkey = %s\n' \
@@ -89,22 +103,49 @@ start_server() {  # start_server NAME PORT PROGRAM
 
 results=$tmp/results.json
 : > "$results"
+load() { printf '{"loadavg_%s":"%s"}\n' "$1" "$(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$results"; }
+yinetds=yinetd
+[[ -n $baseline ]] && yinetds="yinetd yinetd-baseline"
+load before
 reply='hello from tiny\n'
-for server in yinetd stunnel socat; do
-  port=$(free_port)
-  start_server "$server" "$port" "$build/bench/tiny_service"
-  for c in $concurrency_levels; do
-    timeout $((duration * 3 + 30)) "$build/bench/tls_loadgen" --port "$port" --concurrency "$c" \
-      --duration "$duration" --expect "$reply" --label "$server" | tee -a "$results"
+for round in $(seq "$rounds"); do
+  # Alternate which yinetd goes first, so neither always runs right after
+  # a server that left the machine busier.
+  order=$yinetds
+  ((round % 2 == 0)) && order=$(echo "$yinetds" | tr ' ' '\n' | tac | tr '\n' ' ')
+  for server in $order stunnel socat; do
+    port=$(free_port)
+    start_server "$server" "$port" "$build/bench/tiny_service"
+    for c in $concurrency_levels; do
+      timeout $((duration * 3 + 30)) "$build/bench/tls_loadgen" --port "$port" --concurrency "$c" \
+        --duration "$duration" --expect "$reply" --label "$server" | sed "s/}\$/,\"round\":$round}/" |
+        tee -a "$results"
+    done
+    stop_server
   done
-  stop_server
 done
-for server in yinetd stunnel; do
+for server in $yinetds stunnel; do
   port=$(free_port)
   start_server "$server" "$port" /bin/cat
   timeout 300 "$build/bench/tls_loadgen" --port "$port" --bulk-mib "$bulk_mib" --timeout-ms 60000 \
     --label "$server" | tee -a "$results"
   stop_server
 done
+load after
 mkdir -p "$root/bench/results"
 cp "$results" "$root/bench/results/tls-latest.json"
+python3 - "$results" <<'SUMMARY'
+import json, statistics, sys
+rows = [json.loads(line) for line in open(sys.argv[1]) if line.strip()]
+rates = {(r["label"], r["concurrency"], r["round"]): r["conn_per_s"] for r in rows if "conn_per_s" in r}
+labels = sorted({k[0] for k in rates} - {"stunnel"})
+levels = sorted({k[1] for k in rates})
+for label in labels:
+    parts = []
+    for c in levels:
+        ratios = [v / rates[("stunnel", c, n)] for (l, cc, n), v in rates.items()
+                  if l == label and cc == c and rates.get(("stunnel", c, n))]
+        if ratios:
+            parts.append(f"c={c} {statistics.median(ratios):.2f}x ({len(ratios)} rounds)")
+    print(f"{label} / stunnel, median of same-round ratios: " + ", ".join(parts))
+SUMMARY

@@ -158,41 +158,79 @@ void CloseAllBut(std::initializer_list<int> keep) {
   close_range(from, ~0U, 0);
 }
 
-// A TLS connection's child (tls/front.h): the front forks the program once
-// the handshake succeeded. The program is started like any forked child,
-// on the front's plaintext socket and with the SSL_* environment.
-[[noreturn]] void RunTlsFront(const ChildSpec& spec, int pipe_write, int failure_fd) {
+struct CloneArgs {
+  const ChildSpec* spec;
+  int pipe_write;
+  SysFailure* failure;
+  bool own_group;
+};
+
+int RunClonedChild(void* arg) {
+  const auto* args = static_cast<const CloneArgs*>(arg);
+  RunChild(*args->spec, args->pipe_write, -1, args->failure, args->own_group);
+}
+
+// clone(CLONE_VM | CLONE_VFORK) on `stack_top`: returns once the child has
+// exec'd or died; a failure to start is then in `failure`.
+pid_t CloneSharingMemory(const ChildSpec& spec, int pipe_write, char* stack_top, int flags, bool own_group,
+                         SysFailure& failure, pid_t* watched) {
+  CloneArgs args{&spec, pipe_write, &failure, own_group};
+  return clone(RunClonedChild, stack_top, CLONE_VM | CLONE_VFORK | SIGCHLD | flags, &args, watched);
+}
+
+// The front starts the program once the handshake succeeded, on the
+// front's plaintext socket and with the SSL_* environment, through the
+// same RunChild as any child. Cloned sharing the front's memory when the
+// plain path would clone (`stack_top` set): the front is single-threaded
+// (a fork keeps only the thread that forked, so CloneWatchdog's thread is
+// not here), so nothing else runs in the memory the child borrows, and the
+// front sleeps until the child has exec'd. A second fork instead copied
+// the front's page tables and made every page the front then wrote fault
+// copy-on-write; it was the largest part of the front's own cost
+// (docs/benchmarks.md). No watchdog: a program stopped before its exec
+// stalls only its own connection, which the service's user could stall
+// anyway by stopping the program after it. No clone flags: the program
+// stays in the front's namespaces and cgroup, which it inherits.
+pid_t StartProgramFromFront(const ChildSpec& program, int pipe_write, int failure_fd, char* stack_top) {
+  if (stack_top == nullptr || !ClonesChild(program.builtin)) {
+    pid_t pid = fork();
+    if (pid == 0) RunChild(program, pipe_write, failure_fd, nullptr, false);
+    return pid;
+  }
+  SysFailure failure;
+  pid_t pid = CloneSharingMemory(program, pipe_write, stack_top, 0, false, failure, nullptr);
+  // Where a forked program would have put it: the supervisor reads it once
+  // this front is reaped (ForkSpawner::Reaped).
+  if (pid > 0 && !failure.Ok() && failure_fd >= 0) {
+    [[maybe_unused]] ssize_t written = write(failure_fd, &failure, sizeof failure);
+  }
+  return pid;
+}
+
+// A TLS connection's child (tls/front.h). `stack_top`: the spawner's clone
+// stack (our copy of it), or nullptr where children are forked.
+[[noreturn]] void RunTlsFront(const ChildSpec& spec, int pipe_write, int failure_fd, char* stack_top) {
   ResetSignalsForChild();
   if (setpgid(0, 0) < 0) FailStart(Reporter{failure_fd, nullptr}, "setpgid", errno);
   int keep[] = {spec.connection_fd, spec.tls->outcome_fd, pipe_write, spec.devnull_fd, failure_fd};
   std::sort(std::begin(keep), std::end(keep));
   CloseAllBut({keep[0], keep[1], keep[2], keep[3], keep[4]});
   tls::RunFront(*spec.tls, spec.connection_fd, spec.envp, spec.credentials, [&](int plain_fd, char* const* envp) {
-    pid_t pid = fork();
-    if (pid == 0) {
-      ChildSpec program = spec;
-      program.connection_fd = plain_fd;
-      program.envp = envp;
-      program.tls = nullptr;
-      RunChild(program, pipe_write, failure_fd, nullptr, false);
+    ChildSpec program = spec;
+    program.connection_fd = plain_fd;
+    program.envp = envp;
+    program.tls = nullptr;
+    pid_t pid = StartProgramFromFront(program, pipe_write, failure_fd, stack_top);
+    // The program's stderr and start failure reach the supervisor through
+    // its copies; ours would keep the pipes from ending when the program
+    // does. /dev/null was kept for the program's fd 2 only.
+    if (pid > 0) {
+      for (int fd : {pipe_write, failure_fd, spec.devnull_fd}) {
+        if (fd >= 0 && fd != spec.connection_fd) close(fd);
+      }
     }
-    // The program's stderr and start failure reach us through its copies;
-    // ours would keep the pipes from ending when the program does.
-    if (pid > 0 && pipe_write >= 0) close(pipe_write);
-    if (pid > 0 && failure_fd >= 0) close(failure_fd);
     return pid;
   });
-}
-
-struct CloneArgs {
-  const ChildSpec* spec;
-  int pipe_write;
-  SysFailure* failure;
-};
-
-int RunClonedChild(void* arg) {
-  const auto* args = static_cast<const CloneArgs*>(arg);
-  RunChild(*args->spec, args->pipe_write, -1, args->failure);
 }
 
 // Parent side again.
@@ -298,7 +336,9 @@ SysFailure ForkSpawner::ForkChild(const ChildSpec& spec, int pipe_write, Started
     write_end.Reset(fds[1]);
   }
   started.pid = ForkSandboxed(spec);
-  if (started.pid == 0 && spec.tls != nullptr) RunTlsFront(spec, pipe_write, write_end.Get());
+  if (started.pid == 0 && spec.tls != nullptr) {
+    RunTlsFront(spec, pipe_write, write_end.Get(), stack_ != nullptr ? stack_ + stack_size_ : nullptr);
+  }
   if (started.pid == 0) RunChild(spec, pipe_write, write_end.Get(), nullptr);
   if (started.pid < 0) return SysFailure{"fork", errno};
   if (read_end) failure_pipes_[started.pid] = std::move(read_end);
@@ -326,13 +366,12 @@ SysFailure ForkSpawner::CloneChild(const ChildSpec& spec, int pipe_write, Starte
     }
   }
   SysFailure failure;
-  CloneArgs args{&spec, pipe_write, &failure};
   pid_t* watched = watchdog_ ? watchdog_->Begin() : nullptr;
-  int flags = CLONE_VM | CLONE_VFORK | SIGCHLD | NamespaceFlags(spec) | (watched != nullptr ? CLONE_PARENT_SETTID : 0);
+  int flags = NamespaceFlags(spec) | (watched != nullptr ? CLONE_PARENT_SETTID : 0);
   // CLONE_VFORK: we sleep until the child has exec'd or exited, so it has
   // the stack to itself and `failure` is final when clone returns. (Its
   // errno is ours too: read below only if clone itself failed.)
-  pid_t pid = clone(RunClonedChild, stack_ + stack_size_, flags, &args, watched);
+  pid_t pid = CloneSharingMemory(spec, pipe_write, stack_ + stack_size_, flags, true, failure, watched);
   int clone_errno = errno;
   bool killed = watchdog_ && watchdog_->End();
   if (spec.credentials != nullptr) prctl(PR_SET_DUMPABLE, dumpable_);

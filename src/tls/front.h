@@ -40,7 +40,9 @@ struct FrontSpec {
 
 // Starts the program with `plain_fd` as its fds 0 and 1 and `envp` as its
 // environment, in the front's process group; returns its pid, or -1 with
-// errno set. Runs in the front, after fork: it forks again.
+// errno set. Runs in the front, after fork; the spawner clones the program
+// sharing the front's memory until its exec (or forks it where it forks
+// every child), and the front holds only its two sockets afterwards.
 using StartProgram = std::function<pid_t(int plain_fd, char* const* envp)>;
 
 // Exit status of a front whose handshake failed or whose client was not

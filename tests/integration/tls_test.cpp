@@ -14,6 +14,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <thread>
 
 #include "integration/harness.h"
@@ -450,6 +451,44 @@ TEST_CASE("with user:, the front and the program both run as that user") {
   REQUIRE(code == 0);
   nobody.erase(nobody.find_last_not_of('\n') + 1);
   CHECK(ReadFile(pki / "uids") == nobody + " " + nobody + "\n");
+}
+
+TEST_CASE("behind a TLS front the program holds only fds 0, 1 and 2, and the front only its two sockets") {
+  Pki pki;
+  WriteText(pki / "go", "g");
+  for (std::string mode : {"log", "socket", "null"}) {
+    CAPTURE(mode);
+    uint16_t port = FreePort();
+    Yinetd yinetd(Config(Service("fds", port, Helper("fd_lister"),
+                                 "    args: [--parent]\n    stderr: " + mode + "\n" + TlsBlock(pki))));
+    Client(pki, port, "--send " + pki / "go" + " --out " + pki / "fds");
+    // The front is not dumpable: only root may list its descriptors.
+    std::string parent = geteuid() == 0 ? " parent=socket,socket" : " parent=";
+    CHECK(ReadFile(pki / "fds") == "fds=0,1,2" + parent + "\n");
+  }
+}
+
+TEST_CASE("behind a TLS front the process controls apply, and a failing one is an exec_error naming the step") {
+  Pki pki;
+  uint16_t port = FreePort(), lost = FreePort();
+  std::string script = "pwd; umask; nice; grep NoNewPrivs /proc/self/status; grep \"Max open files\" /proc/self/limits";
+  Yinetd yinetd(Config(
+      Service("controlled", port, "/bin/sh",
+              "    args: ['-c', '" + script + "']\n    chdir: /tmp\n    umask: \"0027\"\n    nice: 5\n"
+              "    no_new_privs: true\n    rlimits: {nofile: 100}\n" + TlsBlock(pki)) +
+      Service("lost", lost, "/bin/cat", "    chdir: /nonexistent/dir\n" + TlsBlock(pki))));
+  Client(pki, port, "--out " + pki / "controls");
+  std::string out = ReadFile(pki / "controls");
+  CHECK(out.rfind("/tmp\n0027\n5\nNoNewPrivs:\t1\nMax open files ", 0) == 0);
+  std::istringstream limit(out.substr(out.find("Max open files") + 14));
+  std::string soft, hard;
+  limit >> soft >> hard;
+  CHECK(soft == "100");
+  CHECK(hard == "100");
+  Client(pki, lost, "--out " + pki / "lost");
+  CHECK(ReadFile(pki / "lost") == "");
+  CHECK(yinetd.WaitForLog({"event=exec_error", "service=lost", "step=chdir"}));
+  CHECK(yinetd.WaitForLog({"event=exit", "service=lost", "status=127", "tls=1.3"}));
 }
 
 TEST_CASE("kernel TLS: used where the kernel has it, a silent fallback where it does not") {
