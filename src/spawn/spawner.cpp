@@ -163,19 +163,31 @@ struct CloneArgs {
   int pipe_write;
   SysFailure* failure;
   bool own_group;
+  // Non-zero: cloned with CLONE_FILES, and every fd the child uses is
+  // below this one (ForkSpawner::low_end_).
+  unsigned int low_end;
 };
 
 int RunClonedChild(void* arg) {
   const auto* args = static_cast<const CloneArgs*>(arg);
+  // Until this call our descriptor table is the parent's: nothing may be
+  // opened, closed or dup'd before it. Failing, we exit without having
+  // touched it.
+  if (args->low_end != 0 && close_range(args->low_end, ~0U, CLOSE_RANGE_UNSHARE) != 0) {
+    FailStart(Reporter{-1, args->failure}, "close_range unshare", errno);
+  }
   RunChild(*args->spec, args->pipe_write, -1, args->failure, args->own_group);
 }
 
 // clone(CLONE_VM | CLONE_VFORK) on `stack_top`: returns once the child has
-// exec'd or died; a failure to start is then in `failure`.
+// exec'd or died; a failure to start is then in `failure`. `low_end`
+// non-zero: the child also shares our descriptor table until its first
+// call copies the part below `low_end` (CloneArgs).
 pid_t CloneSharingMemory(const ChildSpec& spec, int pipe_write, char* stack_top, int flags, bool own_group,
-                         SysFailure& failure, pid_t* watched) {
-  CloneArgs args{&spec, pipe_write, &failure, own_group};
-  return clone(RunClonedChild, stack_top, CLONE_VM | CLONE_VFORK | SIGCHLD | flags, &args, watched);
+                         SysFailure& failure, pid_t* watched, unsigned int low_end = 0) {
+  CloneArgs args{&spec, pipe_write, &failure, own_group, low_end};
+  return clone(RunClonedChild, stack_top, CLONE_VM | CLONE_VFORK | SIGCHLD | flags | (low_end != 0 ? CLONE_FILES : 0),
+               &args, watched);
 }
 
 // The front starts the program once the handshake succeeded, on the
@@ -299,6 +311,39 @@ ForkSpawner::ForkSpawner() {
   }
   // 2 (root-only dumps) cannot be set back; 0 is the safer of the others.
   dumpable_ = prctl(PR_GET_DUMPABLE) == 1 ? 1 : 0;
+  ReserveLowSlots();
+}
+
+void ForkSpawner::ReserveLowSlots() {
+  // close_range came with CLOSE_RANGE_UNSHARE (Linux 5.9). Asked to close
+  // an fd that cannot be open, it only tells whether it exists.
+  if (close_range(~0U, ~0U, 0) != 0) return;
+  devnull_.Reset(open("/dev/null", O_RDWR | O_CLOEXEC));
+  if (!devnull_) return;
+  int highest = devnull_.Get();
+  for (UniqueFd& slot : low_slots_) {
+    slot.Reset(fcntl(devnull_.Get(), F_DUPFD_CLOEXEC, 3));
+    if (!slot) return;
+    highest = std::max(highest, slot.Get());
+  }
+  low_end_ = static_cast<unsigned int>(highest) + 1;
+}
+
+int ForkSpawner::IntoLowSlot(int slot, int fd) {
+  if (fd < static_cast<int>(low_end_)) return fd;
+  int target = low_slots_[slot].Get();
+  return dup3(fd, target, O_CLOEXEC) == target ? target : -1;
+}
+
+void ForkSpawner::ClearLowSlots(int used) {
+  for (int i = 0; i < used; ++i) {
+    // The slot must not keep the connection open. Should putting /dev/null
+    // back fail, the slot goes, and with it the clones that copy less.
+    if (dup3(devnull_.Get(), low_slots_[i].Get(), O_CLOEXEC) < 0) {
+      low_slots_[i].Reset();
+      low_end_ = 0;
+    }
+  }
 }
 
 ForkSpawner::~ForkSpawner() {
@@ -366,13 +411,44 @@ SysFailure ForkSpawner::CloneChild(const ChildSpec& spec, int pipe_write, Starte
     }
   }
   SysFailure failure;
+  // The child's connection and stderr go into the low slots (a sandboxed
+  // child's namespaces and rules may hold fds of their own: it copies the
+  // table). StderrSource picks the slot through the field of its mode.
+  ChildSpec low = spec;
+  const ChildSpec* child = &spec;
+  int child_pipe_write = pipe_write;
+  unsigned int low_end = 0;
+  int slots_used = 0;
+  if (low_end_ != 0 && spec.sandbox == nullptr) {
+    int* stderr_fd = spec.stderr_mode == config::StderrMode::kLog    ? &child_pipe_write
+                     : spec.stderr_mode == config::StderrMode::kNull ? &low.devnull_fd
+                                                                     : nullptr;  // the connection
+    low.connection_fd = IntoLowSlot(0, spec.connection_fd);
+    slots_used = 1;
+    bool moved = low.connection_fd >= 0;
+    if (moved && stderr_fd != nullptr && *stderr_fd >= 0) {
+      *stderr_fd = IntoLowSlot(1, *stderr_fd);
+      slots_used = 2;
+      moved = *stderr_fd >= 0;
+    }
+    if (moved) {
+      child = &low;
+      low_end = low_end_;
+    } else {  // the child copies the table, as without the slots
+      ClearLowSlots(slots_used);
+      slots_used = 0;
+      child_pipe_write = pipe_write;
+    }
+  }
   pid_t* watched = watchdog_ ? watchdog_->Begin() : nullptr;
   int flags = NamespaceFlags(spec) | (watched != nullptr ? CLONE_PARENT_SETTID : 0);
   // CLONE_VFORK: we sleep until the child has exec'd or exited, so it has
   // the stack to itself and `failure` is final when clone returns. (Its
-  // errno is ours too: read below only if clone itself failed.)
-  pid_t pid = CloneSharingMemory(spec, pipe_write, stack_ + stack_size_, flags, true, failure, watched);
+  // errno is ours too: read below only if clone itself failed.) By then it
+  // no longer shares our descriptor table either.
+  pid_t pid = CloneSharingMemory(*child, child_pipe_write, stack_ + stack_size_, flags, true, failure, watched, low_end);
   int clone_errno = errno;
+  ClearLowSlots(slots_used);
   bool killed = watchdog_ && watchdog_->End();
   if (spec.credentials != nullptr) prctl(PR_SET_DUMPABLE, dumpable_);
   if (pid < 0) return SysFailure{"clone", clone_errno};

@@ -124,6 +124,25 @@ class ForkSpawner : public Spawner {
  private:
   SysFailure CloneChild(const ChildSpec& spec, int pipe_write, Started& started);
   SysFailure ForkChild(const ChildSpec& spec, int pipe_write, Started& started);
+  void ReserveLowSlots();
+  // Moves `fd` into low slot `slot` if it sits above the slots; the fd the
+  // child is to use, or -1 if the move failed.
+  int IntoLowSlot(int slot, int fd);
+  // Puts /dev/null back into the slots a clone used.
+  void ClearLowSlots(int used);
+
+  // A cloned child shares our descriptor table (CLONE_FILES) until its
+  // first call, close_range(low_end_, ~0U, CLOSE_RANGE_UNSHARE), gives it a
+  // copy of only the fds below low_end_ (Linux 5.9): otherwise each clone
+  // copies the whole table, a pidfd per running child included, and the
+  // child closes them all again at exec. The fds a child uses are moved
+  // into low_slots_ for the clone, reserved at construction (before the
+  // listeners and the pidfds) and holding /dev/null otherwise. Without
+  // the call, or for a sandboxed child, low_end_ is 0 and a clone copies
+  // the table.
+  UniqueFd devnull_;
+  UniqueFd low_slots_[2];
+  unsigned int low_end_ = 0;
 
   // The stack a cloned child runs on until exec: one is enough, since we
   // wait while it is in use. A guard page below it turns an overflow into

@@ -11,6 +11,7 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <sstream>
 #include <string>
@@ -27,7 +28,25 @@ struct Run {
   std::string report_output;
   int wait_status = 0;
   std::optional<SysFailure> failure;
+  // Once the child is gone, nothing of ours holds its end of the
+  // connection or of the report pipe any longer: both read EOF.
+  bool ends_closed = false;
 };
+
+// How many more descriptors a process has open than `fd` (cloexec'd
+// /dev/null), for a test to crowd the table as yinetd's running children
+// (a pidfd each) do.
+std::vector<UniqueFd> Crowd(size_t count) {
+  rlimit nofile{};
+  getrlimit(RLIMIT_NOFILE, &nofile);
+  if (nofile.rlim_cur < count + 256 && nofile.rlim_max >= count + 256) {
+    nofile.rlim_cur = count + 256;
+    setrlimit(RLIMIT_NOFILE, &nofile);
+  }
+  std::vector<UniqueFd> fds;
+  for (size_t i = 0; i < count; ++i) fds.emplace_back(open("/dev/null", O_RDONLY | O_CLOEXEC));
+  return fds;
+}
 
 // Reads `fd` until EOF, at most 10 s.
 std::string ReadAll(int fd) {
@@ -46,8 +65,13 @@ std::string ReadAll(int fd) {
 // Runs `argv` on a socketpair; `credentials` to switch user; without
 // `report_pipe` the child gets none (a cloned child whose stderr is not
 // logged needs none).
+// With `crowd`, the spawner is made first and `crowd` descriptors are
+// opened before the connection and the pipe, as in yinetd, where the
+// spawner comes before the listeners and the children's pidfds.
 Run SpawnAndCollect(std::vector<std::string> argv, config::StderrMode mode, std::string program = "",
-                    const config::Credentials* credentials = nullptr, bool report_pipe = true) {
+                    const config::Credentials* credentials = nullptr, bool report_pipe = true, size_t crowd = 0) {
+  std::unique_ptr<ForkSpawner> early = crowd > 0 ? std::make_unique<ForkSpawner>() : nullptr;
+  std::vector<UniqueFd> crowded = Crowd(crowd);
   int pair[2];
   REQUIRE(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) == 0);
   UniqueFd ours(pair[0]), theirs(pair[1]);
@@ -59,7 +83,8 @@ Run SpawnAndCollect(std::vector<std::string> argv, config::StderrMode mode, std:
   std::vector<char*> env_ptrs = ToExecArray(env);
   if (program.empty()) program = argv[0];
   ChildSpec spec{program.c_str(), argv_ptrs.data(), env_ptrs.data(), theirs.Get(), mode, devnull.Get(), credentials};
-  ForkSpawner spawner;
+  std::unique_ptr<ForkSpawner> late = early ? nullptr : std::make_unique<ForkSpawner>();
+  ForkSpawner& spawner = early ? *early : *late;
   ReportPipe pipe;
   if (report_pipe) REQUIRE(OpenReportPipe(pipe).Ok());
   Started started;
@@ -76,6 +101,9 @@ Run SpawnAndCollect(std::vector<std::string> argv, config::StderrMode mode, std:
     run.report_output = ReadAll(pipe.read_end.Get());
   }
   REQUIRE(waitpid(pid, &run.wait_status, 0) == pid);
+  char byte;
+  run.ends_closed = recv(ours.Get(), &byte, 1, MSG_DONTWAIT) == 0 &&
+                    (!report_pipe || read(pipe.read_end.Get(), &byte, 1) == 0);
   // A cloned child's failure came back from Spawn, a forked one's (a
   // builtin's, or any under AddressSanitizer) comes once it is reaped.
   std::optional<SysFailure> reaped = spawner.Reaped(pid);
@@ -98,6 +126,28 @@ TEST_CASE("the child holds fds 0, 1 and 2 and nothing else") {
   CHECK(run.socket_output == "fds=0,1,2\n");
   CHECK(WIFEXITED(run.wait_status));
   CHECK(WEXITSTATUS(run.wait_status) == 0);
+}
+
+TEST_CASE("beside thousands of open fds a cloned child copies only the low ones and holds fds 0, 1 and 2") {
+  if (!ClonesChild(nullptr)) {
+    MESSAGE("skipped: a sanitized build forks every child, which copies the whole table");
+    return;
+  }
+  // FDSize: the slots of the descriptor table the program got. Copied
+  // whole, it would have room for the 3000 fds of ours (4096 slots).
+  const char* fd_size = "while read -r key value; do [ \"$key\" = FDSize: ] && echo \"$value\"; done </proc/$$/status; "
+                        "echo err >&2";
+  for (auto mode : {config::StderrMode::kLog, config::StderrMode::kNull, config::StderrMode::kSocket}) {
+    CAPTURE(static_cast<int>(mode));
+    Run run = SpawnAndCollect({"/bin/sh", "-c", fd_size}, mode, "", nullptr, true, 3000);
+    CHECK_FALSE(run.failure.has_value());
+    CHECK(run.socket_output == (mode == config::StderrMode::kSocket ? "64\nerr\n" : "64\n"));
+    CHECK(run.report_output == (mode == config::StderrMode::kLog ? "err\n" : ""));
+    CHECK(run.ends_closed);
+    Run listed = SpawnAndCollect({HelperPath("fd_lister")}, mode, "", nullptr, true, 3000);
+    CHECK(listed.socket_output == "fds=0,1,2\n");
+    CHECK(listed.ends_closed);
+  }
 }
 
 TEST_CASE("stderr=log goes to the report pipe, socket to the socket, null nowhere") {
