@@ -39,7 +39,7 @@ bool IsTransientAcceptError(int err) {
 }
 
 bool NeedsReportPipe(const Service& service) {
-  return spawn::NeedsReportPipe(service.config.stderr_mode);
+  return spawn::NeedsReportPipe(service.stderr_target);
 }
 
 }  // namespace
@@ -270,7 +270,7 @@ void Supervisor::Serve(Listener& listener, UniqueFd connection, const net::Endpo
     ends.proxy = forwarded->balancer;
     ends.tlvs = forwarded->tlvs;
   }
-  StartChild(listener, connection.Get(), spawn::BuildEnv(service.config, ends), peer.ToString(), client, source,
+  StartChild(listener, connection.Get(), spawn::BuildEnv(service.env, ends), peer.ToString(), client, source,
              std::move(via));
   // The parent's copy is closed here, in one place: the child has its own.
 }
@@ -311,7 +311,7 @@ void Supervisor::StartWaitChild(Listener& listener) {
     if (listener.wait_datagram) peer = listener.wait_datagram->peer.ToString();
   }
   std::optional<pid_t> pid =
-      StartChild(listener, listener.fd.Get(), spawn::BuildWaitEnv(listener.service->config, listener.address),
+      StartChild(listener, listener.fd.Get(), spawn::BuildWaitEnv(listener.service->env, listener.address),
                  std::move(peer), std::nullopt, SourceKey{});
   if (pid) {
     listeners_.WaitChildStarted(listener, *pid);
@@ -329,10 +329,10 @@ std::optional<pid_t> Supervisor::StartChild(Listener& listener, int fd, std::vec
                         service.argv_ptrs.data(),
                         envp.data(),
                         fd,
-                        service.config.stderr_mode,
+                        service.stderr_target,
                         devnull_.Get(),
-                        service.config.credentials ? &*service.config.credentials : nullptr,
-                        &service.config.process,
+                        service.credentials ? &*service.credentials : nullptr,
+                        &service.controls,
                         service.builtin};
   spec.sandbox = service.sandbox.get();
   // A snapshot of the counters as they are now; the forked child serves
@@ -364,7 +364,7 @@ std::optional<pid_t> Supervisor::StartChild(Listener& listener, int fd, std::vec
   }
   // Last before the spawn, so that every failure before it leaves the
   // range as it was, and each one after gives the uid back.
-  std::optional<config::Credentials> dynamic_user;
+  std::optional<spawn::Credentials> dynamic_user;
   if (service.config.dynamic_user) {
     dynamic_user = sandboxes_.AcquireDynamicUser();
     if (!dynamic_user) {

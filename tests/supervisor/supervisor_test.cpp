@@ -905,5 +905,32 @@ TEST_CASE("a user: dynamic uid is given back when the connection's TLS outcome p
   CHECK(rig.processes.spawned.size() == 1);
 }
 
+TEST_CASE("a service's config reaches the spawner translated once, at load") {
+  config::ServiceConfig config = Svc("echo", "127.0.0.1:0", config::Protocol::kUdp);
+  config.stderr_mode = config::StderrMode::kSocket;
+  config.credentials = config::Credentials{"nobody", 65534, 65534, true, {65534, 100}, ""};
+  config.process.rlimits = {{"nofile", RLIMIT_NOFILE, 64}};
+  config.process.umask = 027;
+  config.process.chdir = "/tmp";
+  config.process.clear_env = true;
+  config.env = {{"A", "1"}};
+  Service service(config);
+  CHECK(service.stderr_target == spawn::StderrTarget::kConnection);
+  REQUIRE(service.credentials.has_value());
+  CHECK(service.credentials->uid == 65534);
+  CHECK(service.credentials->set_uid);
+  CHECK(service.credentials->groups == std::vector<gid_t>{65534, 100});
+  REQUIRE(service.controls.rlimits.size() == 1);
+  CHECK(service.controls.rlimits[0].resource == RLIMIT_NOFILE);
+  CHECK(service.controls.rlimits[0].value == 64);
+  CHECK(service.controls.umask == mode_t{027});
+  CHECK(service.controls.chdir == "/tmp");
+  CHECK(service.env.name == "echo");
+  CHECK(service.env.datagram);
+  CHECK(service.env.clear_env);
+  CHECK(Service(Svc("plain")).stderr_target == spawn::StderrTarget::kNull);
+  CHECK_FALSE(Service(Svc("plain")).credentials.has_value());
+}
+
 }  // namespace
 }  // namespace yinetd::supervisor
