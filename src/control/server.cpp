@@ -35,8 +35,7 @@ UniqueFd OpenSocket(const std::string& path) {
 
 Server::Server(std::string path) : path_(std::move(path)), owner_uid_(geteuid()) {
   listening_ = OpenSocket(path_);
-  struct stat st;
-  if (lstat(path_.c_str(), &st) == 0) file_ = FileId{st.st_dev, st.st_ino};
+  file_ = net::SocketFileAt(path_);
 }
 
 Server::Server(UniqueFd listening, uid_t owner_uid) : listening_(std::move(listening)), owner_uid_(owner_uid) {}
@@ -44,8 +43,7 @@ Server::Server(UniqueFd listening, uid_t owner_uid) : listening_(std::move(liste
 Server::~Server() {
   // Only the file we bound: once it was removed, another yinetd may have
   // bound its own socket at the path, and that one stays.
-  struct stat st;
-  if (file_ && lstat(path_.c_str(), &st) == 0 && FileId{st.st_dev, st.st_ino} == *file_) unlink(path_.c_str());
+  net::RemoveSocketFile(path_, file_);
 }
 
 std::vector<pollfd> Server::Watches() const {

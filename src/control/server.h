@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "control/protocol.h"
+#include "net/listener.h"
 #include "sys/unique_fd.h"
 
 namespace yinetd::control {
@@ -90,14 +91,8 @@ class Server {
   bool WriteAnswer(Client& client);
   bool Privileged(const Client& client) const;
 
-  struct FileId {
-    dev_t dev;
-    ino_t ino;
-    bool operator==(const FileId&) const = default;
-  };
-
   std::string path_;             // "" when the socket file is not ours to remove
-  std::optional<FileId> file_;   // the socket file bind made, removed at the end
+  std::optional<net::SocketFile> file_;  // the socket file bind made, removed at the end
   UniqueFd listening_;
   uid_t owner_uid_;
   std::map<int, Client> clients_;  // by fd

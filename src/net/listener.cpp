@@ -148,6 +148,16 @@ UniqueFd OpenListener(const Address& address, const ListenOptions& options) {
   return fd;
 }
 
+std::optional<SocketFile> SocketFileAt(const std::string& path) {
+  struct stat st;
+  if (lstat(path.c_str(), &st) != 0) return std::nullopt;
+  return SocketFile{st.st_dev, st.st_ino};
+}
+
+void RemoveSocketFile(const std::string& path, const std::optional<SocketFile>& bound) {
+  if (bound && SocketFileAt(path) == bound) unlink(path.c_str());
+}
+
 void UpdateListener(int fd, const Address& address, const ListenOptions& had, const ListenOptions& wants) {
   if (address.IsInet()) {
     if (wants.bind_interface != had.bind_interface) {

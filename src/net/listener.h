@@ -41,6 +41,22 @@ struct ListenOptions {
 // answers is an error. Throws SysError naming the call and the address.
 UniqueFd OpenListener(const Address& address, const ListenOptions& options);
 
+// The file a unix socket's bind made at its path. Told apart by inode
+// from whatever is there later: once ours was removed, another process may
+// have bound its own socket at the path, and that one must stay.
+struct SocketFile {
+  dev_t dev = 0;
+  ino_t ino = 0;
+  bool operator==(const SocketFile&) const = default;
+};
+
+// The file at `path` now (lstat: a link is not followed); nullopt if none.
+std::optional<SocketFile> SocketFileAt(const std::string& path);
+
+// Removes `path` if it is still the file `bound`; nothing when `bound` is
+// unset.
+void RemoveSocketFile(const std::string& path, const std::optional<SocketFile>& bound);
+
 // Changes the options of an open listener that a bound socket can change:
 // keepalive, nodelay, bind_interface, blocking mode, backlog, and a unix
 // socket file's mode and owner. `had` is what it was opened with. The

@@ -31,12 +31,11 @@ void Facilities::SetDynamicUsers(const std::optional<config::DynamicUserRange>& 
   for (const auto& [pid, uid] : holders_) dynamic_users_->Hold(uid);
 }
 
-std::optional<config::Credentials> Facilities::AcquireDynamicUser() {
+std::optional<spawn::Credentials> Facilities::AcquireDynamicUser() {
   if (!dynamic_users_) return std::nullopt;
   std::optional<uid_t> uid = dynamic_users_->Acquire();
   if (!uid) return std::nullopt;
-  config::Credentials credentials;
-  credentials.user = "dynamic";
+  spawn::Credentials credentials;
   credentials.uid = *uid;
   credentials.gid = *uid;
   credentials.set_uid = true;

@@ -18,6 +18,7 @@
 #include "sandbox/cgroup.h"
 #include "sandbox/dynamic_users.h"
 #include "sandbox/sandbox.h"
+#include "spawn/credentials.h"
 
 namespace yinetd::sandbox {
 
@@ -32,7 +33,7 @@ class Facilities {
   void SetDynamicUsers(const std::optional<config::DynamicUserRange>& range);
   // Credentials for a new connection of a `user: dynamic` service, or
   // nullopt when every uid of the range is held.
-  std::optional<config::Credentials> AcquireDynamicUser();
+  std::optional<spawn::Credentials> AcquireDynamicUser();
   // The connection's child `pid` started (or failed to) as `uid`.
   void Holds(pid_t pid, uid_t uid) { holders_[pid] = uid; }
   void Release(uid_t uid);

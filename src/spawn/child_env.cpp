@@ -17,8 +17,8 @@ void Set(std::vector<std::string>& env, const std::string& name, const std::stri
 }
 
 // YINETD_SERVICE, PATH and the service's `env:` (only `env:` with clear_env).
-void AddServiceVariables(const config::ServiceConfig& service, std::vector<std::string>& env) {
-  if (!service.process.clear_env) {
+void AddServiceVariables(const ServiceEnv& service, std::vector<std::string>& env) {
+  if (!service.clear_env) {
     Set(env, "YINETD_SERVICE", service.name);
     Set(env, "PATH", kDefaultPath);
   }
@@ -59,16 +59,17 @@ std::string EscapeEnvValue(std::string_view bytes) {
   return out;
 }
 
-std::vector<std::string> BuildArgv(const config::ServiceConfig& service) {
-  std::vector<std::string> argv{service.process.argv0.value_or(service.program)};
-  argv.insert(argv.end(), service.args.begin(), service.args.end());
+std::vector<std::string> BuildArgv(const std::string& program, const std::optional<std::string>& argv0,
+                                   const std::vector<std::string>& args) {
+  std::vector<std::string> argv{argv0.value_or(program)};
+  argv.insert(argv.end(), args.begin(), args.end());
   return argv;
 }
 
-std::vector<std::string> BuildEnv(const config::ServiceConfig& service, const Connection& connection) {
+std::vector<std::string> BuildEnv(const ServiceEnv& service, const Connection& connection) {
   std::vector<std::string> env;
   env.reserve(10 + service.env.size());
-  if (service.process.clear_env) {
+  if (service.clear_env) {
     AddServiceVariables(service, env);
     return env;
   }
@@ -93,10 +94,10 @@ std::vector<std::string> BuildEnv(const config::ServiceConfig& service, const Co
   return env;
 }
 
-std::vector<std::string> BuildWaitEnv(const config::ServiceConfig& service, const net::Address& listening) {
+std::vector<std::string> BuildWaitEnv(const ServiceEnv& service, const net::Address& listening) {
   std::vector<std::string> env;
-  if (!service.process.clear_env) {
-    const char* proto = service.protocol == config::Protocol::kUdp ? "UDP"
+  if (!service.clear_env) {
+    const char* proto = service.datagram ? "UDP"
                         : listening.family == net::Address::Family::kUnix ? "UNIX"
                                                                            : "TCP";
     Set(env, "PROTO", proto);

@@ -4,9 +4,10 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
-#include "config/config.h"
 #include "net/address.h"
 #include "net/proxy_header.h"
 
@@ -27,13 +28,23 @@ struct Connection {
   net::ProxyTlvs tlvs = {};  // from a v2 header
 };
 
+// What of a service its programs' environment comes from, copied from its
+// config once per service (supervisor/service.h).
+struct ServiceEnv {
+  std::string name;       // YINETD_SERVICE
+  bool datagram = false;  // UDP: PROTO=UDP for its wait-mode program
+  std::vector<std::pair<std::string, std::string>> env;  // its `env:`, in order
+  bool clear_env = false;  // only `env`
+};
+
 // A TLV value made safe for the environment: every byte but ASCII letters,
 // digits and . _ : / @ + = , - becomes %XX (so '%' itself is %25), which a
 // shell word takes as is and a program can decode.
 std::string EscapeEnvValue(std::string_view bytes);
 
 // argv: `argv0` (default: the program path), then `args`.
-std::vector<std::string> BuildArgv(const config::ServiceConfig& service);
+std::vector<std::string> BuildArgv(const std::string& program, const std::optional<std::string>& argv0,
+                                   const std::vector<std::string>& args);
 
 // PROTO; for unix peers the UCSPI-UNIX names (UNIXREMOTEUID, UNIXREMOTEGID,
 // UNIXREMOTEPID) when the kernel gave them; for TCP the UCSPI-TCP names (TCPREMOTEIP, TCPREMOTEPORT, TCPLOCALIP,
@@ -42,12 +53,12 @@ std::vector<std::string> BuildArgv(const config::ServiceConfig& service);
 // PATH, then the service's `env:`. A later entry replaces an earlier one of
 // the same name, so `env:` can override PATH. With `clear_env`, only the
 // service's `env:`.
-std::vector<std::string> BuildEnv(const config::ServiceConfig& service, const Connection& connection);
+std::vector<std::string> BuildEnv(const ServiceEnv& service, const Connection& connection);
 
 // Mode wait: the program gets the listening socket (`listening`) and no
 // peer: PROTO (TCP, UDP or UNIX), YINETD_SERVICE, PATH, then `env:`; only
 // `env:` with clear_env.
-std::vector<std::string> BuildWaitEnv(const config::ServiceConfig& service, const net::Address& listening);
+std::vector<std::string> BuildWaitEnv(const ServiceEnv& service, const net::Address& listening);
 
 // A NULL-terminated array of pointers into `strings`, for execve. Valid
 // while `strings` is unchanged.

@@ -25,8 +25,8 @@ const char* LimitStep(int resource) {
   }
 }
 
-SysFailure SetLimits(const config::ProcessControls& controls) {
-  for (const config::ResourceLimit& limit : controls.rlimits) {
+SysFailure SetLimits(const ProcessControls& controls) {
+  for (const ResourceLimit& limit : controls.rlimits) {
     rlimit value{static_cast<rlim_t>(limit.value), static_cast<rlim_t>(limit.value)};
     if (setrlimit(static_cast<__rlimit_resource>(limit.resource), &value) != 0) return Failed(LimitStep(limit.resource));
   }
@@ -35,7 +35,7 @@ SysFailure SetLimits(const config::ProcessControls& controls) {
 
 }  // namespace
 
-SysFailure ApplyPrivilegedControls(const config::ProcessControls& controls) {
+SysFailure ApplyPrivilegedControls(const ProcessControls& controls) {
   if (SysFailure error = SetLimits(controls); !error.Ok()) return error;
   if (controls.nice && setpriority(PRIO_PROCESS, 0, *controls.nice) != 0) return Failed("setpriority");
   if (!controls.chroot.empty()) {
@@ -45,7 +45,7 @@ SysFailure ApplyPrivilegedControls(const config::ProcessControls& controls) {
   return SysFailure{};
 }
 
-SysFailure ApplyUnprivilegedControls(const config::ProcessControls& controls) {
+SysFailure ApplyUnprivilegedControls(const ProcessControls& controls) {
   if (chdir(controls.chdir.c_str()) != 0) return Failed("chdir");
   if (controls.umask) umask(*controls.umask);
   if (controls.no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) return Failed("prctl no_new_privs");

@@ -14,18 +14,40 @@
 // allocation. Every value was checked when the config was loaded.
 #pragma once
 
-#include "config/config.h"
+#include <sys/types.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
 #include "sys/sys_error.h"
 
 namespace yinetd::spawn {
+
+// One resource limit, set as both soft and hard limit.
+struct ResourceLimit {
+  int resource = 0;    // RLIMIT_*
+  uint64_t value = 0;  // RLIM_INFINITY: none
+};
+
+// The defaults change nothing but the directory, to /.
+struct ProcessControls {
+  std::string chroot;           // "": none
+  std::string chdir = "/";      // inside the chroot, if any
+  std::optional<mode_t> umask;  // unset: inherit ours
+  std::optional<int> nice;      // unset: inherit ours
+  std::vector<ResourceLimit> rlimits;
+  bool no_new_privs = false;
+};
 
 // Each returns the step that failed (a name like "setrlimit nofile") and
 // its errno, or success.
 
 // rlimits, nice, chroot: before dropping privileges.
-SysFailure ApplyPrivilegedControls(const config::ProcessControls& controls);
+SysFailure ApplyPrivilegedControls(const ProcessControls& controls);
 
 // chdir, umask, no_new_privs: after dropping privileges.
-SysFailure ApplyUnprivilegedControls(const config::ProcessControls& controls);
+SysFailure ApplyUnprivilegedControls(const ProcessControls& controls);
 
 }  // namespace yinetd::spawn

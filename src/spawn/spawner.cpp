@@ -23,7 +23,7 @@ namespace yinetd::spawn {
 namespace {
 
 // Built before main, so that the child never runs a static initializer.
-const config::ProcessControls kDefaultControls;
+const ProcessControls kDefaultControls;
 
 // Child side: async-signal-safe calls only from here to the end of the
 // anonymous namespace.
@@ -70,7 +70,7 @@ constexpr long kSetgroups = SYS_setgroups32, kSetgid = SYS_setgid32, kSetuid = S
 constexpr long kSetgroups = SYS_setgroups, kSetgid = SYS_setgid, kSetuid = SYS_setuid;
 #endif
 
-void DropPrivileges(const config::Credentials& credentials, const Reporter& report) {
+void DropPrivileges(const Credentials& credentials, const Reporter& report) {
   if (syscall(kSetgroups, credentials.groups.size(), credentials.groups.data()) != 0) {
     FailStart(report, "setgroups", errno);
   }
@@ -82,7 +82,7 @@ void DropPrivileges(const config::Credentials& credentials, const Reporter& repo
 // the sandbox's confinement, in the order process_controls.h and
 // sandbox/sandbox.h explain.
 void SetUpProcess(const ChildSpec& spec, const Reporter& report) {
-  const config::ProcessControls& controls = spec.controls != nullptr ? *spec.controls : kDefaultControls;
+  const ProcessControls& controls = spec.controls != nullptr ? *spec.controls : kDefaultControls;
   SysFailure error;
   if (spec.sandbox != nullptr) error = sandbox::EnterNamespaces(*spec.sandbox);
   if (!error.Ok()) FailStart(report, error.call, error.err);
@@ -111,10 +111,10 @@ void SetUpProcess(const ChildSpec& spec, const Reporter& report) {
 }
 
 int StderrSource(const ChildSpec& spec, int pipe_write) {
-  switch (spec.stderr_mode) {
-    case config::StderrMode::kLog: return pipe_write;
-    case config::StderrMode::kSocket: return spec.connection_fd;
-    case config::StderrMode::kNull: return spec.devnull_fd;
+  switch (spec.stderr_target) {
+    case StderrTarget::kReportPipe: return pipe_write;
+    case StderrTarget::kConnection: return spec.connection_fd;
+    case StderrTarget::kNull: return spec.devnull_fd;
   }
   return spec.devnull_fd;
 }
@@ -285,7 +285,7 @@ bool ClonesChild(const builtin::Builtin* builtin, const sandbox::Prepared* sandb
   return kCloneSharingMemory && builtin == nullptr && !into_cgroup;
 }
 
-bool NeedsReportPipe(config::StderrMode stderr_mode) { return stderr_mode == config::StderrMode::kLog; }
+bool NeedsReportPipe(StderrTarget stderr_target) { return stderr_target == StderrTarget::kReportPipe; }
 
 SysFailure OpenReportPipe(ReportPipe& pipe) {
   int fds[2];
@@ -420,8 +420,8 @@ SysFailure ForkSpawner::CloneChild(const ChildSpec& spec, int pipe_write, Starte
   unsigned int low_end = 0;
   int slots_used = 0;
   if (low_end_ != 0 && spec.sandbox == nullptr) {
-    int* stderr_fd = spec.stderr_mode == config::StderrMode::kLog    ? &child_pipe_write
-                     : spec.stderr_mode == config::StderrMode::kNull ? &low.devnull_fd
+    int* stderr_fd = spec.stderr_target == StderrTarget::kReportPipe ? &child_pipe_write
+                     : spec.stderr_target == StderrTarget::kNull    ? &low.devnull_fd
                                                                      : nullptr;  // the connection
     low.connection_fd = IntoLowSlot(0, spec.connection_fd);
     slots_used = 1;

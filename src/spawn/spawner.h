@@ -27,9 +27,10 @@
 #include <vector>
 
 #include "builtin/builtin.h"
-#include "config/config.h"
 #include "sandbox/sandbox.h"
 #include "spawn/clone_watchdog.h"
+#include "spawn/credentials.h"
+#include "spawn/process_controls.h"
 #include "sys/sys_error.h"
 #include "sys/unique_fd.h"
 #include "tls/front.h"
@@ -40,15 +41,25 @@ namespace yinetd::spawn {
 // "command not found").
 inline constexpr int kStartFailedStatus = 127;
 
+// Where a child's stderr (fd 2) goes.
+enum class StderrTarget {
+  kReportPipe,  // the report pipe's write end, read and logged by us
+  kConnection,  // the connection, as fds 0 and 1
+  kNull,        // /dev/null
+};
+
+// What one child is started with, in the spawner's own terms: no config
+// type reaches the spawner (supervisor/service.h translates a service's
+// config once, at load).
 struct ChildSpec {
   const char* program;
   char* const* argv;  // NULL-terminated
   char* const* envp;  // NULL-terminated
   int connection_fd;  // borrowed; becomes fds 0 and 1
-  config::StderrMode stderr_mode;
-  int devnull_fd;     // borrowed; fd 2 for StderrMode::kNull
-  const config::Credentials* credentials;  // nullptr: keep ours
-  const config::ProcessControls* controls = nullptr;  // nullptr: the defaults
+  StderrTarget stderr_target;
+  int devnull_fd;     // borrowed; fd 2 for StderrTarget::kNull
+  const Credentials* credentials;  // nullptr: keep ours
+  const ProcessControls* controls = nullptr;  // nullptr: the defaults
   // Set: the child serves this builtin on fd 0 instead of exec'ing
   // `program`, then exits 0.
   const builtin::Builtin* builtin = nullptr;
@@ -81,7 +92,7 @@ struct ReportPipe {
 bool ClonesChild(const builtin::Builtin* builtin, const sandbox::Prepared* sandbox = nullptr);
 
 // A program whose stderr is logged needs a report pipe.
-bool NeedsReportPipe(config::StderrMode stderr_mode);
+bool NeedsReportPipe(StderrTarget stderr_target);
 
 SysFailure OpenReportPipe(ReportPipe& pipe);
 

@@ -101,6 +101,7 @@ bool ListenerSet::UseAdopted(Listener& listener) {
 void ListenerSet::Bind(Listener& listener) {
   if (!UseAdopted(listener)) {
     listener.fd = net::OpenListener(listener.address, listener.options);
+    if (listener.address.family == net::Address::Family::kUnix) listener.file = net::SocketFileAt(listener.address.path);
     WarnIfBacklogClamped(listener.service->config, listener.addr_text);
     log::Listen(listener.service->Name(), listener.addr_text);
   }
@@ -262,15 +263,15 @@ void ListenerSet::Replace(Listener& listener, const std::shared_ptr<Service>& se
   listener.local = fresh->local;
   listener.fixed_local = fresh->fixed_local;
   listener.adopted = false;
+  listener.file = fresh->file;
 }
 
 void ListenerSet::Close(Listener& listener) {
   if (listener.polled) poll_.Remove(listener.fd.Get());
   listener.polled = false;
-  // systemd owns the file of a socket it passed.
-  if (listener.address.family == net::Address::Family::kUnix && !listener.adopted) {
-    unlink(listener.address.path.c_str());
-  }
+  // Only the file we bound (none for a socket systemd passed: the file is
+  // its own): another process may have put its socket at the path since.
+  net::RemoveSocketFile(listener.address.path, listener.file);
   listener.fd.Reset();
 }
 

@@ -51,6 +51,7 @@ struct Listener {
   UniqueFd fd;
   net::ListenOptions options;  // as the socket has them now
   bool adopted = false;        // passed by systemd, which owns its unix socket file
+  std::optional<net::SocketFile> file;  // unix: the file our bind made, removed at close
   net::Endpoint local;         // valid when fixed_local
   bool fixed_local = false;    // bound to one address: no getsockname needed
   bool polled = false;

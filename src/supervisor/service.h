@@ -1,19 +1,25 @@
 // Service: one configured service as the supervisor runs it.
 //
 // A Service holds what every connection needs, prepared once at load (argv
-// and its pointer array), and shares its ServiceState with the Services of
-// the same name before and after a reload. Children keep a shared_ptr to
+// and its pointer array, the config in the spawner's terms), and shares its
+// ServiceState with the Services of the same name before and after a
+// reload. Children keep a shared_ptr to
 // the Service they started under, so their exit is logged and counted
 // under it whatever happens to the config later.
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "builtin/builtin.h"
 #include "config/config.h"
 #include "sandbox/sandbox.h"
+#include "spawn/child_env.h"
+#include "spawn/credentials.h"
+#include "spawn/process_controls.h"
+#include "spawn/spawner.h"
 #include "supervisor/limits.h"
 #include "supervisor/metrics.h"
 #include "tls/context.h"
@@ -48,6 +54,12 @@ struct Service {
   std::vector<char*> argv_ptrs;  // points into argv; NULL-terminated
   const builtin::Builtin* builtin;  // nullptr: runs config.program
   std::string program_text;         // the program, or "builtin:NAME", for logs
+  // The config as the spawner takes it (spawn/), translated here once
+  // rather than for each connection.
+  const spawn::ServiceEnv env;
+  const std::optional<spawn::Credentials> credentials;  // unset: keep ours
+  const spawn::ProcessControls controls;
+  const spawn::StderrTarget stderr_target;
   // Its sandbox, prepared by the supervisor right after construction;
   // nullptr when it has none.
   std::unique_ptr<sandbox::Prepared> sandbox;

@@ -39,7 +39,7 @@ bool IsTransientAcceptError(int err) {
 }
 
 bool NeedsReportPipe(const Service& service) {
-  return spawn::NeedsReportPipe(service.config.stderr_mode);
+  return spawn::NeedsReportPipe(service.stderr_target);
 }
 
 }  // namespace
@@ -270,7 +270,7 @@ void Supervisor::Serve(Listener& listener, UniqueFd connection, const net::Endpo
     ends.proxy = forwarded->balancer;
     ends.tlvs = forwarded->tlvs;
   }
-  StartChild(listener, connection.Get(), spawn::BuildEnv(service.config, ends), peer.ToString(), client, source,
+  StartChild(listener, connection.Get(), spawn::BuildEnv(service.env, ends), peer.ToString(), client, source,
              std::move(via));
   // The parent's copy is closed here, in one place: the child has its own.
 }
@@ -311,7 +311,7 @@ void Supervisor::StartWaitChild(Listener& listener) {
     if (listener.wait_datagram) peer = listener.wait_datagram->peer.ToString();
   }
   std::optional<pid_t> pid =
-      StartChild(listener, listener.fd.Get(), spawn::BuildWaitEnv(listener.service->config, listener.address),
+      StartChild(listener, listener.fd.Get(), spawn::BuildWaitEnv(listener.service->env, listener.address),
                  std::move(peer), std::nullopt, SourceKey{});
   if (pid) {
     listeners_.WaitChildStarted(listener, *pid);
@@ -329,22 +329,12 @@ std::optional<pid_t> Supervisor::StartChild(Listener& listener, int fd, std::vec
                         service.argv_ptrs.data(),
                         envp.data(),
                         fd,
-                        service.config.stderr_mode,
+                        service.stderr_target,
                         devnull_.Get(),
-                        service.config.credentials ? &*service.config.credentials : nullptr,
-                        &service.config.process,
+                        service.credentials ? &*service.credentials : nullptr,
+                        &service.controls,
                         service.builtin};
   spec.sandbox = service.sandbox.get();
-  std::optional<config::Credentials> dynamic_user;
-  if (service.config.dynamic_user) {
-    dynamic_user = sandboxes_.AcquireDynamicUser();
-    if (!dynamic_user) {
-      // Every uid of the range runs a connection: rest, as when out of fds.
-      listeners_.OnServeError(listener, "dynamic_users", EUSERS);
-      return std::nullopt;
-    }
-    spec.credentials = &*dynamic_user;
-  }
   // A snapshot of the counters as they are now; the forked child serves
   // its copy while we count on.
   std::string metrics_text;
@@ -353,30 +343,41 @@ std::optional<pid_t> Supervisor::StartChild(Listener& listener, int fd, std::vec
     spec.prepared = metrics_text;
   }
   // TLS: the front reports its handshake on a pipe of its own, which the
-  // program never holds (tls/outcome.h).
-  UniqueFd outcome_read, outcome_write;
+  // program never holds (tls/outcome.h). The same kind of pipe as the
+  // report pipe: our end non-blocking, the child's blocking.
+  spawn::ReportPipe outcome;
   tls::FrontSpec front{service.state->tls.get(), -1};
   if (service.config.tls) {
-    if (!OpenOutcomePipe(outcome_read, outcome_write)) {
-      listeners_.OnServeError(listener, "pipe2", errno);
+    if (SysFailure opened = spawn::OpenReportPipe(outcome); !opened.Ok()) {
+      listeners_.OnServeError(listener, opened.call, opened.err);
       return std::nullopt;
     }
-    front.outcome_fd = outcome_write.Get();
+    front.outcome_fd = outcome.write_end.Get();
     spec.tls = &front;
   }
   // Readied before accept on the listener's path; a connection served
   // later (its PROXY header complete) may find the spare taken by another.
   spawn::ReportPipe pipe;
   if (NeedsReportPipe(service)) {
-    if (!ReadyReportPipe(listener)) {
-      if (dynamic_user) sandboxes_.Release(dynamic_user->uid);
+    if (!ReadyReportPipe(listener)) return std::nullopt;
+    pipe = std::move(spare_pipe_);
+  }
+  // Last before the spawn, so that every failure before it leaves the
+  // range as it was, and each one after gives the uid back.
+  std::optional<spawn::Credentials> dynamic_user;
+  if (service.config.dynamic_user) {
+    dynamic_user = sandboxes_.AcquireDynamicUser();
+    if (!dynamic_user) {
+      // Every uid of the range runs a connection: rest, as when out of fds.
+      spare_pipe_ = std::move(pipe);
+      listeners_.OnServeError(listener, "dynamic_users", EUSERS);
       return std::nullopt;
     }
-    pipe = std::move(spare_pipe_);
+    spec.credentials = &*dynamic_user;
   }
   spawn::Started started;
   SysFailure spawned = processes_.Spawn(spec, pipe, started);
-  outcome_write.Reset();
+  outcome.write_end.Reset();
   if (!spawned.Ok()) {
     // clone or fork refused (EAGAIN, ENOMEM): this client is closed, and the
     // listener rests before the next.
@@ -386,7 +387,7 @@ std::optional<pid_t> Supervisor::StartChild(Listener& listener, int fd, std::vec
   }
   if (dynamic_user) sandboxes_.Holds(started.pid, dynamic_user->uid);
   children_.Started(listener.service, started.pid, std::move(peer), client, source, std::move(pipe.read_end),
-                    std::move(outcome_read), std::move(via));
+                    std::move(outcome.read_end), std::move(via));
   if (started.failure) {
     log::ExecFailed(service.Name(), started.pid, service.program_text, started.failure->call, started.failure->err);
   }

@@ -1,6 +1,5 @@
 #include "supervisor/tls_service.h"
 
-#include <fcntl.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -35,14 +34,6 @@ void RefreshTls(Service& service, std::string_view trigger) {
   state.counts.cert_expiry.clear();
   for (const tls::CertExpiry& expiry : state.tls->Expiries()) state.counts.cert_expiry[expiry.file] = expiry.not_after;
   log::TlsReload(service.Name(), trigger, state.tls->NotAfter(), now);
-}
-
-bool OpenOutcomePipe(UniqueFd& read_end, UniqueFd& write_end) {
-  int fds[2];
-  if (pipe2(fds, O_CLOEXEC) != 0) return false;
-  read_end.Reset(fds[0]);
-  write_end.Reset(fds[1]);
-  return fcntl(read_end.Get(), F_SETFL, O_NONBLOCK) == 0;
 }
 
 tls::Outcome ReadOutcome(int fd) {

@@ -21,11 +21,6 @@ namespace yinetd::supervisor {
 // Logs tls_reload and records the certificates' expiry for the metrics.
 void RefreshTls(Service& service, std::string_view trigger);
 
-// The pipe a TLS child's front reports its handshake on: `read_end` ours and
-// non-blocking, `write_end` the front's; both close-on-exec. False with
-// errno set when it could not be opened.
-bool OpenOutcomePipe(UniqueFd& read_end, UniqueFd& write_end);
-
 // What the front wrote, if it has written yet: the pipe is non-blocking and
 // the record comes in one atomic write, so a read finds all of it or none.
 tls::Outcome ReadOutcome(int fd);

@@ -113,7 +113,7 @@ std::string KtlsText(SSL* ssl) {
 // The front's privileges once the program runs: the service's user, if it
 // has one, and never ptrace-able or readable through /proc by the program
 // (it holds the service's private key in memory).
-void DropPrivileges(const config::Credentials* credentials) {
+void DropPrivileges(const spawn::Credentials* credentials) {
   if (credentials != nullptr) {
     bool ok = setgroups(credentials->groups.size(), credentials->groups.data()) == 0 &&
               setgid(credentials->gid) == 0 && (!credentials->set_uid || setuid(credentials->uid) == 0);
@@ -317,7 +317,7 @@ Environment BuildEnvironment(char* const* envp, const Identity& identity) {
 
 }  // namespace
 
-void RunFront(const FrontSpec& spec, int connection_fd, char* const* envp, const config::Credentials* credentials,
+void RunFront(const FrontSpec& spec, int connection_fd, char* const* envp, const spawn::Credentials* credentials,
               const StartProgram& start) {
   // Writing to a client that is gone must fail, not kill us; the program's
   // own child undoes this (spawn's ResetSignalsForChild).

@@ -27,7 +27,7 @@
 #include <string>
 #include <vector>
 
-#include "config/config.h"
+#include "spawn/credentials.h"
 #include "tls/context.h"
 
 namespace yinetd::tls {
@@ -53,6 +53,6 @@ inline constexpr int kHandshakeFailedStatus = 1;
 // program would have had without TLS; `credentials` (nullptr: none) are
 // taken by the front itself once the program has started.
 [[noreturn]] void RunFront(const FrontSpec& spec, int connection_fd, char* const* envp,
-                           const config::Credentials* credentials, const StartProgram& start);
+                           const spawn::Credentials* credentials, const StartProgram& start);
 
 }  // namespace yinetd::tls

@@ -7,31 +7,29 @@
 namespace yinetd::spawn {
 namespace {
 
-config::ServiceConfig Service() {
-  config::ServiceConfig service;
+ServiceEnv Service() {
+  ServiceEnv service;
   service.name = "echo";
-  service.program = "/bin/cat";
-  service.args = {"-u", "two words"};
   return service;
 }
+
+const std::vector<std::string> kArgs{"-u", "two words"};
 
 Connection TcpConnection() {
   return Connection{net::Endpoint{"127.0.0.1", 40000, false}, net::Endpoint{"127.0.0.1", 7007, false}};
 }
 
 TEST_CASE("argv is the program path then args") {
-  CHECK(BuildArgv(Service()) == std::vector<std::string>{"/bin/cat", "-u", "two words"});
+  CHECK(BuildArgv("/bin/cat", std::nullopt, kArgs) == std::vector<std::string>{"/bin/cat", "-u", "two words"});
 }
 
 TEST_CASE("argv0 replaces argv[0] only") {
-  config::ServiceConfig service = Service();
-  service.process.argv0 = "kitty";
-  CHECK(BuildArgv(service) == std::vector<std::string>{"kitty", "-u", "two words"});
+  CHECK(BuildArgv("/bin/cat", "kitty", kArgs) == std::vector<std::string>{"kitty", "-u", "two words"});
 }
 
 TEST_CASE("clear_env leaves only the service's env") {
-  config::ServiceConfig service = Service();
-  service.process.clear_env = true;
+  ServiceEnv service = Service();
+  service.clear_env = true;
   CHECK(BuildEnv(service, TcpConnection()).empty());
   service.env = {{"A", "1"}, {"PATH", "/bin"}};
   CHECK(BuildEnv(service, TcpConnection()) == std::vector<std::string>{"A=1", "PATH=/bin"});
@@ -48,17 +46,17 @@ TEST_CASE("a unix peer's credentials get the UCSPI-UNIX names") {
 }
 
 TEST_CASE("wait mode has no peer: PROTO names the protocol, or UNIX for a unix socket") {
-  config::ServiceConfig service = Service();
-  service.protocol = config::Protocol::kUdp;
+  ServiceEnv service = Service();
+  service.datagram = true;
   service.env = {{"A", "1"}};
   net::Address inet = std::get<net::Address>(net::ParseAddress("127.0.0.1:7"));
   net::Address unix_socket = std::get<net::Address>(net::ParseAddress("unix:/run/x.sock"));
   CHECK(BuildWaitEnv(service, inet) == std::vector<std::string>{"PROTO=UDP", "YINETD_SERVICE=echo",
                                                                 std::string("PATH=") + kDefaultPath, "A=1"});
-  service.protocol = config::Protocol::kTcp;
+  service.datagram = false;
   CHECK(BuildWaitEnv(service, inet)[0] == "PROTO=TCP");
   CHECK(BuildWaitEnv(service, unix_socket)[0] == "PROTO=UNIX");
-  service.process.clear_env = true;
+  service.clear_env = true;
   CHECK(BuildWaitEnv(service, inet) == std::vector<std::string>{"A=1"});
 }
 
@@ -85,7 +83,7 @@ TEST_CASE("IPv6 peers keep their plain address") {
 }
 
 TEST_CASE("the service's env comes last and overrides PATH") {
-  config::ServiceConfig service = Service();
+  ServiceEnv service = Service();
   service.env = {{"PATH", "/opt/bin"}, {"LANG", "C"}, {"EMPTY", ""}};
   std::vector<std::string> env = BuildEnv(service, TcpConnection());
   CHECK(std::count_if(env.begin(), env.end(), [](auto& e) { return e.rfind("PATH=", 0) == 0; }) == 1);
@@ -125,7 +123,7 @@ bool HasName(const std::vector<std::string>& env, const std::string& name) {
 }
 
 TEST_CASE("behind a balancer: the header's addresses, the balancer in TCPPROXYIP/PORT, and the TLVs") {
-  config::ServiceConfig service;
+  ServiceEnv service;
   service.name = "gate";
   Connection connection{net::Endpoint{"192.0.2.7", 40000, false}, net::Endpoint{"198.51.100.1", 2222, false}};
   connection.proxy = net::Endpoint{"10.0.0.2", 51000, false};
@@ -148,7 +146,7 @@ TEST_CASE("behind a balancer: the header's addresses, the balancer in TCPPROXYIP
 }
 
 TEST_CASE("without a balancer, or a header without TLVs, no TCPPROXY* or PROXY_* variables") {
-  config::ServiceConfig service;
+  ServiceEnv service;
   Connection direct{net::Endpoint{"127.0.0.1", 1, false}, net::Endpoint{"127.0.0.1", 2, false}};
   std::vector<std::string> env = BuildEnv(service, direct);
   CHECK_FALSE(HasName(env, "TCPPROXYIP"));

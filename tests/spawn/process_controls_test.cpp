@@ -27,12 +27,12 @@ bool InChild(const std::function<bool()>& apply_and_check) {
   return WIFEXITED(status) && WEXITSTATUS(status) == 0;
 }
 
-bool Applied(const config::ProcessControls& controls) {
+bool Applied(const ProcessControls& controls) {
   return ApplyPrivilegedControls(controls).Ok() && ApplyUnprivilegedControls(controls).Ok();
 }
 
 TEST_CASE("the defaults only change the directory to /") {
-  config::ProcessControls defaults;
+  ProcessControls defaults;
   CHECK(InChild([&] {
     mode_t before = umask(022);
     umask(before);
@@ -45,7 +45,7 @@ TEST_CASE("the defaults only change the directory to /") {
 }
 
 TEST_CASE("chdir, umask, nice and no_new_privs take effect") {
-  config::ProcessControls controls;
+  ProcessControls controls;
   controls.chdir = "/tmp";
   controls.umask = 027;
   controls.nice = 7;
@@ -59,13 +59,12 @@ TEST_CASE("chdir, umask, nice and no_new_privs take effect") {
 }
 
 TEST_CASE("each rlimit is set as both soft and hard limit") {
-  config::ProcessControls controls;
-  controls.rlimits = {{"nofile", RLIMIT_NOFILE, 100}, {"core", RLIMIT_CORE, 0},
-                      {"cpu", RLIMIT_CPU, 3600},      {"fsize", RLIMIT_FSIZE, 1 << 20},
-                      {"as", RLIMIT_AS, RLIM_INFINITY}, {"nproc", RLIMIT_NPROC, 5000}};
+  ProcessControls controls;
+  controls.rlimits = {{RLIMIT_NOFILE, 100}, {RLIMIT_CORE, 0},           {RLIMIT_CPU, 3600},
+                      {RLIMIT_FSIZE, 1 << 20}, {RLIMIT_AS, RLIM_INFINITY}, {RLIMIT_NPROC, 5000}};
   CHECK(InChild([&] {
     if (!Applied(controls)) return false;
-    for (const config::ResourceLimit& limit : controls.rlimits) {
+    for (const ResourceLimit& limit : controls.rlimits) {
       rlimit value;
       getrlimit(static_cast<__rlimit_resource>(limit.resource), &value);
       if (value.rlim_cur != limit.value || value.rlim_max != limit.value) return false;
@@ -75,14 +74,14 @@ TEST_CASE("each rlimit is set as both soft and hard limit") {
 }
 
 TEST_CASE("a failing step is named with its errno") {
-  config::ProcessControls missing_dir;
+  ProcessControls missing_dir;
   missing_dir.chdir = "/nonexistent/dir";
   CHECK(InChild([&] {
     SysFailure error = ApplyUnprivilegedControls(missing_dir);
     return error.call != nullptr && std::strcmp(error.call, "chdir") == 0 && error.err == ENOENT;
   }));
-  config::ProcessControls bad_limit;
-  bad_limit.rlimits = {{"nofile", RLIMIT_NOFILE, RLIM_INFINITY}};  // above the kernel's nr_open
+  ProcessControls bad_limit;
+  bad_limit.rlimits = {{RLIMIT_NOFILE, RLIM_INFINITY}};  // above the kernel's nr_open
   CHECK(InChild([&] {
     SysFailure error = ApplyPrivilegedControls(bad_limit);
     return error.call != nullptr && std::strcmp(error.call, "setrlimit nofile") == 0;
@@ -98,7 +97,7 @@ TEST_CASE("chroot changes the root and leaves the directory inside it") {
   REQUIRE(mkdtemp(tmpl) != nullptr);
   std::string root = tmpl;
   std::filesystem::create_directory(root + "/inner");
-  config::ProcessControls controls;
+  ProcessControls controls;
   controls.chroot = root;
   controls.chdir = "/inner";
   CHECK(InChild([&] {

@@ -68,8 +68,8 @@ std::string ReadAll(int fd) {
 // With `crowd`, the spawner is made first and `crowd` descriptors are
 // opened before the connection and the pipe, as in yinetd, where the
 // spawner comes before the listeners and the children's pidfds.
-Run SpawnAndCollect(std::vector<std::string> argv, config::StderrMode mode, std::string program = "",
-                    const config::Credentials* credentials = nullptr, bool report_pipe = true, size_t crowd = 0) {
+Run SpawnAndCollect(std::vector<std::string> argv, StderrTarget mode, std::string program = "",
+                    const Credentials* credentials = nullptr, bool report_pipe = true, size_t crowd = 0) {
   std::unique_ptr<ForkSpawner> early = crowd > 0 ? std::make_unique<ForkSpawner>() : nullptr;
   std::vector<UniqueFd> crowded = Crowd(crowd);
   int pair[2];
@@ -122,7 +122,7 @@ std::string HelperPath(const char* name) {
 }
 
 TEST_CASE("the child holds fds 0, 1 and 2 and nothing else") {
-  Run run = SpawnAndCollect({HelperPath("fd_lister")}, config::StderrMode::kLog);
+  Run run = SpawnAndCollect({HelperPath("fd_lister")}, StderrTarget::kReportPipe);
   CHECK(run.socket_output == "fds=0,1,2\n");
   CHECK(WIFEXITED(run.wait_status));
   CHECK(WEXITSTATUS(run.wait_status) == 0);
@@ -137,12 +137,12 @@ TEST_CASE("beside thousands of open fds a cloned child copies only the low ones 
   // whole, it would have room for the 3000 fds of ours (4096 slots).
   const char* fd_size = "while read -r key value; do [ \"$key\" = FDSize: ] && echo \"$value\"; done </proc/$$/status; "
                         "echo err >&2";
-  for (auto mode : {config::StderrMode::kLog, config::StderrMode::kNull, config::StderrMode::kSocket}) {
+  for (auto mode : {StderrTarget::kReportPipe, StderrTarget::kNull, StderrTarget::kConnection}) {
     CAPTURE(static_cast<int>(mode));
     Run run = SpawnAndCollect({"/bin/sh", "-c", fd_size}, mode, "", nullptr, true, 3000);
     CHECK_FALSE(run.failure.has_value());
-    CHECK(run.socket_output == (mode == config::StderrMode::kSocket ? "64\nerr\n" : "64\n"));
-    CHECK(run.report_output == (mode == config::StderrMode::kLog ? "err\n" : ""));
+    CHECK(run.socket_output == (mode == StderrTarget::kConnection ? "64\nerr\n" : "64\n"));
+    CHECK(run.report_output == (mode == StderrTarget::kReportPipe ? "err\n" : ""));
     CHECK(run.ends_closed);
     Run listed = SpawnAndCollect({HelperPath("fd_lister")}, mode, "", nullptr, true, 3000);
     CHECK(listed.socket_output == "fds=0,1,2\n");
@@ -152,26 +152,26 @@ TEST_CASE("beside thousands of open fds a cloned child copies only the low ones 
 
 TEST_CASE("stderr=log goes to the report pipe, socket to the socket, null nowhere") {
   std::vector<std::string> argv{"/bin/sh", "-c", "echo out; echo err >&2"};
-  Run log = SpawnAndCollect(argv, config::StderrMode::kLog);
+  Run log = SpawnAndCollect(argv, StderrTarget::kReportPipe);
   CHECK(log.socket_output == "out\n");
   CHECK(log.report_output == "err\n");
-  Run socket = SpawnAndCollect(argv, config::StderrMode::kSocket);
+  Run socket = SpawnAndCollect(argv, StderrTarget::kConnection);
   CHECK(socket.socket_output == "out\nerr\n");
   CHECK(socket.report_output == "");
-  Run null = SpawnAndCollect(argv, config::StderrMode::kNull);
+  Run null = SpawnAndCollect(argv, StderrTarget::kNull);
   CHECK(null.socket_output == "out\n");
   CHECK(null.report_output == "");
 }
 
 TEST_CASE("the environment is exactly what was prepared") {
-  Run run = SpawnAndCollect({"/usr/bin/env"}, config::StderrMode::kLog);
+  Run run = SpawnAndCollect({"/usr/bin/env"}, StderrTarget::kReportPipe);
   CHECK(run.socket_output == "A=1\n");
 }
 
 TEST_CASE("signals are reset: SIGPIPE kills the program again") {
   signal(SIGPIPE, SIG_IGN);
   Run run = SpawnAndCollect({"/bin/sh", "-c", "kill -PIPE $$; echo survived"},
-                            config::StderrMode::kLog);
+                            StderrTarget::kReportPipe);
   signal(SIGPIPE, SIG_DFL);
   CHECK(WIFSIGNALED(run.wait_status));
   CHECK(WTERMSIG(run.wait_status) == SIGPIPE);
@@ -180,7 +180,7 @@ TEST_CASE("signals are reset: SIGPIPE kills the program again") {
 TEST_CASE("the child leads its own process group") {
   // Fields 1 and 5 of /proc/PID/stat: pid and process group.
   Run run = SpawnAndCollect({"/bin/sh", "-c", "read -r pid comm state ppid pgrp rest </proc/$$/stat; echo $pid $pgrp $ppid"},
-                            config::StderrMode::kLog);
+                            StderrTarget::kReportPipe);
   std::string pid, pgrp, ppid;
   std::istringstream fields(run.socket_output);
   fields >> pid >> pgrp >> ppid;
@@ -190,7 +190,7 @@ TEST_CASE("the child leads its own process group") {
 }
 
 TEST_CASE("an exec failure is reported, in every stderr mode, and nothing reaches the client") {
-  for (auto mode : {config::StderrMode::kLog, config::StderrMode::kSocket, config::StderrMode::kNull}) {
+  for (auto mode : {StderrTarget::kReportPipe, StderrTarget::kConnection, StderrTarget::kNull}) {
     Run run = SpawnAndCollect({"/nonexistent/program"}, mode);
     CHECK(WEXITSTATUS(run.wait_status) == kStartFailedStatus);
     CHECK(IsCall(run.failure, "exec"));
@@ -203,12 +203,12 @@ TEST_CASE("an exec failure is reported, in every stderr mode, and nothing reache
 TEST_CASE("a program that prints the old failure record and exits 127 has not failed to start") {
   // Before: a forked child's failure was a record on the pipe that is also
   // the program's stderr, and these bytes passed for it.
-  for (auto mode : {config::StderrMode::kLog, config::StderrMode::kNull}) {
+  for (auto mode : {StderrTarget::kReportPipe, StderrTarget::kNull}) {
     Run run = SpawnAndCollect({"/bin/sh", "-c", "/usr/bin/printf '\\000yinetd-start-failed:exec:2\\n' >&2; exit 127"},
                               mode);
     CHECK(WEXITSTATUS(run.wait_status) == kStartFailedStatus);
     CHECK_FALSE(run.failure.has_value());
-    if (mode == config::StderrMode::kLog) {
+    if (mode == StderrTarget::kReportPipe) {
       CHECK(run.report_output == std::string("\0yinetd-start-failed:exec:2\n", 28));
     }
   }
@@ -216,9 +216,9 @@ TEST_CASE("a program that prints the old failure record and exits 127 has not fa
 
 TEST_CASE("builtins are forked; only a logged stderr needs a report pipe") {
   CHECK_FALSE(ClonesChild(builtin::Find("echo")));
-  CHECK(NeedsReportPipe(config::StderrMode::kLog));
-  CHECK_FALSE(NeedsReportPipe(config::StderrMode::kNull));
-  CHECK_FALSE(NeedsReportPipe(config::StderrMode::kSocket));
+  CHECK(NeedsReportPipe(StderrTarget::kReportPipe));
+  CHECK_FALSE(NeedsReportPipe(StderrTarget::kNull));
+  CHECK_FALSE(NeedsReportPipe(StderrTarget::kConnection));
 }
 
 TEST_CASE("a child that was never forked, or is reaped twice, has no failure") {
@@ -231,9 +231,9 @@ TEST_CASE("a child that switches user runs as that user, its groups only") {
     MESSAGE("skipped: switching user needs root");
     return;
   }
-  config::Credentials nobody{"nobody", 65534, 65534, true, {65534}, ""};
+  Credentials nobody{65534, 65534, true, {65534}};
   int dumpable = prctl(PR_GET_DUMPABLE);
-  Run run = SpawnAndCollect({"/bin/sh", "-c", "echo $(id -u) $(id -g) $(id -G)"}, config::StderrMode::kNull, "",
+  Run run = SpawnAndCollect({"/bin/sh", "-c", "echo $(id -u) $(id -g) $(id -G)"}, StderrTarget::kNull, "",
                             &nobody);
   CHECK_FALSE(run.failure.has_value());
   CHECK(run.socket_output == "65534 65534 65534\n");
@@ -252,8 +252,8 @@ TEST_CASE("a child stopped between switching user and exec is killed, and Spawn 
   UniqueFd devnull(open("/dev/null", O_RDWR | O_CLOEXEC));
   std::vector<std::string> argv{"/bin/true"};
   std::vector<char*> argv_ptrs = ToExecArray(argv);
-  config::Credentials nobody{"nobody", 65534, 65534, true, {65534}, ""};
-  ChildSpec spec{"/bin/true", argv_ptrs.data(), argv_ptrs.data() + 1, devnull.Get(), config::StderrMode::kNull,
+  Credentials nobody{65534, 65534, true, {65534}};
+  ChildSpec spec{"/bin/true", argv_ptrs.data(), argv_ptrs.data() + 1, devnull.Get(), StderrTarget::kNull,
                  devnull.Get(), &nobody};
   ForkSpawner spawner;
   ReportPipe none;
@@ -296,7 +296,7 @@ TEST_CASE("a child stopped between switching user and exec is killed, and Spawn 
 
 TEST_CASE("a program whose stderr is not logged runs without a report pipe where clone shares memory") {
   if (!ClonesChild(nullptr)) return;  // a sanitized build forks
-  Run run = SpawnAndCollect({"/bin/echo", "no pipe"}, config::StderrMode::kNull, "", nullptr, false);
+  Run run = SpawnAndCollect({"/bin/echo", "no pipe"}, StderrTarget::kNull, "", nullptr, false);
   CHECK_FALSE(run.failure.has_value());
   CHECK(run.socket_output == "no pipe\n");
   CHECK(WIFEXITED(run.wait_status));
@@ -311,7 +311,7 @@ TEST_CASE("a builtin is served in the child, which keeps fds 0-2 only and exits 
   UniqueFd canary(open("/dev/null", O_RDONLY));  // not close-on-exec: a builtin must close it itself
   std::vector<std::string> no_args;
   std::vector<char*> empty = ToExecArray(no_args);
-  ChildSpec spec{"", empty.data(), empty.data(), theirs.Get(), config::StderrMode::kNull, devnull.Get(),
+  ChildSpec spec{"", empty.data(), empty.data(), theirs.Get(), StderrTarget::kNull, devnull.Get(),
                  nullptr, nullptr, builtin::Find("echo")};
   ForkSpawner spawner;
   ReportPipe pipe;
@@ -348,9 +348,9 @@ TEST_CASE("a failing process control is reported like an exec failure, for a pro
     UniqueFd devnull(open("/dev/null", O_RDWR | O_CLOEXEC));
     std::vector<std::string> argv{"/bin/true"};
     std::vector<char*> argv_ptrs = ToExecArray(argv);
-    config::ProcessControls controls;
-    controls.rlimits = {{"nofile", RLIMIT_NOFILE, RLIM_INFINITY}};  // above the kernel's nr_open
-    ChildSpec spec{"/bin/true", argv_ptrs.data(), argv_ptrs.data() + 1, theirs.Get(), config::StderrMode::kNull,
+    ProcessControls controls;
+    controls.rlimits = {{RLIMIT_NOFILE, RLIM_INFINITY}};  // above the kernel's nr_open
+    ChildSpec spec{"/bin/true", argv_ptrs.data(), argv_ptrs.data() + 1, theirs.Get(), StderrTarget::kNull,
                    devnull.Get(), nullptr, &controls, builtin};
     ForkSpawner spawner;
     ReportPipe pipe;

@@ -28,7 +28,7 @@ pid_t StartShell(SystemProcesses& processes, const std::string& script) {
   std::vector<char*> argv_ptrs = spawn::ToExecArray(argv);
   std::vector<char*> env_ptrs = spawn::ToExecArray(env);
   spawn::ChildSpec spec{"/bin/sh", argv_ptrs.data(), env_ptrs.data(), devnull.Get(),
-                        config::StderrMode::kNull, devnull.Get(), nullptr};
+                        spawn::StderrTarget::kNull, devnull.Get(), nullptr};
   spawn::ReportPipe pipe;
   spawn::Started started;
   REQUIRE(processes.Spawn(spec, pipe, started).Ok());

@@ -8,11 +8,15 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdlib>
+#include <filesystem>
 #include <memory>
 
 #include "supervisor/fakes.h"
@@ -823,6 +827,109 @@ TEST_CASE("the header wait bounds follow max_children across a reload") {
   rig.supervisor->Reload("test");
   CHECK(rig.supervisor->HeaderWaitBounds().total == HeaderWait::BoundsFor(budget, 100'000).total);
   CHECK(rig.supervisor->HeaderWaitBounds().per_source == HeaderWait::BoundsFor(budget, 100'000).per_source);
+}
+
+TEST_CASE("shutdown removes a unix socket file only while it is still the one yinetd bound") {
+  char dir_template[] = "/tmp/yinetd-unix-XXXXXX";
+  REQUIRE(mkdtemp(dir_template) != nullptr);
+  std::string dir = dir_template;
+  std::string kept = dir + "/kept.sock", replaced = dir + "/replaced.sock";
+  Rig rig(Conf({Svc("kept", "unix:" + kept), Svc("replaced", "unix:" + replaced)}));
+  // Another process took the second path over: removed ours, bound its own.
+  REQUIRE(unlink(replaced.c_str()) == 0);
+  UniqueFd other(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  sockaddr_un sa{};
+  sa.sun_family = AF_UNIX;
+  replaced.copy(sa.sun_path, sizeof sa.sun_path - 1);
+  REQUIRE(bind(other.Get(), reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0);
+  struct stat before{};
+  REQUIRE(lstat(replaced.c_str(), &before) == 0);
+  rig.supervisor->BeginShutdown();
+  struct stat after{};
+  CHECK(lstat(kept.c_str(), &after) != 0);  // ours: removed
+  REQUIRE(lstat(replaced.c_str(), &after) == 0);  // theirs: still there
+  CHECK(after.st_ino == before.st_ino);
+  unlink(replaced.c_str());
+  rmdir(dir.c_str());
+}
+
+// The lowest free descriptor is the only one left until destroyed: the
+// next call that needs one gets it, any call after that fails (EMFILE).
+class OneDescriptorLeft {
+ public:
+  OneDescriptorLeft() {
+    REQUIRE(getrlimit(RLIMIT_NOFILE, &saved_) == 0);
+    int lowest = fcntl(0, F_DUPFD_CLOEXEC, 0);
+    REQUIRE(lowest >= 0);
+    close(lowest);
+    rlimit one_left{static_cast<rlim_t>(lowest) + 1, saved_.rlim_max};
+    REQUIRE(setrlimit(RLIMIT_NOFILE, &one_left) == 0);
+  }
+  ~OneDescriptorLeft() { setrlimit(RLIMIT_NOFILE, &saved_); }
+  OneDescriptorLeft(const OneDescriptorLeft&) = delete;
+  OneDescriptorLeft& operator=(const OneDescriptorLeft&) = delete;
+
+ private:
+  rlimit saved_{};
+};
+
+TEST_CASE("a user: dynamic uid is given back when the connection's TLS outcome pipe cannot be opened") {
+  char dir_template[] = "/tmp/yinetd-cert-XXXXXX";
+  REQUIRE(mkdtemp(dir_template) != nullptr);
+  std::string dir = dir_template;
+  std::string make_cert = "timeout 60 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes "
+                          "-subj /CN=localhost -days 2 -keyout " + dir + "/key.pem -out " + dir +
+                          "/cert.pem 2>/dev/null";
+  REQUIRE(std::system(make_cert.c_str()) == 0);
+  config::ServiceConfig secure = Svc("secure");
+  secure.dynamic_user = true;
+  secure.tls = config::TlsConfig{};
+  secure.tls->cert = dir + "/cert.pem";
+  secure.tls->key = dir + "/key.pem";
+  config::Config config = Conf({secure});
+  config.dynamic_users = config::DynamicUserRange{61'000, 61'000};  // one uid
+  Rig rig(config);
+  std::filesystem::remove_all(dir);
+  REQUIRE(rig.supervisor->Services().at(0)->state->tls != nullptr);
+  UniqueFd first = ConnectTo(rig.Port());
+  {
+    // The connection gets the last descriptor; its outcome pipe fails.
+    OneDescriptorLeft limit;
+    rig.supervisor->RunOnce(20);
+  }
+  CHECK(rig.processes.spawned.empty());
+  // After the listener's rest, the one uid serves the next connection.
+  rig.clock.Advance(ListenerSet::kServeErrorPause + milliseconds(1));
+  UniqueFd second = ConnectTo(rig.Port());
+  rig.Settle();
+  CHECK(rig.processes.spawned.size() == 1);
+}
+
+TEST_CASE("a service's config reaches the spawner translated once, at load") {
+  config::ServiceConfig config = Svc("echo", "127.0.0.1:0", config::Protocol::kUdp);
+  config.stderr_mode = config::StderrMode::kSocket;
+  config.credentials = config::Credentials{"nobody", 65534, 65534, true, {65534, 100}, ""};
+  config.process.rlimits = {{"nofile", RLIMIT_NOFILE, 64}};
+  config.process.umask = 027;
+  config.process.chdir = "/tmp";
+  config.process.clear_env = true;
+  config.env = {{"A", "1"}};
+  Service service(config);
+  CHECK(service.stderr_target == spawn::StderrTarget::kConnection);
+  REQUIRE(service.credentials.has_value());
+  CHECK(service.credentials->uid == 65534);
+  CHECK(service.credentials->set_uid);
+  CHECK(service.credentials->groups == std::vector<gid_t>{65534, 100});
+  REQUIRE(service.controls.rlimits.size() == 1);
+  CHECK(service.controls.rlimits[0].resource == RLIMIT_NOFILE);
+  CHECK(service.controls.rlimits[0].value == 64);
+  CHECK(service.controls.umask == mode_t{027});
+  CHECK(service.controls.chdir == "/tmp");
+  CHECK(service.env.name == "echo");
+  CHECK(service.env.datagram);
+  CHECK(service.env.clear_env);
+  CHECK(Service(Svc("plain")).stderr_target == spawn::StderrTarget::kNull);
+  CHECK_FALSE(Service(Svc("plain")).credentials.has_value());
 }
 
 }  // namespace
