@@ -130,6 +130,10 @@ void Setup(Level level, Output to) {
   }
   spdlog::set_default_logger(logger);
   SetLevel(level);
+  // A descriptor that will not close is worth a line (it may be leaking);
+  // src/sys reports it through this, since it cannot log itself.
+  SetCloseFailureReporter(
+      [](int fd, int err) { SyscallFailed("", "close", "fd=" + std::to_string(fd), err); });
 }
 
 std::string_view PriorityPrefix(Level level) {

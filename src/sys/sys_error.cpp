@@ -2,7 +2,7 @@
 
 #include <string.h>
 
-#include "log/events.h"
+#include <atomic>
 
 namespace yinetd {
 
@@ -15,8 +15,18 @@ std::string ErrnoText(int err) {
 SysError::SysError(std::string_view context, int err)
     : std::runtime_error(std::string(context) + ": " + ErrnoText(err)), err_(err), context_(context) {}
 
+namespace {
+// Atomic: a UniqueFd may close on any thread (the TLS reload, the
+// watchdog), while the reporter is installed once at start-up.
+std::atomic<CloseFailureReporter> close_failure_reporter{nullptr};
+}  // namespace
+
+CloseFailureReporter SetCloseFailureReporter(CloseFailureReporter reporter) {
+  return close_failure_reporter.exchange(reporter);
+}
+
 void ReportCloseFailure(int fd, int err) {
-  log::SyscallFailed("", "close", "fd=" + std::to_string(fd), err);
+  if (CloseFailureReporter reporter = close_failure_reporter.load()) reporter(fd, err);
 }
 
 }  // namespace yinetd

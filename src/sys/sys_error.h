@@ -38,7 +38,13 @@ struct SysFailure {
   bool Ok() const { return call == nullptr; }
 };
 
-// Called by UniqueFd when close() fails; logs instead of throwing.
+// Called by UniqueFd when close() fails: reports instead of throwing,
+// through the reporter installed last. src/sys sits below the log, so it
+// cannot log itself; log::Setup installs one that does. Before that, or
+// with none, a failed close is not reported.
+using CloseFailureReporter = void (*)(int fd, int err);
+// Returns the reporter it replaces.
+CloseFailureReporter SetCloseFailureReporter(CloseFailureReporter reporter);
 void ReportCloseFailure(int fd, int err);
 
 // Wraps a call that may fail with EINTR and retries it.

@@ -1,6 +1,7 @@
 #include "sys/unique_fd.h"
 
 #include <doctest/doctest.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -35,6 +36,25 @@ TEST_CASE("moving transfers ownership; Release gives it up") {
   CHECK_FALSE(c.Valid());
   CHECK(IsOpen(released));
   close(released);
+}
+
+// What the reporter installed by the test below was told.
+int reported_fd = -1, reported_err = 0;
+
+TEST_CASE("a close that fails goes to the installed reporter, and to none before one is installed") {
+  int raw = open("/dev/null", O_RDONLY | O_CLOEXEC);
+  REQUIRE(raw >= 0);
+  REQUIRE(close(raw) == 0);
+  CloseFailureReporter before = SetCloseFailureReporter(nullptr);
+  UniqueFd{raw}.Reset();  // EBADF, reported to nobody: nothing happens
+  SetCloseFailureReporter([](int fd, int err) {
+    reported_fd = fd;
+    reported_err = err;
+  });
+  UniqueFd{raw}.Reset();  // the already closed descriptor again
+  CHECK(reported_fd == raw);
+  CHECK(reported_err == EBADF);
+  SetCloseFailureReporter(before);
 }
 
 TEST_CASE("Reset closes the old descriptor and takes the new") {
