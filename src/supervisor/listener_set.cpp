@@ -92,7 +92,6 @@ bool ListenerSet::UseAdopted(Listener& listener) {
   auto passed = adopted_.find({listener.service->Name(), listener.addr_text});
   if (passed == adopted_.end()) return false;
   listener.fd = std::move(passed->second.fd);
-  listener.adopted = true;
   log::Adopt(listener.service->Name(), listener.addr_text, listener.fd.Get(), passed->second.name);
   adopted_.erase(passed);
   return true;
@@ -262,7 +261,6 @@ void ListenerSet::Replace(Listener& listener, const std::shared_ptr<Service>& se
   listener.service = service;
   listener.local = fresh->local;
   listener.fixed_local = fresh->fixed_local;
-  listener.adopted = false;
   listener.file = fresh->file;
 }
 

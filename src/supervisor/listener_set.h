@@ -50,8 +50,9 @@ struct Listener {
   std::string addr_text;
   UniqueFd fd;
   net::ListenOptions options;  // as the socket has them now
-  bool adopted = false;        // passed by systemd, which owns its unix socket file
-  std::optional<net::SocketFile> file;  // unix: the file our bind made, removed at close
+  // unix: the file our bind made, removed at close; unset for a socket
+  // systemd passed, whose file is systemd's.
+  std::optional<net::SocketFile> file;
   net::Endpoint local;         // valid when fixed_local
   bool fixed_local = false;    // bound to one address: no getsockname needed
   bool polled = false;
