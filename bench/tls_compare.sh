@@ -65,16 +65,19 @@ port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 free_port() {
   local port
   while :; do
-    port=$((20000 + RANDOM % 20000))
+    # Below the ephemeral range (32768 up): the load generator's own
+    # connections never hold the port the next server binds.
+    port=$((20000 + RANDOM % 12000))
     port_free "$port" && { echo "$port"; return; }
   done
 }
 wait_listening() {
-  for _ in $(seq 100); do
+  for _ in $(seq 200); do
     (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
     sleep 0.05
   done
-  echo "tls_compare: nothing listens on $1" >&2
+  echo "tls_compare: nothing listens on $1; the server's log:" >&2
+  tail -5 "$tmp"/*.log >&2
   return 1
 }
 
@@ -101,6 +104,17 @@ start_server() {  # start_server NAME PORT PROGRAM
   wait_listening "$port"
 }
 
+# The server's CPU (its own and its reaped children's: fronts, forks and
+# programs) per connection: a measure the machine's load disturbs less
+# than the rate does.
+server_cpu_ticks() { awk '{ print $14 + $15 + $16 + $17 }' "/proc/$server_pid/stat"; }
+cpu_us_per_connection() {  # BEFORE AFTER LOADGEN_LINE
+  local ok
+  ok=$(echo "$3" | sed -n 's/.*"ok":\([0-9]*\).*/\1/p')
+  awk -v b="$1" -v a="$2" -v ok="${ok:-0}" -v hz="$(getconf CLK_TCK)" \
+    'BEGIN { printf "%.0f", (ok > 0 ? (a - b) * 1e6 / hz / ok : 0) }'
+}
+
 results=$tmp/results.json
 : > "$results"
 load() { printf '{"loadavg_%s":"%s"}\n' "$1" "$(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$results"; }
@@ -117,9 +131,11 @@ for round in $(seq "$rounds"); do
     port=$(free_port)
     start_server "$server" "$port" "$build/bench/tiny_service"
     for c in $concurrency_levels; do
-      timeout $((duration * 3 + 30)) "$build/bench/tls_loadgen" --port "$port" --concurrency "$c" \
-        --duration "$duration" --expect "$reply" --label "$server" | sed "s/}\$/,\"round\":$round}/" |
-        tee -a "$results"
+      before=$(server_cpu_ticks)
+      line=$(timeout $((duration * 3 + 30)) "$build/bench/tls_loadgen" --port "$port" --concurrency "$c" \
+        --duration "$duration" --expect "$reply" --label "$server")
+      cpu_us=$(cpu_us_per_connection "$before" "$(server_cpu_ticks)" "$line")
+      echo "$line" | sed "s/}\$/,\"round\":$round,\"server_cpu_us_per_conn\":$cpu_us}/" | tee -a "$results"
     done
     stop_server
   done
@@ -148,4 +164,11 @@ for label in labels:
         if ratios:
             parts.append(f"c={c} {statistics.median(ratios):.2f}x ({len(ratios)} rounds)")
     print(f"{label} / stunnel, median of same-round ratios: " + ", ".join(parts))
+cpu = {}
+for r in rows:
+    if "server_cpu_us_per_conn" in r:
+        cpu.setdefault((r["label"], r["concurrency"]), []).append(r["server_cpu_us_per_conn"])
+for label in sorted({k[0] for k in cpu}):
+    parts = [f"c={c} {statistics.median(cpu[(label, c)]):.0f}" for c in levels if (label, c) in cpu]
+    print(f"{label} server CPU us/conn (median): " + ", ".join(parts))
 SUMMARY
