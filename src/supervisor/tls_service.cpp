@@ -9,6 +9,7 @@
 #include "log/events.h"
 #include "sys/sys_error.h"
 #include "tls/context.h"
+#include "tls/warm_up.h"
 
 namespace yinetd::supervisor {
 
@@ -29,6 +30,7 @@ void RefreshTls(Service& service, std::string_view trigger) {
     log::TlsReloadFailed(service.Name(), trigger, error, service.state->tls != nullptr);
     return;
   }
+  tls::WarmUp(built.context->Get());
   ServiceState& state = *service.state;
   state.tls = std::move(built.context);
   state.counts.cert_expiry.clear();

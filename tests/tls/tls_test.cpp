@@ -8,6 +8,7 @@
 #include "tls/context.h"
 #include "tls/identity.h"
 #include "tls/outcome.h"
+#include "tls/warm_up.h"
 
 namespace yinetd::tls {
 namespace {
@@ -107,6 +108,52 @@ TEST_CASE("BuildContext names the key of a file it cannot read") {
   REQUIRE(built.problems.size() == 1);
   CHECK(built.problems[0].ToString() ==
         "y.yaml:5:13: cannot read certificate /nonexistent/cert.pem: No such file or directory");
+}
+
+// A server context with `key` (taken) and a self-signed certificate, made
+// in memory; `min_version` as the `tls:` key would set it.
+SSL_CTX* SelfSignedContext(EVP_PKEY* key, int min_version) {
+  X509* cert = X509_new();
+  REQUIRE((key != nullptr && cert != nullptr));
+  ASN1_INTEGER_set(X509_get_serialNumber(cert), 1);
+  X509_gmtime_adj(X509_getm_notBefore(cert), -60);
+  X509_gmtime_adj(X509_getm_notAfter(cert), 3600);
+  X509_NAME_add_entry_by_txt(X509_get_subject_name(cert), "CN", MBSTRING_ASC,
+                             reinterpret_cast<const unsigned char*>("warm"), -1, -1, 0);
+  X509_set_issuer_name(cert, X509_get_subject_name(cert));
+  X509_set_pubkey(cert, key);
+  // Ed25519 signs without a separate digest.
+  const EVP_MD* digest = EVP_PKEY_get_base_id(key) == EVP_PKEY_ED25519 ? nullptr : EVP_sha256();
+  REQUIRE(X509_sign(cert, key, digest) > 0);
+  SSL_CTX* ctx = SSL_CTX_new(TLS_server_method());
+  REQUIRE(ctx != nullptr);
+  REQUIRE(SSL_CTX_use_certificate(ctx, cert) == 1);
+  REQUIRE(SSL_CTX_use_PrivateKey(ctx, key) == 1);
+  SSL_CTX_set_min_proto_version(ctx, min_version);
+  X509_free(cert);
+  EVP_PKEY_free(key);
+  return ctx;
+}
+
+TEST_CASE("WarmUp completes a TLS 1.3 and a 1.2 handshake once per kind of key") {
+  SSL_CTX* only_13 = SelfSignedContext(EVP_EC_gen("P-256"), TLS1_3_VERSION);
+  SSL_CTX* both = SelfSignedContext(EVP_EC_gen("P-256"), TLS1_2_VERSION);
+  SSL_CTX* edwards = SelfSignedContext(EVP_PKEY_Q_keygen(nullptr, nullptr, "ED25519"), TLS1_2_VERSION);
+  // A context that refuses 1.2 completes only the 1.3 handshake...
+  CHECK(WarmUp(only_13) == 1);
+  // ...and the cache is per process, not per context: an EC key is warm now.
+  CHECK(WarmUp(both) == 0);
+  CHECK(WarmUp(only_13) == 0);
+  // Another kind of key is warmed by both handshakes.
+  CHECK(WarmUp(edwards) == 2);
+  CHECK(WarmUp(edwards) == 0);
+  // A context without a key has nothing to warm.
+  SSL_CTX* keyless = SSL_CTX_new(TLS_server_method());
+  CHECK(WarmUp(keyless) == 0);
+  SSL_CTX_free(keyless);
+  SSL_CTX_free(edwards);
+  SSL_CTX_free(both);
+  SSL_CTX_free(only_13);
 }
 
 }  // namespace
