@@ -12,7 +12,9 @@ all of them:
   just before exec to READY=1 on a NOTIFY_SOCKET of our own;
 - held connections: a service whose program (hold_service) holds its
   connection until EOF, and a tiny service beside it; the tiny service's
-  latency at concurrency 1 with no connection held, then with 5,000 held.
+  latency at concurrency 1 with no connection held, then with 5,000 held,
+  each measured after --settle seconds of quiet (the held programs have all
+  just started: the steady state is what the goal is about, not the ramp).
 
 Every figure also carries the CPU time of the supervisor's loop thread per
 connection (children excluded), which a busy machine disturbs less than a
@@ -366,6 +368,7 @@ def scenario_held(version, binary, tools, opts, workdir, run):
     hold_port, tiny_port = started[0][1], started[1][1]
     records, held = [], []
     try:
+        time.sleep(opts.settle)
         idle = measured_load(supervisor, tools.loadgen, tiny_port, 1, count=opts.latency_connections)
         records.append(dict(kind="held", version=version, run=run, held=0, **idle))
         began = time.monotonic()
@@ -374,6 +377,7 @@ def scenario_held(version, binary, tools, opts, workdir, run):
         running = len(children_of(supervisor.pid))
         CHECKS.expect(running >= opts.held,
                       f"{version}: {running} programs running for {opts.held} held connections")
+        time.sleep(opts.settle)
         busy = measured_load(supervisor, tools.loadgen, tiny_port, 1, count=opts.latency_connections)
         records.append(dict(kind="held", version=version, run=run, held=len(held),
                             rss_kb=rss_of(supervisor.pid), seconds_to_hold=round(hold_s, 2), **busy))
@@ -551,6 +555,8 @@ def parse_args():
     parser.add_argument("--many-connections", type=int, default=3000)
     parser.add_argument("--held", type=int, default=5000)
     parser.add_argument("--latency-connections", type=int, default=2000)
+    parser.add_argument("--settle", type=float, default=3.0,
+                        help="seconds of quiet before each latency measurement of the held scenario")
     parser.add_argument("--smoke", action="store_true", help="tiny counts: seconds, not minutes")
     parser.add_argument("--strict", action="store_true", help="exit 1 on any problem")
     parser.add_argument("--json")
@@ -559,7 +565,7 @@ def parse_args():
     if opts.smoke:
         opts.runs, opts.concurrency, opts.duration = 1, [1, 4], 0.3
         opts.services, opts.many_concurrency, opts.many_connections = [1, 20], 4, 100
-        opts.held, opts.latency_connections = 50, 50
+        opts.held, opts.latency_connections, opts.settle = 50, 50, 0.0
     return opts
 
 
