@@ -1,28 +1,30 @@
 # Shared by the benchmark scripts (sourced, not run): a scratch directory
-# and the one yinetd a script starts, both gone when the script exits, by
+# and the one server a script starts, both gone when the script exits, by
 # pid and within a bound, whatever way it ends.
 #   source "$(dirname "$0")/lib.sh"
 #   start_yinetd YINETD CONFIG LOG [ARGS...] || exit 1
-# sets $pid; stop_yinetd stops it early.
+# sets $pid; stop_server stops it early.
 
 tmp=$(mktemp -d)
 pid=""
 
-# Stops $pid: SIGTERM, ten seconds for its shutdown, then SIGKILL.
-stop_yinetd() {
+# Stops $pid: SIGTERM, ten seconds for its shutdown, then SIGKILL; its
+# exit status in $stop_status. Safe under `set -e` (a kill or wait that
+# fails is what it expects).
+stop_server() {
   [[ -n $pid ]] || return 0
   if kill -0 "$pid" 2>/dev/null; then
-    kill -TERM "$pid" 2>/dev/null
+    kill -TERM "$pid" 2>/dev/null || true
     for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$pid" 2>/dev/null
+    kill -KILL "$pid" 2>/dev/null || true
   fi
-  wait "$pid" 2>/dev/null
-  stop_status=$?
+  stop_status=0
+  wait "$pid" 2>/dev/null || stop_status=$?
   pid=""
 }
 
 bench_cleanup() {
-  stop_yinetd
+  stop_server
   rm -rf "$tmp"
 }
 trap bench_cleanup EXIT
@@ -48,6 +50,6 @@ start_yinetd() {  # [READY_PORT=N] start_yinetd YINETD CONFIG LOG [ARGS...]
     sleep 0.1
   done
   cat "$log" >&2
-  stop_yinetd
+  stop_server
   return 1
 }

@@ -57,7 +57,7 @@ done
 check "every child's exit logged" test "$(grep -c 'event=exit' "$tmp/yinetd.log")" -eq "$connections"
 check "no zombie children" test "$(zombies)" -eq 0
 
-stop_yinetd
+stop_server
 check "clean shutdown" test "$stop_status" -eq 0
 
 echo "$passed passed, $failed failed"

@@ -46,22 +46,13 @@ for tool in stunnel4 socat openssl; do
 done
 ninja -C "$build" src/yinetd bench/tiny_service bench/tls_loadgen >/dev/null
 
-tmp=$(mktemp -d /tmp/yinetd-tlsbench.XXXXXX)
-server_pid=""
-stop_server() {
-  [[ -n $server_pid ]] || return 0
-  kill -TERM "$server_pid" 2>/dev/null || true
-  for _ in $(seq 50); do kill -0 "$server_pid" 2>/dev/null || break; sleep 0.1; done
-  kill -KILL "$server_pid" 2>/dev/null || true
-  wait "$server_pid" 2>/dev/null || true
-  server_pid=""
-}
-trap 'stop_server; rm -rf "$tmp"' EXIT
+# $tmp, and $pid stopped by stop_server whichever server it is.
+source "$root/bench/lib.sh"
 
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$tmp/server.key" \
   -out "$tmp/server.pem" -subj /CN=localhost -days 2 2>/dev/null
 
-port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+port_free() { ! listening "$1"; }
 free_port() {
   local port
   while :; do
@@ -73,7 +64,8 @@ free_port() {
 }
 wait_listening() {
   for _ in $(seq 200); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+    listening "$1" && return 0
+    kill -0 "$pid" 2>/dev/null || break
     sleep 0.05
   done
   echo "tls_compare: nothing listens on $1; the server's log:" >&2
@@ -100,14 +92,14 @@ start_server() {  # start_server NAME PORT PROGRAM
         "EXEC:$program" 2>"$tmp/socat.log" &
       ;;
   esac
-  server_pid=$!
+  pid=$!
   wait_listening "$port"
 }
 
 # The server's CPU (its own and its reaped children's: fronts, forks and
 # programs) per connection: a measure the machine's load disturbs less
 # than the rate does.
-server_cpu_ticks() { awk '{ print $14 + $15 + $16 + $17 }' "/proc/$server_pid/stat"; }
+server_cpu_ticks() { awk '{ print $14 + $15 + $16 + $17 }' "/proc/$pid/stat"; }
 cpu_us_per_connection() {  # BEFORE AFTER LOADGEN_LINE
   local ok
   ok=$(echo "$3" | sed -n 's/.*"ok":\([0-9]*\).*/\1/p')
