@@ -298,7 +298,10 @@ SysFailure OpenReportPipe(ReportPipe& pipe) {
 }
 
 ForkSpawner::ForkSpawner() {
-  if (!kCloneSharingMemory) return;
+  if (!kCloneSharingMemory) {
+    spare_failure_pipe_ = OpenFailurePipe();
+    return;
+  }
   size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
   stack_size_ = 64 * 1024 + page;  // the child's frames are small; the lowest page guards
   void* mapping = mmap(nullptr, stack_size_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
@@ -312,6 +315,7 @@ ForkSpawner::ForkSpawner() {
   // 2 (root-only dumps) cannot be set back; 0 is the safer of the others.
   dumpable_ = prctl(PR_GET_DUMPABLE) == 1 ? 1 : 0;
   ReserveLowSlots();
+  spare_failure_pipe_ = OpenFailurePipe();  // above the slots: no clone copies it
 }
 
 void ForkSpawner::ReserveLowSlots() {
@@ -368,25 +372,38 @@ SysFailure ForkSpawner::Spawn(const ChildSpec& spec, ReportPipe& pipe, Started& 
   return result;
 }
 
-SysFailure ForkSpawner::ForkChild(const ChildSpec& spec, int pipe_write, Started& started) {
-  int fds[2];
+ForkSpawner::FailurePipe ForkSpawner::OpenFailurePipe() {
   // Non-blocking both ways: the child's one small write into the empty pipe
-  // cannot block anyway, and our read in Reaped must not. Out of
-  // descriptors, the child starts without one: the connection is already
-  // accepted and must not be dropped; a failure then shows only as exit
-  // status 127. (TODO: reserve this pipe before accept, as the report pipe.)
-  UniqueFd read_end, write_end;
+  // cannot block anyway, and our read in Reaped must not.
+  int fds[2];
+  FailurePipe pipe;
   if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) == 0) {
-    read_end.Reset(fds[0]);
-    write_end.Reset(fds[1]);
+    pipe.read_end.Reset(fds[0]);
+    pipe.write_end.Reset(fds[1]);
   }
+  return pipe;
+}
+
+SysFailure ForkSpawner::ForkChild(const ChildSpec& spec, int pipe_write, Started& started) {
+  // The pipe opened ahead, before this connection was accepted. Had that
+  // failed and still fails now (out of descriptors), the child starts
+  // without one: the connection is accepted and must not be dropped, and a
+  // failure then shows only as exit status 127.
+  if (!spare_failure_pipe_.read_end) spare_failure_pipe_ = OpenFailurePipe();
+  FailurePipe failure_pipe = std::move(spare_failure_pipe_);
   started.pid = ForkSandboxed(spec);
   if (started.pid == 0 && spec.tls != nullptr) {
-    RunTlsFront(spec, pipe_write, write_end.Get(), stack_ != nullptr ? stack_ + stack_size_ : nullptr);
+    RunTlsFront(spec, pipe_write, failure_pipe.write_end.Get(), stack_ != nullptr ? stack_ + stack_size_ : nullptr);
   }
-  if (started.pid == 0) RunChild(spec, pipe_write, write_end.Get(), nullptr);
-  if (started.pid < 0) return SysFailure{"fork", errno};
-  if (read_end) failure_pipes_[started.pid] = std::move(read_end);
+  if (started.pid == 0) RunChild(spec, pipe_write, failure_pipe.write_end.Get(), nullptr);
+  if (started.pid < 0) {
+    int err = errno;
+    spare_failure_pipe_ = std::move(failure_pipe);
+    return SysFailure{"fork", err};
+  }
+  if (failure_pipe.read_end) failure_pipes_[started.pid] = std::move(failure_pipe.read_end);
+  // The next forked child's, while descriptors are at hand.
+  spare_failure_pipe_ = OpenFailurePipe();
   return SysFailure{};
 }
 

@@ -168,6 +168,15 @@ class ForkSpawner : public Spawner {
   // Each forked child's failure pipe (our non-blocking read end), until it
   // is reaped.
   std::map<pid_t, UniqueFd> failure_pipes_;
+  // The next forked child's failure pipe, opened ahead (at construction
+  // and after each fork) as the report pipe is before accept: a child
+  // forked when descriptors have run out still reports why it could not
+  // start.
+  struct FailurePipe {
+    UniqueFd read_end, write_end;
+  };
+  static FailurePipe OpenFailurePipe();
+  FailurePipe spare_failure_pipe_;
 };
 
 }  // namespace yinetd::spawn

@@ -370,5 +370,48 @@ TEST_CASE("a failing process control is reported like an exec failure, for a pro
   }
 }
 
+TEST_CASE("a forked child reports why it could not start even when descriptors ran out before the spawn") {
+  int pair[2];
+  REQUIRE(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) == 0);
+  UniqueFd ours(pair[0]), theirs(pair[1]);
+  UniqueFd devnull(open("/dev/null", O_RDWR | O_CLOEXEC));
+  std::vector<std::string> argv{"/bin/true"};
+  std::vector<char*> argv_ptrs = ToExecArray(argv);
+  ProcessControls controls;
+  controls.rlimits = {{RLIMIT_NOFILE, RLIM_INFINITY}};  // above the kernel's nr_open: the start fails
+  // A builtin is always forked.
+  ChildSpec spec{"/bin/true", argv_ptrs.data(), argv_ptrs.data() + 1, theirs.Get(), StderrTarget::kNull,
+                 devnull.Get(), nullptr, &controls, builtin::Find("echo")};
+  ForkSpawner spawner;
+  ReportPipe pipe;
+  REQUIRE(OpenReportPipe(pipe).Ok());
+  // Every descriptor taken, as when a flood has used them all: nothing
+  // can be opened at the spawn.
+  rlimit saved{};
+  REQUIRE(getrlimit(RLIMIT_NOFILE, &saved) == 0);
+  std::vector<UniqueFd> filler;
+  rlimit lowered = saved;
+  lowered.rlim_cur = 256;
+  REQUIRE(setrlimit(RLIMIT_NOFILE, &lowered) == 0);
+  for (;;) {
+    UniqueFd fd(open("/dev/null", O_RDONLY | O_CLOEXEC));
+    if (!fd) break;
+    filler.push_back(std::move(fd));
+  }
+  int probe[2];
+  bool exhausted = pipe2(probe, O_CLOEXEC) != 0;
+  Started started;
+  SysFailure spawned = spawner.Spawn(spec, pipe, started);
+  filler.clear();
+  REQUIRE(setrlimit(RLIMIT_NOFILE, &saved) == 0);
+  REQUIRE(exhausted);
+  REQUIRE(spawned.Ok());
+  int status = 0;
+  REQUIRE(waitpid(started.pid, &status, 0) == started.pid);
+  CHECK(WEXITSTATUS(status) == kStartFailedStatus);
+  std::optional<SysFailure> failure = spawner.Reaped(started.pid);
+  CHECK(IsCall(failure, "setrlimit nofile"));
+}
+
 }  // namespace
 }  // namespace yinetd::spawn
