@@ -368,8 +368,9 @@ std::optional<pid_t> Supervisor::StartChild(Listener& listener, int fd, std::vec
   if (service.config.dynamic_user) {
     dynamic_user = sandboxes_.AcquireDynamicUser();
     if (!dynamic_user) {
-      // Every uid of the range runs a connection: rest, as when out of fds.
-      spare_pipe_ = std::move(pipe);
+      // Every uid of the range runs a connection: rest, as when out of fds;
+      // a report pipe taken for this child is the next one's spare.
+      if (pipe.read_end) spare_pipe_ = std::move(pipe);
       listeners_.OnServeError(listener, "dynamic_users", EUSERS);
       return std::nullopt;
     }
