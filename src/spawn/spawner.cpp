@@ -15,9 +15,12 @@
 #include <cerrno>
 #include <system_error>
 
+#include "builtin/builtin.h"
+#include "sandbox/sandbox.h"
 #include "spawn/process_controls.h"
 #include "sys/signal_pipe.h"
 #include "sys/sys_error.h"
+#include "tls/front.h"
 
 namespace yinetd::spawn {
 namespace {

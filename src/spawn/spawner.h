@@ -26,14 +26,24 @@
 #include <string_view>
 #include <vector>
 
-#include "builtin/builtin.h"
-#include "sandbox/sandbox.h"
 #include "spawn/clone_watchdog.h"
 #include "spawn/credentials.h"
 #include "spawn/process_controls.h"
 #include "sys/sys_error.h"
 #include "sys/unique_fd.h"
-#include "tls/front.h"
+
+// What a child may be asked to be besides a program: known here by name
+// only, so that the spawner's interface does not bring the config (which
+// the sandbox and TLS modules are built from) to everyone who includes it.
+namespace yinetd::builtin {
+struct Builtin;
+}
+namespace yinetd::sandbox {
+struct Prepared;
+}
+namespace yinetd::tls {
+struct FrontSpec;
+}
 
 namespace yinetd::spawn {
 

@@ -15,9 +15,10 @@
 #include "net/listener.h"
 #include "spawn/child_env.h"
 #include "supervisor/reload_plan.h"
-#include "sys/sys_error.h"
 #include "supervisor/tls_service.h"
+#include "sys/sys_error.h"
 #include "systemd/notify.h"
+#include "tls/front.h"
 
 namespace yinetd::supervisor {
 namespace {

@@ -18,6 +18,7 @@
 #include <thread>
 #include <atomic>
 
+#include "builtin/builtin.h"
 #include "spawn/child_env.h"
 
 namespace yinetd::spawn {
