@@ -95,11 +95,15 @@ inline std::optional<uint32_t> Run(const std::vector<sock_filter>& program, cons
 
 // Whether the kernel, when the filter is installed, finds that `nr` on
 // `arch` is always allowed: it follows the program with only the number
-// and architecture known, and gives up at anything else.
-inline bool ConstantAllow(const std::vector<sock_filter>& program, uint32_t arch, uint32_t nr) {
+// and architecture known, and gives up at anything else. `steps` counts
+// the instructions it followed: the kernel does this for every call
+// number of both architectures in every child that installs the filter.
+inline bool ConstantAllow(const std::vector<sock_filter>& program, uint32_t arch, uint32_t nr,
+                          size_t* steps = nullptr) {
   uint32_t a = 0;
   for (size_t pc = 0; pc < program.size(); ++pc) {
     const sock_filter& insn = program[pc];
+    if (steps != nullptr) ++*steps;
     switch (insn.code) {
       case BPF_LD | BPF_W | BPF_ABS:
         if (insn.k == offsetof(seccomp_data, nr)) a = nr;
