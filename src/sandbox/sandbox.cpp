@@ -80,10 +80,6 @@ void PrepareMounts(const config::SandboxConfig& sandbox, Prepared& prepared) {
 
 SysFailure Fail(const char* call) { return SysFailure{call, errno}; }
 
-// Mounts no other connection may see: a /proc of its pid namespace, an
-// empty /tmp.
-bool NeedsOwnMounts(const Prepared& prepared) { return prepared.mount_proc || !prepared.private_tmp_dirs.empty(); }
-
 SysFailure MountOwn(const Prepared& prepared) {
   if (prepared.mount_proc &&
       mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) != 0) {
@@ -151,6 +147,12 @@ std::unique_ptr<Prepared> Prepare(std::string_view service, const config::Sandbo
     Append(prepared->mechanisms, "cgroup");
   }
   return prepared;
+}
+
+// Mounts no other connection may see: a /proc of its pid namespace, an
+// empty /tmp.
+bool NeedsOwnMounts(const Prepared& prepared) {
+  return prepared.mount_namespace && (prepared.mount_proc || !prepared.private_tmp_dirs.empty());
 }
 
 std::string OfferedMechanisms(const config::KernelSupport& kernel) {

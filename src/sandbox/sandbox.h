@@ -67,6 +67,10 @@ std::unique_ptr<Prepared> Prepare(std::string_view service, const config::Sandbo
 // namespaces,cgroup"; "none" without any.
 std::string OfferedMechanisms(const config::KernelSupport& kernel);
 
+// Whether each connection gets a mount namespace of its own, a copy of
+// the service's (for private_tmp, or a pid namespace's /proc).
+bool NeedsOwnMounts(const Prepared& prepared);
+
 // Child side: async-signal-safe, no allocation. Step 1 (see above).
 SysFailure EnterNamespaces(const Prepared& prepared);
 // Child side: step 3, after privileges are dropped.

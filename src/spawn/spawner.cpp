@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <system_error>
 
 #include "spawn/process_controls.h"
@@ -390,7 +391,27 @@ SysFailure ForkSpawner::ForkChild(const ChildSpec& spec, int pipe_write, Started
   return SysFailure{};
 }
 
+void ForkSpawner::HoldMountNamespace(const ChildSpec& spec, pid_t pid) {
+  if (spec.sandbox == nullptr || !sandbox::NeedsOwnMounts(*spec.sandbox)) return;
+  if (!releaser_) {
+    try {
+      releaser_ = std::make_unique<sandbox::NamespaceReleaser>();
+    } catch (const std::exception&) {
+      return;  // the child's exit tears its namespace down, as without us
+    }
+  }
+  char path[48];
+  std::snprintf(path, sizeof path, "/proc/%d/ns/mnt", static_cast<int>(pid));
+  // Fails when the program has exited already: its namespace is gone.
+  UniqueFd ns(open(path, O_RDONLY | O_CLOEXEC));
+  if (ns) mount_namespaces_[pid] = std::move(ns);
+}
+
 std::optional<SysFailure> ForkSpawner::Reaped(pid_t pid) {
+  if (auto held = mount_namespaces_.find(pid); held != mount_namespaces_.end()) {
+    releaser_->Release(std::move(held->second));
+    mount_namespaces_.erase(held);
+  }
   auto it = failure_pipes_.find(pid);
   if (it == failure_pipes_.end()) return std::nullopt;
   UniqueFd read_end = std::move(it->second);
@@ -455,6 +476,7 @@ SysFailure ForkSpawner::CloneChild(const ChildSpec& spec, int pipe_write, Starte
   started.pid = pid;
   if (!failure.Ok()) started.failure = failure;
   if (killed) started.failure = SysFailure{"stopped before exec", ECANCELED};
+  if (!started.failure) HoldMountNamespace(spec, pid);
   return SysFailure{};
 }
 
