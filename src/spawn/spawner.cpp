@@ -225,9 +225,12 @@ pid_t StartProgramFromFront(const ChildSpec& program, int pipe_write, int failur
 [[noreturn]] void RunTlsFront(const ChildSpec& spec, int pipe_write, int failure_fd, char* stack_top) {
   ResetSignalsForChild();
   if (setpgid(0, 0) < 0) FailStart(Reporter{failure_fd, nullptr}, "setpgid", errno);
-  int keep[] = {spec.connection_fd, spec.tls->outcome_fd, pipe_write, spec.devnull_fd, failure_fd};
+  // The program enters the service's mount namespace itself (the front
+  // stays in ours): its fd must outlive the closing.
+  int mount_namespace = spec.sandbox != nullptr ? spec.sandbox->mount_namespace.Get() : -1;
+  int keep[] = {spec.connection_fd, spec.tls->outcome_fd, pipe_write, spec.devnull_fd, failure_fd, mount_namespace};
   std::sort(std::begin(keep), std::end(keep));
-  CloseAllBut({keep[0], keep[1], keep[2], keep[3], keep[4]});
+  CloseAllBut({keep[0], keep[1], keep[2], keep[3], keep[4], keep[5]});
   tls::RunFront(*spec.tls, spec.connection_fd, spec.envp, spec.credentials, [&](int plain_fd, char* const* envp) {
     ChildSpec program = spec;
     program.connection_fd = plain_fd;
