@@ -25,22 +25,23 @@ bool IsDirectory(const std::string& path) {
   return stat(path.c_str(), &info) == 0 && S_ISDIR(info.st_mode);
 }
 
-// What a hidden file is covered with: a device node, which a mount with
-// MS_NODEV refuses to open (EACCES, for root too).
-constexpr const char* kHiddenFileCover = "/dev/null";
-
 int NamespaceFlags(const config::SandboxConfig& sandbox, bool dynamic_user) {
   int flags = 0;
   bool pid = sandbox.pid_namespace || dynamic_user;
   if (pid) flags |= CLONE_NEWPID;
   if (sandbox.ipc_namespace) flags |= CLONE_NEWIPC;
   if (sandbox.uts_namespace) flags |= CLONE_NEWUTS;
-  // `namespaces: [pid]` gets its own /proc, which needs a mount namespace.
-  // A dynamic user's pid namespace is there only so that its processes end
-  // with the connection: the host's /proc serves (/proc/self still works),
-  // and a mount namespace and a procfs per connection are saved.
-  if (sandbox.NeedsMountNamespace() || sandbox.pid_namespace) flags |= CLONE_NEWNS;
+  // No CLONE_NEWNS: a child enters its service's mount namespace with
+  // setns, and copies it only for mounts of its own (EnterMounts).
   return flags;
+}
+
+// `namespaces: [pid]` gets its own /proc, which needs a mount namespace.
+// A dynamic user's pid namespace is there only so that its processes end
+// with the connection: the host's /proc serves (/proc/self still works),
+// and a mount namespace and a procfs per connection are saved.
+bool UsesMountNamespace(const config::SandboxConfig& sandbox) {
+  return sandbox.NeedsMountNamespace() || sandbox.pid_namespace;
 }
 
 void Append(std::string& list, const char* name) {
@@ -79,6 +80,41 @@ void PrepareMounts(const config::SandboxConfig& sandbox, Prepared& prepared) {
 
 SysFailure Fail(const char* call) { return SysFailure{call, errno}; }
 
+SysFailure MountOwn(const Prepared& prepared) {
+  if (prepared.mount_proc &&
+      mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) != 0) {
+    return Fail("mount /proc");
+  }
+  for (const std::string& dir : prepared.private_tmp_dirs) {
+    if (mount("tmpfs", dir.c_str(), "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777") != 0) return Fail("mount private_tmp");
+  }
+  return {};
+}
+
+SysFailure CoverAgain(const Prepared& prepared) {
+  for (const std::string& dir : prepared.hidden) {
+    if (SysFailure failure = CoverDirectory(dir.c_str()); !failure.Ok()) return failure;
+  }
+  for (const std::string& file : prepared.hidden_files) {
+    if (SysFailure failure = CoverFile(file.c_str()); !failure.Ok()) return failure;
+  }
+  return {};
+}
+
+// The service's mount namespace; a copy of it when the connection needs
+// mounts of its own, or when a hidden path was replaced since the
+// template was made (mount_namespace.h). The copy's mounts are slaves of
+// the host's, as the template's are: nothing mounted in it goes back.
+SysFailure EnterMounts(const Prepared& prepared) {
+  if (!prepared.mount_namespace) return {};
+  if (setns(prepared.mount_namespace.Get(), CLONE_NEWNS) != 0) return Fail("setns mnt");
+  bool covered = CoversInPlace(prepared.covers);
+  if (covered && !NeedsOwnMounts(prepared)) return {};
+  if (unshare(CLONE_NEWNS) != 0) return Fail("unshare mnt");
+  if (SysFailure failure = MountOwn(prepared); !failure.Ok()) return failure;
+  return covered ? SysFailure{} : CoverAgain(prepared);
+}
+
 }  // namespace
 
 std::unique_ptr<Prepared> Prepare(std::string_view service, const config::SandboxConfig& sandbox,
@@ -86,11 +122,15 @@ std::unique_ptr<Prepared> Prepare(std::string_view service, const config::Sandbo
   auto prepared = std::make_unique<Prepared>();
   prepared->clone_flags = NamespaceFlags(sandbox, dynamic_user);
   prepared->mount_proc = sandbox.pid_namespace;
-  if (prepared->clone_flags != 0) Append(prepared->mechanisms, "namespaces");
   PrepareMounts(sandbox, *prepared);
-  if (sandbox.private_network) {
-    prepared->network_namespace = MakeLoopbackNamespace();
-    if (prepared->clone_flags == 0) Append(prepared->mechanisms, "namespaces");
+  if (UsesMountNamespace(sandbox)) {
+    MountTemplate made = MakeMountTemplate(prepared->hidden, prepared->hidden_files);
+    prepared->mount_namespace = std::move(made.ns);
+    prepared->covers = std::move(made.covers);
+  }
+  if (sandbox.private_network) prepared->network_namespace = MakeLoopbackNamespace();
+  if (prepared->clone_flags != 0 || prepared->mount_namespace || prepared->network_namespace) {
+    Append(prepared->mechanisms, "namespaces");
   }
   if (sandbox.NeedsLandlock()) {
     prepared->landlock_ruleset = MakeLandlockRuleset(sandbox, kernel.landlock_abi);
@@ -109,6 +149,12 @@ std::unique_ptr<Prepared> Prepare(std::string_view service, const config::Sandbo
   return prepared;
 }
 
+// Mounts no other connection may see: a /proc of its pid namespace, an
+// empty /tmp.
+bool NeedsOwnMounts(const Prepared& prepared) {
+  return prepared.mount_namespace && (prepared.mount_proc || !prepared.private_tmp_dirs.empty());
+}
+
 std::string OfferedMechanisms(const config::KernelSupport& kernel) {
   std::string list;
   if (kernel.landlock_abi > 0) Append(list, "landlock");
@@ -122,31 +168,7 @@ SysFailure EnterNamespaces(const Prepared& prepared) {
   if (prepared.network_namespace && setns(prepared.network_namespace.Get(), CLONE_NEWNET) != 0) {
     return Fail("setns net");
   }
-  if ((prepared.clone_flags & CLONE_NEWNS) == 0) return {};
-  if (mount(nullptr, "/", nullptr, MS_REC | MS_SLAVE, nullptr) != 0) return Fail("mount / slave");
-  if (prepared.mount_proc &&
-      mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) != 0) {
-    return Fail("mount /proc");
-  }
-  for (const std::string& dir : prepared.private_tmp_dirs) {
-    if (mount("tmpfs", dir.c_str(), "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777") != 0) return Fail("mount private_tmp");
-  }
-  for (const std::string& path : prepared.hidden) {
-    if (mount("tmpfs", path.c_str(), "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=000") != 0) {
-      return Fail("mount hidden");
-    }
-  }
-  // A bind mount takes its flags only when remounted: first cover the file,
-  // then make the cover read-only, nodev (so it cannot be opened), nosuid
-  // and noexec.
-  for (const std::string& path : prepared.hidden_files) {
-    if (mount(kHiddenFileCover, path.c_str(), nullptr, MS_BIND, nullptr) != 0) return Fail("mount hidden");
-    if (mount(nullptr, path.c_str(), nullptr, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NODEV | MS_NOSUID | MS_NOEXEC,
-              nullptr) != 0) {
-      return Fail("mount hidden");
-    }
-  }
-  return {};
+  return EnterMounts(prepared);
 }
 
 SysFailure Confine(const Prepared& prepared) {

@@ -8,13 +8,13 @@
 // (async-signal-safe, no allocation), in this order, each step needing
 // what is still allowed before it and none undoing another:
 //
-//   0. clone itself: new pid, ipc, uts and mount namespaces (CloneFlags),
-//      and with a cgroup, straight into the service's group;
+//   0. clone itself: new pid, ipc and uts namespaces (CloneFlags), and
+//      with a cgroup, straight into the service's group;
 //   1. EnterNamespaces, still privileged: setns into the network
-//      namespace; mounts made private (MS_SLAVE, so nothing we mount
-//      reaches the host), a fresh /proc for a pid namespace, a tmpfs on
-//      /tmp and /var/tmp, an empty read-only tmpfs over each hidden directory,
-//      /dev/null bound on a nodev mount over each hidden file;
+//      namespace and into the service's mount namespace, where the hidden
+//      paths are covered already (mount_namespace.h); then, for mounts of
+//      the connection's own, a copy of that namespace (unshare) with a
+//      fresh /proc for a pid namespace and a tmpfs on /tmp and /var/tmp;
 //   2. the process controls (rlimits, nice, chroot), then dropping to the
 //      service's user (spawn/process_controls.h);
 //   3. Confine, last before exec: no_new_privs (which Landlock and an
@@ -32,6 +32,7 @@
 
 #include "config/config.h"
 #include "config/host.h"
+#include "sandbox/mount_namespace.h"
 #include "spawn/process_controls.h"
 #include "sys/unique_fd.h"
 
@@ -45,10 +46,12 @@ struct Prepared {
   UniqueFd landlock_ruleset;      // read_only, writable; invalid: none
   std::vector<sock_filter> seccomp_program;  // empty: no filter
   sock_fprog seccomp_fprog{};     // points into seccomp_program
+  UniqueFd mount_namespace;       // the service's (mount_namespace.h); invalid: ours
   bool mount_proc = false;        // a pid namespace: its own /proc
   std::vector<std::string> private_tmp_dirs;  // the ones that exist
   std::vector<std::string> hidden;            // directories: an empty tmpfs over each
   std::vector<std::string> hidden_files;      // anything else: /dev/null, nodev, over each
+  std::vector<Cover> covers;                  // the template's, checked by each child
   UniqueFd cgroup;                // the service's cgroup; invalid: none
   std::string mechanisms;         // "landlock,seccomp,namespaces,cgroup", for logs
 };
@@ -63,6 +66,10 @@ std::unique_ptr<Prepared> Prepare(std::string_view service, const config::Sandbo
 // Which mechanisms the kernel offers, for event=start: "landlock,seccomp,
 // namespaces,cgroup"; "none" without any.
 std::string OfferedMechanisms(const config::KernelSupport& kernel);
+
+// Whether each connection gets a mount namespace of its own, a copy of
+// the service's (for private_tmp, or a pid namespace's /proc).
+bool NeedsOwnMounts(const Prepared& prepared);
 
 // Child side: async-signal-safe, no allocation. Step 1 (see above).
 SysFailure EnterNamespaces(const Prepared& prepared);

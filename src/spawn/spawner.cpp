@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <system_error>
 
 #include "builtin/builtin.h"
@@ -227,9 +228,12 @@ pid_t StartProgramFromFront(const ChildSpec& program, int pipe_write, int failur
 [[noreturn]] void RunTlsFront(const ChildSpec& spec, int pipe_write, int failure_fd, char* stack_top) {
   ResetSignalsForChild();
   if (setpgid(0, 0) < 0) FailStart(Reporter{failure_fd, nullptr}, "setpgid", errno);
-  int keep[] = {spec.connection_fd, spec.tls->outcome_fd, pipe_write, spec.devnull_fd, failure_fd};
+  // The program enters the service's mount namespace itself (the front
+  // stays in ours): its fd must outlive the closing.
+  int mount_namespace = spec.sandbox != nullptr ? spec.sandbox->mount_namespace.Get() : -1;
+  int keep[] = {spec.connection_fd, spec.tls->outcome_fd, pipe_write, spec.devnull_fd, failure_fd, mount_namespace};
   std::sort(std::begin(keep), std::end(keep));
-  CloseAllBut({keep[0], keep[1], keep[2], keep[3], keep[4]});
+  CloseAllBut({keep[0], keep[1], keep[2], keep[3], keep[4], keep[5]});
   tls::RunFront(*spec.tls, spec.connection_fd, spec.envp, spec.credentials, [&](int plain_fd, char* const* envp) {
     ChildSpec program = spec;
     program.connection_fd = plain_fd;
@@ -410,7 +414,27 @@ SysFailure ForkSpawner::ForkChild(const ChildSpec& spec, int pipe_write, Started
   return SysFailure{};
 }
 
+void ForkSpawner::HoldMountNamespace(const ChildSpec& spec, pid_t pid) {
+  if (spec.sandbox == nullptr || !sandbox::NeedsOwnMounts(*spec.sandbox)) return;
+  if (!releaser_) {
+    try {
+      releaser_ = std::make_unique<sandbox::NamespaceReleaser>();
+    } catch (const std::exception&) {
+      return;  // the child's exit tears its namespace down, as without us
+    }
+  }
+  char path[48];
+  std::snprintf(path, sizeof path, "/proc/%d/ns/mnt", static_cast<int>(pid));
+  // Fails when the program has exited already: its namespace is gone.
+  UniqueFd ns(open(path, O_RDONLY | O_CLOEXEC));
+  if (ns) mount_namespaces_[pid] = std::move(ns);
+}
+
 std::optional<SysFailure> ForkSpawner::Reaped(pid_t pid) {
+  if (auto held = mount_namespaces_.find(pid); held != mount_namespaces_.end()) {
+    releaser_->Release(std::move(held->second));
+    mount_namespaces_.erase(held);
+  }
   auto it = failure_pipes_.find(pid);
   if (it == failure_pipes_.end()) return std::nullopt;
   UniqueFd read_end = std::move(it->second);
@@ -475,6 +499,7 @@ SysFailure ForkSpawner::CloneChild(const ChildSpec& spec, int pipe_write, Starte
   started.pid = pid;
   if (!failure.Ok()) started.failure = failure;
   if (killed) started.failure = SysFailure{"stopped before exec", ECANCELED};
+  if (!started.failure) HoldMountNamespace(spec, pid);
   return SysFailure{};
 }
 

@@ -26,6 +26,7 @@
 #include <string_view>
 #include <vector>
 
+#include "sandbox/namespace_releaser.h"
 #include "spawn/clone_watchdog.h"
 #include "spawn/credentials.h"
 #include "spawn/process_controls.h"
@@ -141,10 +142,16 @@ class ForkSpawner : public Spawner {
   // For tests, from another thread, once a child that switches user has
   // been spawned.
   pid_t CloningPid() const { return watchdog_ ? watchdog_->Child() : 0; }
+  // Running children whose own mount namespace we hold (HoldMountNamespace).
+  size_t HeldMountNamespaces() const { return mount_namespaces_.size(); }
 
  private:
   SysFailure CloneChild(const ChildSpec& spec, int pipe_write, Started& started);
   SysFailure ForkChild(const ChildSpec& spec, int pipe_write, Started& started);
+  // A cloned child with a mount namespace of its own (private_tmp, a pid
+  // namespace's /proc): we keep a reference to it until the child is
+  // reaped, and then the releaser drops it (namespace_releaser.h says why).
+  void HoldMountNamespace(const ChildSpec& spec, pid_t pid);
   void ReserveLowSlots();
   // Moves `fd` into low slot `slot` if it sits above the slots; the fd the
   // child is to use, or -1 if the move failed.
@@ -187,6 +194,10 @@ class ForkSpawner : public Spawner {
   };
   static FailurePipe OpenFailurePipe();
   FailurePipe spare_failure_pipe_;
+  // Each running child's own mount namespace, and who drops it once the
+  // child is reaped (made with the first such child).
+  std::map<pid_t, UniqueFd> mount_namespaces_;
+  std::unique_ptr<sandbox::NamespaceReleaser> releaser_;
 };
 
 }  // namespace yinetd::spawn

@@ -1,5 +1,5 @@
-// Test helper: reports what its sandbox lets it do, one "key=value" line
-// each, then "ready". Then it reads commands until EOF:
+// Test helper: reports what its sandbox lets it do (and which mount
+// namespace it is in), one "key=value" line each, then "ready". Then it reads commands until EOF:
 //   "kill PID"  → "kill=ok" or "kill=<errno name>" (signal 0 to PID)
 // Arguments: a directory it should be able to write, one that should be
 // hidden from it (with a file "secret" in it), and a hidden file, all
@@ -95,6 +95,11 @@ int main(int argc, char** argv) {
   std::printf("uid=%d\ngid=%d\npid=%d\n", static_cast<int>(getuid()), static_cast<int>(getgid()),
               static_cast<int>(getpid()));
   std::printf("interfaces=%s\n", Interfaces().c_str());
+  char mount_namespace[64] = {};
+  if (readlink("/proc/self/ns/mnt", mount_namespace, sizeof mount_namespace - 1) < 0) {
+    std::strcpy(mount_namespace, Outcome(false).c_str());
+  }
+  std::printf("mnt_ns=%s\n", mount_namespace);
   std::printf("write_etc=%s\nwrite_usr=%s\n", TryCreate("/etc").c_str(), TryCreate("/usr").c_str());
   if (writable != "-") std::printf("write_writable=%s\n", TryCreate(writable).c_str());
   if (hidden != "-") {

@@ -195,6 +195,38 @@ TEST_CASE("hidden: a hidden directory's files cannot be reached") {
   CHECK(std::filesystem::exists(hidden + "/secret"));
 }
 
+TEST_CASE("hidden: every connection enters the service's one mount namespace; a reload that changes hidden makes another") {
+  if (SkipUnless(Kernel().namespaces, kNoNamespaces)) return;
+  uint16_t port = FreePort();
+  ScratchDir first_scratch("hidden-a", "/var/tmp"), second_scratch("hidden-b", "/var/tmp");
+  const std::string &first = first_scratch.Path(), &second = second_scratch.Path();
+  WriteText(first + "/secret", "a\n");
+  WriteText(second + "/secret", "b\n");
+  // The probe reads `first`'s secret as the hidden directory's, and again
+  // as a file named on its command line.
+  auto config = [&](const std::string& hidden) {
+    return ProbeService(port, "    sandbox: {hidden: [" + hidden + "]}\n",
+                        "[\"-\", " + hidden + ", " + first + "/secret]");
+  };
+  Yinetd yinetd(config(first));
+  Report a = Probe(port), b = Probe(port);
+  REQUIRE(a["ready"] == "yes");
+  REQUIRE(b["ready"] == "yes");
+  CHECK(a["read_hidden"] == "ENOENT");
+  CHECK(a["mnt_ns"] == b["mnt_ns"]);
+  char ours[64] = {};
+  REQUIRE(readlink("/proc/self/ns/mnt", ours, sizeof ours - 1) > 0);
+  CHECK(a["mnt_ns"] != ours);
+  yinetd.Rewrite(config(second));
+  yinetd.Signal(SIGHUP);
+  REQUIRE(yinetd.WaitForLog({"event=reload", "result=ok", "changed=1"}));
+  Report after = Probe(port);
+  REQUIRE(after["ready"] == "yes");
+  CHECK(after["read_hidden"] == "ENOENT");    // the second directory is hidden now
+  CHECK(after["read_hidden_file"] == "ok");   // and the first is not
+  CHECK(after["mnt_ns"] != a["mnt_ns"]);
+}
+
 TEST_CASE("hidden: a hidden file cannot be opened (EACCES), by root either; its directory still can") {
   if (SkipUnless(Kernel().namespaces, kNoNamespaces)) return;
   uint16_t port = FreePort();
@@ -231,6 +263,8 @@ TEST_CASE("private_tmp: /tmp is empty at start and another connection's files ar
   REQUIRE(b["ready"] == "yes");
   CHECK(b["tmp_entries"] == "0");
   CHECK(b["tmp_foreign_mark"] == "no");
+  // Each in a mount namespace of its own, a copy of the service's.
+  CHECK(a["mnt_ns"] != b["mnt_ns"]);
   // And nothing reached the host's /tmp.
   CHECK_FALSE(std::filesystem::exists("/tmp/probe-mark-" + a["pid"]));
 }

@@ -5,6 +5,7 @@
 #include <netinet/in.h>
 #include <sched.h>
 #include <seccomp.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -14,12 +15,14 @@
 #include <cerrno>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <functional>
 
 #include "sandbox/landlock.h"
 #include "sandbox/probe.h"
 #include "sandbox/seccomp_filter.h"
 #include "sandbox/system_call_sets.h"
+#include "sys/sys_error.h"
 
 namespace yinetd::sandbox {
 namespace {
@@ -49,6 +52,26 @@ int RunConfined(const Prepared& prepared, const std::function<int()>& check) {
 const config::KernelSupport& Kernel() {
   static const config::KernelSupport kernel = ProbeKernel();
   return kernel;
+}
+
+// Which namespace `path` (a /proc/PID/ns/* link) or `fd` is: its inode.
+// Plain calls: the children below use them too.
+ino_t NamespaceOf(const char* path) {
+  struct stat info;
+  return stat(path, &info) == 0 ? info.st_ino : 0;
+}
+ino_t NamespaceOf(int fd) {
+  struct stat info;
+  return fstat(fd, &info) == 0 ? info.st_ino : 0;
+}
+
+std::string ReadMountTable() {
+  std::ifstream in("/proc/self/mountinfo");
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+void WriteFile(const std::string& path, const char* text) {
+  std::ofstream(path) << text;
 }
 
 // In the build directory, not /tmp: private_tmp hides /tmp's contents.
@@ -196,22 +219,127 @@ TEST_CASE("private_tmp and hidden, in a mount namespace of the child's own") {
   sandbox.private_tmp = true;
   sandbox.hidden = {hidden};
   auto prepared = Prepare("t", sandbox, false, Kernel(), nullptr);
-  CHECK((prepared->clone_flags & CLONE_NEWNS) != 0);
-  int seen = RunConfined(*prepared, [&] {
-    if (access((hidden + "/secret").c_str(), F_OK) == 0) return 1;
-    if (open((hidden + "/new").c_str(), O_CREAT | O_WRONLY, 0600) >= 0) return 2;
-    if (std::filesystem::directory_iterator("/tmp") != std::filesystem::directory_iterator()) return 3;
-    if (open("/tmp/mine", O_CREAT | O_WRONLY, 0600) < 0) return 4;
-    return 0;
-  });
-  CHECK(seen == 0);
+  CHECK((prepared->clone_flags & CLONE_NEWNS) == 0);  // entered with setns, then copied
+  REQUIRE(prepared->mount_namespace.Valid());
+  ino_t service_ns = NamespaceOf(prepared->mount_namespace.Get());
+  // Twice: the second child's /tmp is empty again, and its namespace its own.
+  for (int child = 0; child < 2; ++child) {
+    int seen = RunConfined(*prepared, [&] {
+      if (access((hidden + "/secret").c_str(), F_OK) == 0) return 1;
+      if (open((hidden + "/new").c_str(), O_CREAT | O_WRONLY, 0600) >= 0) return 2;
+      if (std::filesystem::directory_iterator("/tmp") != std::filesystem::directory_iterator()) return 3;
+      if (open("/tmp/mine", O_CREAT | O_WRONLY, 0600) < 0) return 4;
+      if (NamespaceOf("/proc/self/ns/mnt") == service_ns) return 5;
+      return 0;
+    });
+    CHECK(seen == 0);
+  }
   CHECK(std::filesystem::exists(hidden + "/secret"));  // hidden from the child only
   CHECK_FALSE(std::filesystem::exists("/tmp/mine"));   // its /tmp was its own
   std::filesystem::remove_all(hidden);
 }
 
+TEST_CASE("hidden alone: every child enters the service's one mount namespace, made at load") {
+  if (!Kernel().namespaces) {
+    MESSAGE("skipped: yinetd may not make namespaces here (no CAP_SYS_ADMIN)");
+    return;
+  }
+  std::string hidden = TempDir();
+  WriteFile(hidden + "/secret", "s3cret\n");
+  config::SandboxConfig sandbox;
+  sandbox.hidden = {hidden};
+  auto prepared = Prepare("t", sandbox, false, Kernel(), nullptr);
+  CHECK(prepared->clone_flags == 0);
+  CHECK(prepared->mechanisms == "namespaces");
+  REQUIRE(prepared->mount_namespace.Valid());
+  ino_t service_ns = NamespaceOf(prepared->mount_namespace.Get());
+  CHECK(service_ns != NamespaceOf("/proc/self/ns/mnt"));
+  for (int child = 0; child < 2; ++child) {
+    int seen = RunConfined(*prepared, [&] {
+      if (NamespaceOf("/proc/self/ns/mnt") != service_ns) return 1;
+      return access((hidden + "/secret").c_str(), F_OK) != 0 && errno == ENOENT ? 0 : 2;
+    });
+    CHECK(seen == 0);
+  }
+  CHECK(std::filesystem::exists(hidden + "/secret"));  // hidden from the children only
+  std::filesystem::remove_all(hidden);
+}
+
+TEST_CASE("a hidden path replaced on the host after load is covered again by each child") {
+  if (!Kernel().namespaces) {
+    MESSAGE("skipped: yinetd may not make namespaces here (no CAP_SYS_ADMIN)");
+    return;
+  }
+  std::string dir = TempDir();
+  std::string hidden_dir = dir + "/keys", hidden_file = dir + "/shadow";
+  REQUIRE(std::filesystem::create_directory(hidden_dir));
+  WriteFile(hidden_dir + "/secret", "old\n");
+  WriteFile(hidden_file, "old\n");
+  config::SandboxConfig sandbox;
+  sandbox.hidden = {hidden_dir, hidden_file};
+  auto prepared = Prepare("t", sandbox, false, Kernel(), nullptr);
+  // As passwd replaces /etc/shadow: a new file renamed over the old one.
+  // The kernel detaches the template's cover from the replaced file, and
+  // from the removed directory.
+  WriteFile(dir + "/shadow.new", "new\n");
+  REQUIRE(rename((dir + "/shadow.new").c_str(), hidden_file.c_str()) == 0);
+  std::filesystem::remove_all(hidden_dir);
+  REQUIRE(std::filesystem::create_directory(hidden_dir));
+  WriteFile(hidden_dir + "/secret", "new\n");
+  ino_t service_ns = NamespaceOf(prepared->mount_namespace.Get());
+  int seen = RunConfined(*prepared, [&] {
+    if (open(hidden_file.c_str(), O_RDONLY | O_CLOEXEC) >= 0 || errno != EACCES) return 1;
+    if (access((hidden_dir + "/secret").c_str(), F_OK) == 0) return 2;
+    if (NamespaceOf("/proc/self/ns/mnt") == service_ns) return 3;  // covered in a copy of its own
+    return 0;
+  });
+  CHECK(seen == 0);
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("nothing mounted for a service or its children reaches the host, even where every mount is shared") {
+  if (!Kernel().namespaces) {
+    MESSAGE("skipped: yinetd may not make namespaces here (no CAP_SYS_ADMIN)");
+    return;
+  }
+  std::string dir = TempDir();
+  std::string hidden_dir = dir + "/keys", hidden_file = dir + "/shadow";
+  REQUIRE(std::filesystem::create_directory(hidden_dir));
+  WriteFile(hidden_file, "s3cret\n");
+  pid_t host = fork();
+  if (host == 0) {
+    // A host of our own whose every mount is shared, as systemd makes
+    // them: made private first, so that nothing of ours reaches the real one.
+    if (unshare(CLONE_NEWNS) != 0 || mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0 ||
+        mount(nullptr, "/", nullptr, MS_REC | MS_SHARED, nullptr) != 0) {
+      _exit(10);
+    }
+    std::string before = ReadMountTable();
+    config::SandboxConfig sandbox;
+    sandbox.private_tmp = true;
+    sandbox.hidden = {hidden_dir, hidden_file};
+    std::unique_ptr<Prepared> prepared;
+    try {
+      prepared = Prepare("t", sandbox, false, Kernel(), nullptr);
+    } catch (const SysError&) {
+      _exit(11);
+    }
+    if (ReadMountTable() != before) _exit(12);  // the template's covers
+    pid_t child = fork();
+    if (child == 0) _exit(EnterNamespaces(*prepared).Ok() ? 0 : 1);
+    int status = 0;
+    if (waitpid(child, &status, 0) != child || status != 0) _exit(13);
+    _exit(ReadMountTable() == before ? 0 : 14);  // the child's /tmp
+  }
+  int status = 0;
+  REQUIRE(waitpid(host, &status, 0) == host);
+  CHECK(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 0);
+  std::filesystem::remove_all(dir);
+}
+
 TEST_CASE("a hidden path beneath a private /tmp needs no mount of its own") {
-  if (!std::filesystem::is_directory("/tmp")) return;
+  if (!std::filesystem::is_directory("/tmp") || !Kernel().namespaces) return;
   char pattern[] = "/tmp/yinetd-hidden-XXXXXX";
   REQUIRE(mkdtemp(pattern) != nullptr);
   config::SandboxConfig sandbox;
@@ -230,6 +358,7 @@ TEST_CASE("a hidden path that does not exist is an error naming it") {
 }
 
 TEST_CASE("a hidden file beneath a hidden directory needs no cover of its own") {
+  if (!Kernel().namespaces) return;  // Prepare makes the service's mount namespace
   std::string dir = TempDir();
   std::string file = dir + "/key";
   REQUIRE(close(open(file.c_str(), O_CREAT | O_WRONLY | O_CLOEXEC, 0600)) == 0);
@@ -307,11 +436,14 @@ TEST_CASE("namespaces and dynamic users become clone flags") {
   CHECK(dynamic->clone_flags == CLONE_NEWPID);
   CHECK_FALSE(dynamic->mount_proc);
   CHECK(dynamic->mechanisms == "namespaces");
-  // Asked for, a pid namespace gets its own /proc.
+  // Asked for, a pid namespace gets its own /proc, in a copy of the
+  // service's mount namespace.
+  if (!Kernel().namespaces) return;
   config::SandboxConfig pid;
   pid.pid_namespace = true;
   auto with_pid = Prepare("t", pid, true, Kernel(), nullptr);
-  CHECK(with_pid->clone_flags == (CLONE_NEWPID | CLONE_NEWNS));
+  CHECK(with_pid->clone_flags == CLONE_NEWPID);
+  CHECK(with_pid->mount_namespace.Valid());
   CHECK(with_pid->mount_proc);
 }
 

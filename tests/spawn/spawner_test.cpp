@@ -19,6 +19,8 @@
 #include <atomic>
 
 #include "builtin/builtin.h"
+#include "sandbox/probe.h"
+#include "sandbox/sandbox.h"
 #include "spawn/child_env.h"
 
 namespace yinetd::spawn {
@@ -302,6 +304,44 @@ TEST_CASE("a program whose stderr is not logged runs without a report pipe where
   CHECK(run.socket_output == "no pipe\n");
   CHECK(WIFEXITED(run.wait_status));
   CHECK(WEXITSTATUS(run.wait_status) == 0);
+}
+
+TEST_CASE("a child with a mount namespace of its own leaves it to the spawner until it is reaped") {
+  if (!ClonesChild(nullptr)) return;  // a sanitized build forks
+  config::SandboxConfig tmp_only;
+  tmp_only.private_tmp = true;
+  std::unique_ptr<sandbox::Prepared> prepared;
+  try {
+    prepared = sandbox::Prepare("t", tmp_only, false, sandbox::ProbeKernel(), nullptr);
+  } catch (const SysError& e) {
+    MESSAGE("skipped: no mount namespaces here: " << e.what());
+    return;
+  }
+  int pair[2];
+  REQUIRE(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) == 0);
+  UniqueFd ours(pair[0]), theirs(pair[1]);
+  UniqueFd devnull(open("/dev/null", O_RDWR | O_CLOEXEC));
+  // Runs until we write a line, so that it is still there after Spawn.
+  std::vector<std::string> argv{"/bin/sh", "-c", "read line; readlink /proc/self/ns/mnt"}, env;
+  std::vector<char*> argv_ptrs = ToExecArray(argv), env_ptrs = ToExecArray(env);
+  ChildSpec spec{argv[0].c_str(), argv_ptrs.data(), env_ptrs.data(), theirs.Get(), StderrTarget::kNull, devnull.Get(),
+                 nullptr};
+  spec.sandbox = prepared.get();
+  ForkSpawner spawner;
+  ReportPipe no_pipe;
+  Started started;
+  REQUIRE(spawner.Spawn(spec, no_pipe, started).Ok());
+  REQUIRE_FALSE(started.failure.has_value());
+  theirs.Reset();
+  CHECK(spawner.HeldMountNamespaces() == 1);
+  REQUIRE(write(ours.Get(), "go\n", 3) == 3);
+  std::string ns = ReadAll(ours.Get());
+  CHECK(ns.rfind("mnt:[", 0) == 0);  // it ran, and its namespace outlived it
+  int status = 0;
+  REQUIRE(waitpid(started.pid, &status, 0) == started.pid);
+  CHECK(spawner.HeldMountNamespaces() == 1);
+  spawner.Reaped(started.pid);
+  CHECK(spawner.HeldMountNamespaces() == 0);
 }
 
 TEST_CASE("a builtin is served in the child, which keeps fds 0-2 only and exits 0") {
