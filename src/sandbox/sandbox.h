@@ -26,6 +26,7 @@
 
 #include <linux/filter.h>
 
+#include <array>
 #include <memory>
 #include <string>
 #include <vector>
@@ -54,6 +55,14 @@ struct Prepared {
   std::vector<Cover> covers;                  // the template's, checked by each child
   UniqueFd cgroup;                // the service's cgroup; invalid: none
   std::string mechanisms;         // "landlock,seccomp,namespaces,cgroup", for logs
+
+  // The descriptors a connection's child reads in EnterNamespaces and
+  // Confine (-1 where unset): whoever starts the child later (a TLS front)
+  // must keep them open. The cgroup is not among them: it is entered at
+  // the clone, by the process that clones.
+  std::array<int, 3> ChildFds() const {
+    return {network_namespace.Get(), landlock_ruleset.Get(), mount_namespace.Get()};
+  }
 };
 
 // Throws SysError naming the step (and path) that failed. `cgroups` is

@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
+#include <span>
 #include <system_error>
 
 #include "builtin/builtin.h"
@@ -152,7 +153,7 @@ int StderrSource(const ChildSpec& spec, int pipe_write) {
 // Closes every fd from 3 up but those in `keep` (sorted): a front lives as
 // long as its connection and must not hold listeners or other children's
 // pipes open.
-void CloseAllBut(std::initializer_list<int> keep) {
+void CloseAllBut(std::span<const int> keep) {
   unsigned int from = 3;
   for (int fd : keep) {
     if (fd < static_cast<int>(from)) continue;
@@ -228,12 +229,14 @@ pid_t StartProgramFromFront(const ChildSpec& program, int pipe_write, int failur
 [[noreturn]] void RunTlsFront(const ChildSpec& spec, int pipe_write, int failure_fd, char* stack_top) {
   ResetSignalsForChild();
   if (setpgid(0, 0) < 0) FailStart(Reporter{failure_fd, nullptr}, "setpgid", errno);
-  // The program enters the service's mount namespace itself (the front
-  // stays in ours): its fd must outlive the closing.
-  int mount_namespace = spec.sandbox != nullptr ? spec.sandbox->mount_namespace.Get() : -1;
-  int keep[] = {spec.connection_fd, spec.tls->outcome_fd, pipe_write, spec.devnull_fd, failure_fd, mount_namespace};
+  // The program enters the service's namespaces and restricts itself (the
+  // front stays as it is): the sandbox's fds must outlive the closing.
+  std::array<int, 3> sandbox_fds{-1, -1, -1};
+  if (spec.sandbox != nullptr) sandbox_fds = spec.sandbox->ChildFds();
+  int keep[] = {spec.connection_fd, spec.tls->outcome_fd, pipe_write,     spec.devnull_fd,
+                failure_fd,         sandbox_fds[0],       sandbox_fds[1], sandbox_fds[2]};
   std::sort(std::begin(keep), std::end(keep));
-  CloseAllBut({keep[0], keep[1], keep[2], keep[3], keep[4], keep[5]});
+  CloseAllBut(keep);
   tls::RunFront(*spec.tls, spec.connection_fd, spec.envp, spec.credentials, [&](int plain_fd, char* const* envp) {
     ChildSpec program = spec;
     program.connection_fd = plain_fd;

@@ -115,9 +115,17 @@ TEST_CASE("a sandboxed TLS service: the program is confined, the TLS front in fr
   // The front is forked into the connection's pid namespace, and forks the
   // program there; only the program applies the filters (the front needs
   // its inet socket and calls outside the set).
+  // Every key whose child step reads a descriptor the service holds: the
+  // network namespace (setns), the Landlock ruleset and the service's mount
+  // namespace (hidden). The front must keep them open for the program.
+  bool landlock = kernel.landlock_abi > 0;
+  std::string confinement = "    sandbox:\n      system_calls: service\n      address_families: [unix]\n"
+                            "      namespaces: [pid]\n      private_network: true\n      hidden: [" +
+                            (pki / "hidden") + "]\n" + (landlock ? "      read_only: true\n" : "");
+  WriteText(pki / "hidden/secret", "not for the program\n");
   Yinetd yinetd(Config(Service("boxed", port, Helper("sandbox_probe"),
-                               TlsBlock(pki) + "    sandbox:\n      system_calls: service\n"
-                                               "      address_families: [unix]\n      namespaces: [pid]\n")));
+                               "    args: [\"-\", \"" + (pki / "hidden") + "\"]\n" + TlsBlock(pki) +
+                                   confinement)));
   WriteText(pki / "command", "kill 999999\n");
   std::string result = Client(pki, port, "--send " + pki / "command" + " --out " + pki / "report");
   CHECK(Has(result, "\"version\": \"TLSv1.3\""));
@@ -131,6 +139,11 @@ TEST_CASE("a sandboxed TLS service: the program is confined, the TLS front in fr
   CHECK(Has(report, "syslog_call=EPERM\n"));
   CHECK(Has(report, "pid=2\n"));  // the front is 1
   CHECK(Has(report, "kill=ESRCH"));
+  // private_network: the program started at all (with the namespace's fd
+  // closed by the front, its setns failed and it never ran); it cannot
+  // list its interfaces here, address_families refuses the socket.
+  CHECK(Has(report, "read_hidden=ENOENT\n"));
+  if (landlock) CHECK_FALSE(Has(report, "write_etc=ok"));
   CHECK(yinetd.WaitForLog({"event=exit", "service=boxed", "status=0", "tls=1.3"}));
 }
 
