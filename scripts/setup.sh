@@ -14,7 +14,7 @@ cd "$(dirname "$0")/.."
 # Build and test dependencies, all from Debian.
 packages=(
   gcc g++ meson ninja-build pkg-config cmake
-  libyaml-cpp-dev libspdlog-dev libcli11-dev doctest-dev
+  libyaml-cpp-dev libyaml-dev libspdlog-dev libcli11-dev doctest-dev
   libsystemd-dev systemd scdoc man-db dpkg-dev debhelper git
   clang libclang-rt-14-dev
   netcat-openbsd curl
