@@ -82,5 +82,5 @@ if $all; then
   build build-asan
   CC=clang CXX=clang++ configure build-fuzz -Dfuzz=true -Db_sanitize=address,undefined -Db_lundef=false
   build build-fuzz tests/fuzz/config_fuzzer tests/fuzz/address_fuzzer tests/fuzz/control_fuzzer \
-    tests/fuzz/import_fuzzer tests/fuzz/proxy_header_fuzzer
+    tests/fuzz/import_fuzzer tests/fuzz/proxy_header_fuzzer tests/fuzz/yaml_tree_fuzzer
 fi

@@ -40,14 +40,15 @@ bool ReadAlike(const std::string& text) {
   });
 }
 
-// The untagged plain scalars yaml-cpp reads as null (its IsNullString).
+// The untagged plain scalars yaml-cpp reads as null (its IsNullString);
+// an empty one never gets here.
 bool IsNullWord(std::string_view text) {
-  return text.empty() || text == "~" || text == "null" || text == "Null" || text == "NULL";
+  return text == "~" || text == "null" || text == "Null" || text == "NULL";
 }
 
 class LibyamlBuilder {
  public:
-  explicit LibyamlBuilder(const std::string& text) {
+  explicit LibyamlBuilder(const std::string& text) : text_(text) {
     yaml_parser_initialize(&parser_);
     yaml_parser_set_input_string(&parser_, reinterpret_cast<const unsigned char*>(text.data()), text.size());
   }
@@ -64,6 +65,9 @@ class LibyamlBuilder {
   uint32_t Add(NodeType type, const yaml_mark_t& mark, const yaml_char_t* anchor);
   void Attach(uint32_t index);
 
+  bool NameEndsAlike(const yaml_event_t& event, const yaml_char_t* name) const;
+
+  std::string_view text_;
   yaml_parser_t parser_;
   std::vector<NodeData> nodes_;
   std::vector<uint32_t> open_;  // the collections being read, innermost last
@@ -84,8 +88,44 @@ std::optional<std::vector<NodeData>> LibyamlBuilder::Build() {
   return std::move(nodes_);
 }
 
+// Tags and directives mean nothing to the loader, and the two parsers scan
+// them differently (yaml-cpp refuses `!(!`, libyaml takes it).
+bool HasTagOrDirective(const yaml_event_t& event) {
+  switch (event.type) {
+    case YAML_DOCUMENT_START_EVENT:
+      return event.data.document_start.version_directive != nullptr ||
+             event.data.document_start.tag_directives.start != event.data.document_start.tag_directives.end;
+    case YAML_SCALAR_EVENT: return event.data.scalar.tag != nullptr;
+    case YAML_SEQUENCE_START_EVENT: return event.data.sequence_start.tag != nullptr;
+    case YAML_MAPPING_START_EVENT: return event.data.mapping_start.tag != nullptr;
+    default: return false;
+  }
+}
+
+// libyaml ends an anchor's or alias's name at the first character that is
+// not a letter, digit, '-' or '_'; yaml-cpp only at a blank or a flow
+// indicator (`&a:b` names "a" for one, "a:b" for the other). The two agree
+// when what follows the name is one of those. The event starts at its '&'
+// or '*' (a tag would come first, but tags never get here).
+bool LibyamlBuilder::NameEndsAlike(const yaml_event_t& event, const yaml_char_t* name) const {
+  if (name == nullptr) return true;
+  size_t after = event.start_mark.index + 1 + std::char_traits<char>::length(reinterpret_cast<const char*>(name));
+  return after >= text_.size() || std::string_view(" \t\n,[]{}").find(text_[after]) != std::string_view::npos;
+}
+
+const yaml_char_t* NameOf(const yaml_event_t& event) {
+  switch (event.type) {
+    case YAML_ALIAS_EVENT: return event.data.alias.anchor;
+    case YAML_SCALAR_EVENT: return event.data.scalar.anchor;
+    case YAML_SEQUENCE_START_EVENT: return event.data.sequence_start.anchor;
+    case YAML_MAPPING_START_EVENT: return event.data.mapping_start.anchor;
+    default: return nullptr;
+  }
+}
+
 bool LibyamlBuilder::Handle(const yaml_event_t& event) {
   if (first_done_ && event.type != YAML_STREAM_END_EVENT) return true;
+  if (HasTagOrDirective(event) || !NameEndsAlike(event, NameOf(event))) return false;
   switch (event.type) {
     case YAML_STREAM_END_EVENT:
       done_ = true;
@@ -109,7 +149,13 @@ bool LibyamlBuilder::Handle(const yaml_event_t& event) {
       // any blank lines and comments; libyaml, where the value would have
       // begun. Rare in a config, so left to yaml-cpp.
       if (text.empty() && scalar.style == YAML_PLAIN_SCALAR_STYLE) return false;
-      bool null = scalar.tag == nullptr && scalar.style == YAML_PLAIN_SCALAR_STYLE && IsNullWord(text);
+      // After an anchor, yaml-cpp ends a plain scalar at the line's end (or
+      // refuses the next line); libyaml folds the next line in.
+      if (scalar.anchor != nullptr && scalar.style == YAML_PLAIN_SCALAR_STYLE &&
+          event.start_mark.line != event.end_mark.line) {
+        return false;
+      }
+      bool null = scalar.style == YAML_PLAIN_SCALAR_STYLE && IsNullWord(text);
       uint32_t index = Add(null ? NodeType::kNull : NodeType::kScalar, event.start_mark, scalar.anchor);
       if (!null) nodes_[index].scalar = text;
       Attach(index);
