@@ -10,10 +10,14 @@
 // Why not YAML::Load: yaml-cpp's scanner costs about 0.3 ms of CPU per KB,
 // most of a 1000-service start-up (docs/benchmarks.md). libyaml, a C event
 // parser, reads the same text in a tenth of that. So libyaml builds the
-// tree when it can do so with the positions yaml-cpp would give; every
-// other text (a byte outside ASCII, a carriage return, anything libyaml
-// refuses, nesting deeper than kMaxLibyamlDepth) goes to yaml-cpp as
-// before, whose tree (or error) is copied into the same shape.
+// tree when it gives the tree and positions yaml-cpp would; every other
+// text goes to yaml-cpp as before, whose tree (or error) is copied into the
+// same shape: a byte outside ASCII, a carriage return, a '?', an empty
+// value, a tag or a directive, an anchor name yaml-cpp would read longer, a
+// plain scalar over two lines after an anchor, nesting deeper than
+// kMaxLibyamlDepth, and anything libyaml refuses (also after the first
+// document). Each of these is a place the two were seen to differ;
+// tests/fuzz/yaml_tree_fuzzer.cpp looks for more.
 #pragma once
 
 #include <cstddef>

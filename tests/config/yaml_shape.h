@@ -9,23 +9,33 @@
 
 namespace yinetd::config::yaml {
 
-// Type, position and scalar of every node; cut at a depth, since an alias
-// may make a cycle.
-inline std::string Shape(const Node& node, int depth = 0) {
-  std::ostringstream out;
+// Type, position and scalar of every node, up to `budget` nodes: an alias
+// may make a cycle, or a tree that doubles at each level.
+inline void AppendShape(const Node& node, std::ostringstream& out, int& budget) {
+  if (--budget < 0) {
+    out << "...";
+    return;
+  }
   Position where = node.Where();
   out << "(" << static_cast<int>(node.Type()) << "@" << where.line << ":" << where.column;
   if (node.IsScalar()) out << " '" << node.Scalar() << "'";
-  if (depth < 20) {
-    for (const auto& item : node) {
-      if (node.IsMap()) {
-        out << " " << Shape(item.first, depth + 1) << "=" << Shape(item.second, depth + 1);
-      } else {
-        out << " " << Shape(item, depth + 1);
-      }
+  for (const auto& item : node) {
+    out << " ";
+    if (node.IsMap()) {
+      AppendShape(item.first, out, budget);
+      out << "=";
+      AppendShape(item.second, out, budget);
+    } else {
+      AppendShape(item, out, budget);
     }
   }
   out << ")";
+}
+
+inline std::string Shape(const Node& node) {
+  std::ostringstream out;
+  int budget = 20'000;
+  AppendShape(node, out, budget);
   return out.str();
 }
 
