@@ -149,12 +149,10 @@ bool LibyamlBuilder::Handle(const yaml_event_t& event) {
       // any blank lines and comments; libyaml, where the value would have
       // begun. Rare in a config, so left to yaml-cpp.
       if (text.empty() && scalar.style == YAML_PLAIN_SCALAR_STYLE) return false;
-      // After an anchor, yaml-cpp ends a plain scalar at the line's end (or
-      // refuses the next line); libyaml folds the next line in.
-      if (scalar.anchor != nullptr && scalar.style == YAML_PLAIN_SCALAR_STYLE &&
-          event.start_mark.line != event.end_mark.line) {
-        return false;
-      }
+      // After an anchor, yaml-cpp reads a scalar's next lines apart (a plain
+      // one ends at the line's end, a block one `&a |` can come out empty);
+      // libyaml reads them as part of it.
+      if (scalar.anchor != nullptr && event.start_mark.line != event.end_mark.line) return false;
       bool null = scalar.style == YAML_PLAIN_SCALAR_STYLE && IsNullWord(text);
       uint32_t index = Add(null ? NodeType::kNull : NodeType::kScalar, event.start_mark, scalar.anchor);
       if (!null) nodes_[index].scalar = text;

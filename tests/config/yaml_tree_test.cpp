@@ -72,7 +72,8 @@ const char* kLeftToYamlCpp[] = {
     "---\n",
     "? complex\n: value\n",         // '?': yaml-cpp reads it apart in flow collections
     "a: 'why?'\n",
-    "k: &x a\n  b\n",               // a plain scalar over two lines after an anchor
+    "k: &x a\n  b\n",               // a scalar over two lines after an anchor
+    " &a |\n r\n",
     "a: !!str null\nb: !custom x\n",  // tags and directives: scanned apart
     "%YAML 1.1\n---\na: b\n...\n",
 };
