@@ -6,7 +6,6 @@
 #include <algorithm>
 #include <map>
 #include <optional>
-#include <unordered_map>
 
 namespace yinetd::config::yaml {
 
@@ -48,7 +47,7 @@ bool IsNullWord(std::string_view text) {
 
 class LibyamlBuilder {
  public:
-  explicit LibyamlBuilder(const std::string& text) : text_(text) {
+  explicit LibyamlBuilder(const std::string& text) {
     yaml_parser_initialize(&parser_);
     yaml_parser_set_input_string(&parser_, reinterpret_cast<const unsigned char*>(text.data()), text.size());
   }
@@ -62,16 +61,12 @@ class LibyamlBuilder {
  private:
   // False when the event leaves the text to yaml-cpp.
   bool Handle(const yaml_event_t& event);
-  uint32_t Add(NodeType type, const yaml_mark_t& mark, const yaml_char_t* anchor);
+  uint32_t Add(NodeType type, const yaml_mark_t& mark);
   void Attach(uint32_t index);
 
-  bool NameEndsAlike(const yaml_event_t& event, const yaml_char_t* name) const;
-
-  std::string_view text_;
   yaml_parser_t parser_;
   std::vector<NodeData> nodes_;
   std::vector<uint32_t> open_;  // the collections being read, innermost last
-  std::unordered_map<std::string, uint32_t> anchors_;
   bool first_done_ = false;
   bool done_ = false;
 };
@@ -88,44 +83,28 @@ std::optional<std::vector<NodeData>> LibyamlBuilder::Build() {
   return std::move(nodes_);
 }
 
-// Tags and directives mean nothing to the loader, and the two parsers scan
-// them differently (yaml-cpp refuses `!(!`, libyaml takes it).
-bool HasTagOrDirective(const yaml_event_t& event) {
+// Anchors, aliases, tags and directives: yaml-cpp scans them differently
+// (it refuses `!(!`, names `&a:b` "a:b" where libyaml stops at the colon,
+// reads the lines after `&a |` apart), they are rare in a config and mean
+// nothing to the loader, so a text that has one is left to yaml-cpp.
+bool HasPropertyOrDirective(const yaml_event_t& event) {
   switch (event.type) {
     case YAML_DOCUMENT_START_EVENT:
       return event.data.document_start.version_directive != nullptr ||
              event.data.document_start.tag_directives.start != event.data.document_start.tag_directives.end;
-    case YAML_SCALAR_EVENT: return event.data.scalar.tag != nullptr;
-    case YAML_SEQUENCE_START_EVENT: return event.data.sequence_start.tag != nullptr;
-    case YAML_MAPPING_START_EVENT: return event.data.mapping_start.tag != nullptr;
+    case YAML_ALIAS_EVENT: return true;
+    case YAML_SCALAR_EVENT: return event.data.scalar.anchor != nullptr || event.data.scalar.tag != nullptr;
+    case YAML_SEQUENCE_START_EVENT:
+      return event.data.sequence_start.anchor != nullptr || event.data.sequence_start.tag != nullptr;
+    case YAML_MAPPING_START_EVENT:
+      return event.data.mapping_start.anchor != nullptr || event.data.mapping_start.tag != nullptr;
     default: return false;
-  }
-}
-
-// libyaml ends an anchor's or alias's name at the first character that is
-// not a letter, digit, '-' or '_'; yaml-cpp only at a blank or a flow
-// indicator (`&a:b` names "a" for one, "a:b" for the other). The two agree
-// when what follows the name is one of those. The event starts at its '&'
-// or '*' (a tag would come first, but tags never get here).
-bool LibyamlBuilder::NameEndsAlike(const yaml_event_t& event, const yaml_char_t* name) const {
-  if (name == nullptr) return true;
-  size_t after = event.start_mark.index + 1 + std::char_traits<char>::length(reinterpret_cast<const char*>(name));
-  return after >= text_.size() || std::string_view(" \t\n,[]{}").find(text_[after]) != std::string_view::npos;
-}
-
-const yaml_char_t* NameOf(const yaml_event_t& event) {
-  switch (event.type) {
-    case YAML_ALIAS_EVENT: return event.data.alias.anchor;
-    case YAML_SCALAR_EVENT: return event.data.scalar.anchor;
-    case YAML_SEQUENCE_START_EVENT: return event.data.sequence_start.anchor;
-    case YAML_MAPPING_START_EVENT: return event.data.mapping_start.anchor;
-    default: return nullptr;
   }
 }
 
 bool LibyamlBuilder::Handle(const yaml_event_t& event) {
   if (first_done_ && event.type != YAML_STREAM_END_EVENT) return true;
-  if (HasTagOrDirective(event) || !NameEndsAlike(event, NameOf(event))) return false;
+  if (HasPropertyOrDirective(event)) return false;
   switch (event.type) {
     case YAML_STREAM_END_EVENT:
       done_ = true;
@@ -136,12 +115,6 @@ bool LibyamlBuilder::Handle(const yaml_event_t& event) {
       // reads on, so that a text it refuses anywhere goes to yaml-cpp.
       first_done_ = true;
       return true;
-    case YAML_ALIAS_EVENT: {
-      auto anchor = anchors_.find(reinterpret_cast<const char*>(event.data.alias.anchor));
-      if (anchor == anchors_.end()) return false;
-      Attach(anchor->second);
-      return true;
-    }
     case YAML_SCALAR_EVENT: {
       const auto& scalar = event.data.scalar;
       std::string_view text(reinterpret_cast<const char*>(scalar.value), scalar.length);
@@ -149,12 +122,8 @@ bool LibyamlBuilder::Handle(const yaml_event_t& event) {
       // any blank lines and comments; libyaml, where the value would have
       // begun. Rare in a config, so left to yaml-cpp.
       if (text.empty() && scalar.style == YAML_PLAIN_SCALAR_STYLE) return false;
-      // After an anchor, yaml-cpp reads a scalar's next lines apart (a plain
-      // one ends at the line's end, a block one `&a |` can come out empty);
-      // libyaml reads them as part of it.
-      if (scalar.anchor != nullptr && event.start_mark.line != event.end_mark.line) return false;
       bool null = scalar.style == YAML_PLAIN_SCALAR_STYLE && IsNullWord(text);
-      uint32_t index = Add(null ? NodeType::kNull : NodeType::kScalar, event.start_mark, scalar.anchor);
+      uint32_t index = Add(null ? NodeType::kNull : NodeType::kScalar, event.start_mark);
       if (!null) nodes_[index].scalar = text;
       Attach(index);
       return true;
@@ -163,8 +132,7 @@ bool LibyamlBuilder::Handle(const yaml_event_t& event) {
     case YAML_MAPPING_START_EVENT: {
       if (open_.size() >= kMaxLibyamlDepth) return false;
       bool map = event.type == YAML_MAPPING_START_EVENT;
-      uint32_t index = Add(map ? NodeType::kMap : NodeType::kSequence, event.start_mark,
-                           map ? event.data.mapping_start.anchor : event.data.sequence_start.anchor);
+      uint32_t index = Add(map ? NodeType::kMap : NodeType::kSequence, event.start_mark);
       Attach(index);
       open_.push_back(index);
       return true;
@@ -178,11 +146,9 @@ bool LibyamlBuilder::Handle(const yaml_event_t& event) {
   }
 }
 
-uint32_t LibyamlBuilder::Add(NodeType type, const yaml_mark_t& mark, const yaml_char_t* anchor) {
+uint32_t LibyamlBuilder::Add(NodeType type, const yaml_mark_t& mark) {
   auto index = static_cast<uint32_t>(nodes_.size());
   nodes_.push_back(NodeData{type, Position{static_cast<int>(mark.line), static_cast<int>(mark.column)}, {}, {}});
-  // Defined again, an anchor names its latest node, in both parsers.
-  if (anchor != nullptr) anchors_[reinterpret_cast<const char*>(anchor)] = index;
   return index;
 }
 

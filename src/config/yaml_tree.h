@@ -13,8 +13,7 @@
 // tree when it gives the tree and positions yaml-cpp would; every other
 // text goes to yaml-cpp as before, whose tree (or error) is copied into the
 // same shape: a byte outside ASCII, a carriage return, a '?', an empty
-// value, a tag or a directive, an anchor name yaml-cpp would read longer, a
-// scalar over two lines after an anchor, nesting deeper than
+// value, an anchor, alias, tag or directive, nesting deeper than
 // kMaxLibyamlDepth, and anything libyaml refuses (also after the first
 // document). Each of these is a place the two were seen to differ;
 // tests/fuzz/yaml_tree_fuzzer.cpp looks for more.
