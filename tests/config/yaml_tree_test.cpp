@@ -75,6 +75,7 @@ const char* kLeftToYamlCpp[] = {
     "k: &x a\n  b\n",
     " &a |\n r\n",
     "a: !!str null\nb: !custom x\n",
+    "f: >-\n  a |\n  ",              // a block scalar to the end, trailing blanks kept apart
     "%YAML 1.1\n---\na: b\n...\n",
 };
 
