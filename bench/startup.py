@@ -93,7 +93,9 @@ def main():
     parser.add_argument("--yinetd", action="append", required=True, metavar="NAME=PATH")
     parser.add_argument("--services", type=int, default=1000)
     parser.add_argument("--runs", type=int, default=11)
-    parser.add_argument("--first-port", type=int, default=41000)
+    # Below Linux's ephemeral range (32768-60999), where other programs'
+    # outgoing connections would take ports from under us.
+    parser.add_argument("--first-port", type=int, default=21000)
     parser.add_argument("--program", default="/bin/cat")
     opts = parser.parse_args()
     binaries = [spec.split("=", 1) for spec in opts.yinetd]
