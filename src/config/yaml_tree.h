@@ -13,8 +13,8 @@
 // tree when it gives the tree and positions yaml-cpp would; every other
 // text goes to yaml-cpp as before, whose tree (or error) is copied into the
 // same shape: a byte outside ASCII, a carriage return, a '?', an empty
-// value, an anchor, alias, tag or directive, a block scalar in a text
-// that does not end in a line break, nesting deeper than
+// value, an anchor, alias, tag or directive, a block scalar (| or >),
+// nesting deeper than
 // kMaxLibyamlDepth, and anything libyaml refuses (also after the first
 // document). Each of these is a place the two were seen to differ;
 // tests/fuzz/yaml_tree_fuzzer.cpp looks for more.

@@ -19,7 +19,6 @@ const char* kSameTree[] = {
     "services:\n- name: a\n  args: [x, 'y', \"z\"]\n  env: {A: b, C: \"d e\"}\n",
     "a: 1\nb:\n  - c\n  - - d\n    - e\n  - f: g\n    h: i\nj: k\n",
     "# a comment\n\na: b   # another\n\n# end\n",
-    "a: |\n  two\n  lines\nb: >-\n  folded\n  text\nc: d\n",
     "a: 'it''s'\nb: \"tab\\there\"\nc: 'multi\n  line'\n",
     "a: ~\nb: null\nc: Null\nd: NULL\ne: 'null'\nf: \"~\"\n",
     "a: 1\na: 2\n",
@@ -75,7 +74,8 @@ const char* kLeftToYamlCpp[] = {
     "k: &x a\n  b\n",
     " &a |\n r\n",
     "a: !!str null\nb: !custom x\n",
-    "f: >-\n  a |\n  ",              // a block scalar to the end, trailing blanks kept apart
+    "f: >-\n  a |\n  ",              // block scalars: blank lines and trailing blanks kept apart
+    "a: |\n  two\n  lines\nb: >-\n  folded\n  text\nc: d\n",
     "%YAML 1.1\n---\na: b\n...\n",
 };
 
