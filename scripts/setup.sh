@@ -14,7 +14,7 @@ cd "$(dirname "$0")/.."
 # Build and test dependencies, all from Debian.
 packages=(
   gcc g++ meson ninja-build pkg-config cmake
-  libyaml-cpp-dev libspdlog-dev libcli11-dev doctest-dev
+  libyaml-cpp-dev libyaml-dev libspdlog-dev libcli11-dev doctest-dev
   libsystemd-dev systemd scdoc man-db dpkg-dev debhelper git
   clang libclang-rt-14-dev
   netcat-openbsd curl
@@ -82,5 +82,5 @@ if $all; then
   build build-asan
   CC=clang CXX=clang++ configure build-fuzz -Dfuzz=true -Db_sanitize=address,undefined -Db_lundef=false
   build build-fuzz tests/fuzz/config_fuzzer tests/fuzz/address_fuzzer tests/fuzz/control_fuzzer \
-    tests/fuzz/import_fuzzer tests/fuzz/proxy_header_fuzzer
+    tests/fuzz/import_fuzzer tests/fuzz/proxy_header_fuzzer tests/fuzz/yaml_tree_fuzzer
 fi

@@ -19,6 +19,7 @@
 #include "builtin/builtin.h"
 #include "config/program_access.h"
 #include "config/sandbox_keys.h"
+#include "config/yaml_tree.h"
 #include "sys/sys_error.h"
 
 namespace yinetd::config {
@@ -26,19 +27,19 @@ namespace {
 
 // A value node and the file it came from.
 struct Field {
-  YAML::Node node;
+  yaml::Node node;
   const std::string* file;
 };
 
 // A service's keys after `defaults:` were merged in; sorted by key name.
 using Fields = std::map<std::string, Field>;
 
-std::string Describe(const YAML::Node& node) {
+std::string Describe(const yaml::Node& node) {
   switch (node.Type()) {
-    case YAML::NodeType::Null: return "nothing";
-    case YAML::NodeType::Scalar: return "'" + node.Scalar() + "'";
-    case YAML::NodeType::Sequence: return "a list";
-    case YAML::NodeType::Map: return "a map";
+    case yaml::NodeType::kNull: return "nothing";
+    case yaml::NodeType::kScalar: return "'" + node.Scalar() + "'";
+    case yaml::NodeType::kSequence: return "a list";
+    case yaml::NodeType::kMap: return "a map";
     default: return "an undefined value";
   }
 }
@@ -122,7 +123,7 @@ class Loader {
  public:
   Loader(Host& host, std::string main_file) : host_(host), main_file_(std::move(main_file)) {}
 
-  LoadResult Load(const YAML::Node& root);
+  LoadResult Load(const yaml::Node& root);
 
   // Key parsers, one per row of ServiceKeys().
   void ParseName(const Field& field, ServiceConfig& service);
@@ -179,11 +180,11 @@ class Loader {
   static const std::vector<ServiceKey>& ServiceKeys();
   static const ServiceKey* FindServiceKey(std::string_view name);
 
-  void Report(const YAML::Node& node, const std::string& file, std::string message);
+  void Report(const yaml::Node& node, const std::string& file, std::string message);
   void Report(const Field& field, std::string message) { Report(field.node, *field.file, std::move(message)); }
-  void ReportUnknownKey(const YAML::Node& key, const std::string& file, std::string_view where,
+  void ReportUnknownKey(const yaml::Node& key, const std::string& file, std::string_view where,
                         const std::vector<std::string_view>& known);
-  Location LocationOf(const YAML::Node& node, const std::string& file) const;
+  Location LocationOf(const yaml::Node& node, const std::string& file) const;
 
   std::optional<std::string> Scalar(const Field& field, std::string_view key);
   std::optional<std::chrono::milliseconds> Duration(const Field& field, std::string_view key,
@@ -195,7 +196,7 @@ class Loader {
   std::optional<double> Rate(const Field& field, std::string_view key);
   std::vector<net::Cidr> CidrList(const Field& field, std::string_view key);
 
-  void ParseTopLevel(const YAML::Node& root, Config& config);
+  void ParseTopLevel(const yaml::Node& root, Config& config);
   void ParseIncludes(const Field& field, const Fields& defaults, Config& config);
   void ParseIncludedFile(const std::string& path, const Fields& defaults, Config& config);
   const std::string& KeepName(std::string file) { return files_.emplace_back(std::move(file)); }
@@ -204,15 +205,15 @@ class Loader {
   void ParseControl(const Field& field, Config& config);
   Fields ParseDefaults(const Field& field);
   void ParseServices(const Field& field, const Fields& defaults, Config& config);
-  std::optional<ServiceConfig> ParseService(const YAML::Node& entry, const std::string& file,
+  std::optional<ServiceConfig> ParseService(const yaml::Node& entry, const std::string& file,
                                             const Fields& defaults);
-  Fields CollectFields(const YAML::Node& entry, const std::string& file, const Fields& defaults);
+  Fields CollectFields(const yaml::Node& entry, const std::string& file, const Fields& defaults);
   void ResolveCredentials(const Fields& fields, ServiceConfig& service);
   void ResolveDynamicUser(const Fields& fields, ServiceConfig& service);
-  void CheckRequired(const Fields& fields, const YAML::Node& entry, const std::string& file);
+  void CheckRequired(const Fields& fields, const yaml::Node& entry, const std::string& file);
   void CheckProgram(const Fields& fields, const ServiceConfig& service);
-  void CheckMode(const Fields& fields, const YAML::Node& entry, ServiceConfig& service);
-  void CheckProxy(const Fields& fields, const YAML::Node& entry, const ServiceConfig& service);
+  void CheckMode(const Fields& fields, const yaml::Node& entry, ServiceConfig& service);
+  void CheckProxy(const Fields& fields, const yaml::Node& entry, const ServiceConfig& service);
   void CheckDuplicates(const Config& config);
   void CheckDynamicUsers(const Config& config);
   std::string ProgramHint(const std::string& path, const std::string& file);
@@ -223,7 +224,7 @@ class Loader {
   void ParseTlsVersion(const Field& field, TlsConfig& tls);
   void ParseTlsClientCert(const Field& field, TlsConfig& tls);
   void ParseTlsSni(const Field& field, TlsConfig& tls);
-  void CheckTls(const Fields& fields, const YAML::Node& entry, ServiceConfig& service);
+  void CheckTls(const Fields& fields, const yaml::Node& entry, ServiceConfig& service);
 
   Host& host_;
   std::string main_file_;
@@ -292,13 +293,13 @@ const ServiceKey* Loader::FindServiceKey(std::string_view name) {
   return nullptr;
 }
 
-Location Loader::LocationOf(const YAML::Node& node, const std::string& file) const {
-  YAML::Mark mark = node.Mark();
+Location Loader::LocationOf(const yaml::Node& node, const std::string& file) const {
+  yaml::Position mark = node.Where();
   if (mark.is_null()) return Location{file, 0, 0};
   return Location{file, mark.line + 1, mark.column + 1};
 }
 
-void Loader::Report(const YAML::Node& node, const std::string& file, std::string message) {
+void Loader::Report(const yaml::Node& node, const std::string& file, std::string message) {
   problems_.push_back(Problem{LocationOf(node, file), std::move(message)});
 }
 
@@ -320,7 +321,7 @@ constexpr ForeignWord kForeignWords[] = {
     {"rlimit_cpu", "rlimits"},    {"rlimit_files", "rlimits"},     {"rlimit_core", "rlimits"},
 };
 
-void Loader::ReportUnknownKey(const YAML::Node& key, const std::string& file,
+void Loader::ReportUnknownKey(const yaml::Node& key, const std::string& file,
                               std::string_view where, const std::vector<std::string_view>& known) {
   std::string message = "unknown key '" + key.Scalar() + "' " + std::string(where);
   for (const ForeignWord& foreign : kForeignWords) {
@@ -413,7 +414,7 @@ std::optional<double> Loader::Rate(const Field& field, std::string_view key) {
 }
 
 std::vector<net::Cidr> Loader::CidrList(const Field& field, std::string_view key) {
-  std::vector<YAML::Node> items;
+  std::vector<yaml::Node> items;
   if (field.node.IsSequence()) {
     for (const auto& item : field.node) items.push_back(item);
   } else {
@@ -433,7 +434,7 @@ std::vector<net::Cidr> Loader::CidrList(const Field& field, std::string_view key
   return list;
 }
 
-LoadResult Loader::Load(const YAML::Node& root) {
+LoadResult Loader::Load(const yaml::Node& root) {
   Config config;
   config.file = main_file_;
   config.files.push_back(main_file_);
@@ -460,7 +461,7 @@ LoadResult Loader::Load(const YAML::Node& root) {
   return result;
 }
 
-void Loader::ParseTopLevel(const YAML::Node& root, Config& config) {
+void Loader::ParseTopLevel(const yaml::Node& root, Config& config) {
   Fields defaults;
   if (root["defaults"]) defaults = ParseDefaults(Field{root["defaults"], &main_file_});
   for (const auto& entry : root) {
@@ -497,7 +498,7 @@ void Loader::ParseTopLevel(const YAML::Node& root, Config& config) {
 }
 
 void Loader::ParseIncludes(const Field& field, const Fields& defaults, Config& config) {
-  std::vector<YAML::Node> patterns;
+  std::vector<yaml::Node> patterns;
   if (field.node.IsSequence()) {
     for (const auto& item : field.node) patterns.push_back(item);
   } else {
@@ -534,9 +535,9 @@ void Loader::ParseIncludedFile(const std::string& path, const Fields& defaults, 
     problems_.push_back({Location{file, 0, 0}, "cannot read the included file: " + error});
     return;
   }
-  YAML::Node root;
+  yaml::Node root;
   try {
-    root = YAML::Load(*text);
+    root = yaml::Load(*text);
   } catch (const YAML::Exception& e) {
     if (auto tab = TabIndentation(*text, file)) {
       problems_.push_back(*tab);
@@ -645,7 +646,7 @@ void Loader::ParseServices(const Field& field, const Fields& defaults, Config& c
   }
 }
 
-Fields Loader::CollectFields(const YAML::Node& entry, const std::string& file,
+Fields Loader::CollectFields(const yaml::Node& entry, const std::string& file,
                              const Fields& defaults) {
   Fields fields = defaults;
   std::vector<std::string_view> known;
@@ -655,8 +656,6 @@ Fields Loader::CollectFields(const YAML::Node& entry, const std::string& file,
     if (FindServiceKey(name) == nullptr) {
       ReportUnknownKey(item.first, file, "in a service", known);
     } else {
-      // Never assign a YAML::Node: its operator= rewrites the node it refers
-      // to, which here would be the default's node.
       fields.erase(name);
       fields.emplace(name, Field{item.second, &file});
     }
@@ -664,7 +663,7 @@ Fields Loader::CollectFields(const YAML::Node& entry, const std::string& file,
   return fields;
 }
 
-std::optional<ServiceConfig> Loader::ParseService(const YAML::Node& entry, const std::string& file,
+std::optional<ServiceConfig> Loader::ParseService(const yaml::Node& entry, const std::string& file,
                                                   const Fields& defaults) {
   if (!entry.IsMap()) {
     Report(entry, file, "a service must be a map with name, listen and program, not " + Describe(entry));
@@ -692,7 +691,7 @@ std::optional<ServiceConfig> Loader::ParseService(const YAML::Node& entry, const
   return service;
 }
 
-void Loader::CheckRequired(const Fields& fields, const YAML::Node& entry, const std::string& file) {
+void Loader::CheckRequired(const Fields& fields, const yaml::Node& entry, const std::string& file) {
   for (std::string_view key : {"name", "listen"}) {
     if (fields.count(std::string(key)) == 0) {
       Report(entry, file, "service is missing '" + std::string(key) + "'");
@@ -746,7 +745,7 @@ void Loader::ParseName(const Field& field, ServiceConfig& service) {
 }
 
 void Loader::ParseListen(const Field& field, ServiceConfig& service) {
-  std::vector<YAML::Node> items;
+  std::vector<yaml::Node> items;
   if (field.node.IsSequence()) {
     for (const auto& item : field.node) items.push_back(item);
     if (items.empty()) Report(field, "listen is an empty list: give at least one address");
@@ -978,7 +977,7 @@ void Loader::ParseMode(const Field& field, ServiceConfig& service) {
 }
 
 // The combinations inetd's semantics allow; checked once every key is read.
-void Loader::CheckMode(const Fields& fields, const YAML::Node& entry, ServiceConfig& service) {
+void Loader::CheckMode(const Fields& fields, const yaml::Node& entry, ServiceConfig& service) {
   auto mode = fields.find("mode");
   const Field& where = mode != fields.end() ? mode->second : fields.begin()->second;
   if (service.protocol == Protocol::kUdp) {
@@ -1182,7 +1181,7 @@ void Loader::ParseProxyLocal(const Field& field, ServiceConfig& service) {
 
 // The header is read by yinetd from a connection it accepted; checked once
 // every key (and mode) is known.
-void Loader::CheckProxy(const Fields& fields, const YAML::Node& entry, const ServiceConfig& service) {
+void Loader::CheckProxy(const Fields& fields, const yaml::Node& entry, const ServiceConfig& service) {
   if (!service.proxy.Enabled()) {
     if (fields.count("proxy_protocol") != 0) return;  // a bad value, reported
     // Written in the service itself, a proxy_* key without proxy_protocol
@@ -1355,7 +1354,7 @@ void Loader::ParseTlsSni(const Field& field, TlsConfig& tls) {
 }
 
 // TLS needs a connection of its own: checked once every key is read.
-void Loader::CheckTls(const Fields& fields, const YAML::Node& entry, ServiceConfig& service) {
+void Loader::CheckTls(const Fields& fields, const yaml::Node& entry, ServiceConfig& service) {
   if (!service.tls) return;
   const Field& field = fields.at("tls");
   bool wraps = service.protocol == Protocol::kTcp && service.mode == Mode::kNowait;
@@ -1478,9 +1477,20 @@ bool Overlaps(const net::Address& a, const ServiceConfig& a_service, const net::
   return Covers(a, a_service.socket.ipv6_only, b.family) && Covers(b, b_service.socket.ipv6_only, a.family);
 }
 
+// Addresses that can overlap share a key: a protocol and, for a socket
+// file, its path, else its port (a wildcard overlaps only on its port).
+// Checking each address against its key's addresses alone keeps the check
+// linear in services: against all of them it was quadratic, a tenth of a
+// 1000-service start-up.
+std::tuple<Protocol, uint16_t, std::string> OverlapKey(const net::Address& address, Protocol protocol) {
+  if (!address.IsInet()) return {protocol, 0, address.path};
+  return {protocol, address.port, ""};
+}
+
 void Loader::CheckDuplicates(const Config& config) {
   std::map<std::string, const ServiceConfig*> names;
-  std::vector<std::pair<net::Address, const ServiceConfig*>> addresses;
+  using Listened = std::vector<std::pair<net::Address, const ServiceConfig*>>;
+  std::map<std::tuple<Protocol, uint16_t, std::string>, Listened> addresses_by_key;
   for (const ServiceConfig& service : config.services) {
     auto [it, inserted] = names.emplace(service.name, &service);
     if (!inserted && !service.name.empty()) {
@@ -1488,8 +1498,9 @@ void Loader::CheckDuplicates(const Config& config) {
                                               "': it is already used at " + it->second->where.ToString()});
     }
     for (const net::Address& address : service.listen) {
+      Listened& addresses = addresses_by_key[OverlapKey(address, service.protocol)];
       for (const auto& [other, owner] : addresses) {
-        if (owner->protocol != service.protocol || !Overlaps(address, service, other, *owner)) continue;
+        if (!Overlaps(address, service, other, *owner)) continue;
         std::string message = "listen address " + address.ToString() + " is already used by service '" +
                               owner->name + "' at " + owner->where.ToString();
         if (!(address == other)) {
@@ -1557,7 +1568,7 @@ std::string NearestWord(std::string_view word, const std::vector<std::string_vie
 LoadResult LoadConfigText(const std::string& text, const std::string& file_name, Host& host) {
   Loader loader(host, file_name);
   try {
-    return loader.Load(YAML::Load(text));
+    return loader.Load(yaml::Load(text));
   } catch (const YAML::Exception& e) {
     if (auto tab = TabIndentation(text, file_name)) return LoadResult{std::nullopt, {*tab}};
     Location where{file_name, e.mark.line + 1, e.mark.column + 1};

@@ -35,23 +35,23 @@ class SandboxParser {
   SandboxParser(const std::string& file, Host& host, SandboxConfig& sandbox, std::vector<Problem>& problems)
       : file_(file), host_(host), sandbox_(sandbox), problems_(problems) {}
 
-  void Parse(const YAML::Node& node);
+  void Parse(const yaml::Node& node);
 
  private:
-  void ParseKey(const std::string& key, const YAML::Node& value);
-  void Report(const YAML::Node& node, std::string message);
-  void Require(const YAML::Node& node, const std::string& key, bool offered, std::string_view why);
-  std::optional<bool> Bool(const YAML::Node& node, const std::string& key);
-  std::optional<std::string> Scalar(const YAML::Node& node, const std::string& key);
-  std::vector<std::pair<std::string, YAML::Node>> List(const YAML::Node& node, const std::string& key);
-  std::vector<std::string> Paths(const YAML::Node& node, const std::string& key);
-  void ParseSystemCalls(const YAML::Node& node);
-  void AddSystemCalls(const YAML::Node& node, const std::string& name, std::vector<std::string>& calls);
-  void ParseAddressFamilies(const YAML::Node& node);
-  void ParseNamespaces(const YAML::Node& node);
-  void ParseMemoryMax(const YAML::Node& node);
-  void ParseTasksMax(const YAML::Node& node);
-  void ParseCpuMax(const YAML::Node& node);
+  void ParseKey(const std::string& key, const yaml::Node& value);
+  void Report(const yaml::Node& node, std::string message);
+  void Require(const yaml::Node& node, const std::string& key, bool offered, std::string_view why);
+  std::optional<bool> Bool(const yaml::Node& node, const std::string& key);
+  std::optional<std::string> Scalar(const yaml::Node& node, const std::string& key);
+  std::vector<std::pair<std::string, yaml::Node>> List(const yaml::Node& node, const std::string& key);
+  std::vector<std::string> Paths(const yaml::Node& node, const std::string& key);
+  void ParseSystemCalls(const yaml::Node& node);
+  void AddSystemCalls(const yaml::Node& node, const std::string& name, std::vector<std::string>& calls);
+  void ParseAddressFamilies(const yaml::Node& node);
+  void ParseNamespaces(const yaml::Node& node);
+  void ParseMemoryMax(const yaml::Node& node);
+  void ParseTasksMax(const yaml::Node& node);
+  void ParseCpuMax(const yaml::Node& node);
 
   const std::string& file_;
   Host& host_;
@@ -59,23 +59,23 @@ class SandboxParser {
   std::vector<Problem>& problems_;
 };
 
-void SandboxParser::Report(const YAML::Node& node, std::string message) {
-  YAML::Mark mark = node.Mark();
+void SandboxParser::Report(const yaml::Node& node, std::string message) {
+  yaml::Position mark = node.Where();
   Location where = mark.is_null() ? Location{file_, 0, 0} : Location{file_, mark.line + 1, mark.column + 1};
   problems_.push_back(Problem{std::move(where), std::move(message)});
 }
 
-void SandboxParser::Require(const YAML::Node& node, const std::string& key, bool offered, std::string_view why) {
+void SandboxParser::Require(const yaml::Node& node, const std::string& key, bool offered, std::string_view why) {
   if (!offered) Report(node, "sandbox." + key + " " + std::string(why));
 }
 
-std::optional<std::string> SandboxParser::Scalar(const YAML::Node& node, const std::string& key) {
+std::optional<std::string> SandboxParser::Scalar(const yaml::Node& node, const std::string& key) {
   if (node.IsScalar()) return node.Scalar();
   Report(node, "sandbox." + key + " must be a single value");
   return std::nullopt;
 }
 
-std::optional<bool> SandboxParser::Bool(const YAML::Node& node, const std::string& key) {
+std::optional<bool> SandboxParser::Bool(const yaml::Node& node, const std::string& key) {
   auto text = Scalar(node, key);
   if (!text) return std::nullopt;
   if (*text == "true") return true;
@@ -85,8 +85,8 @@ std::optional<bool> SandboxParser::Bool(const YAML::Node& node, const std::strin
 }
 
 // A list of scalars (a single value counts as a list of one).
-std::vector<std::pair<std::string, YAML::Node>> SandboxParser::List(const YAML::Node& node, const std::string& key) {
-  std::vector<std::pair<std::string, YAML::Node>> items;
+std::vector<std::pair<std::string, yaml::Node>> SandboxParser::List(const yaml::Node& node, const std::string& key) {
+  std::vector<std::pair<std::string, yaml::Node>> items;
   if (node.IsScalar()) {
     items.emplace_back(node.Scalar(), node);
     return items;
@@ -105,7 +105,7 @@ std::vector<std::pair<std::string, YAML::Node>> SandboxParser::List(const YAML::
   return items;
 }
 
-std::vector<std::string> SandboxParser::Paths(const YAML::Node& node, const std::string& key) {
+std::vector<std::string> SandboxParser::Paths(const yaml::Node& node, const std::string& key) {
   std::vector<std::string> paths;
   for (const auto& [text, item] : List(node, key)) {
     if (text.empty() || text[0] != '/') {
@@ -123,7 +123,7 @@ std::vector<std::string> SandboxParser::Paths(const YAML::Node& node, const std:
   return paths;
 }
 
-void SandboxParser::Parse(const YAML::Node& node) {
+void SandboxParser::Parse(const yaml::Node& node) {
   if (!node.IsMap()) {
     Report(node, "sandbox must be a map of keys like {private_tmp: true}");
     return;
@@ -136,7 +136,7 @@ void SandboxParser::Parse(const YAML::Node& node) {
   }
 }
 
-void SandboxParser::ParseKey(const std::string& key, const YAML::Node& value) {
+void SandboxParser::ParseKey(const std::string& key, const yaml::Node& value) {
   const KernelSupport& kernel = host_.Kernel();
   if (key == "private_network" || key == "private_tmp" || key == "read_only") {
     auto flag = Bool(value, key);
@@ -175,7 +175,7 @@ void SandboxParser::ParseKey(const std::string& key, const YAML::Node& value) {
   }
 }
 
-void SandboxParser::ParseSystemCalls(const YAML::Node& node) {
+void SandboxParser::ParseSystemCalls(const yaml::Node& node) {
   std::vector<std::string> calls;
   for (const auto& [name, item] : List(node, "system_calls")) AddSystemCalls(item, name, calls);
   std::sort(calls.begin(), calls.end());
@@ -185,7 +185,7 @@ void SandboxParser::ParseSystemCalls(const YAML::Node& node) {
 }
 
 // `name` is a set ("service"; "@service" inside a list) or one call.
-void SandboxParser::AddSystemCalls(const YAML::Node& node, const std::string& name,
+void SandboxParser::AddSystemCalls(const yaml::Node& node, const std::string& name,
                                    std::vector<std::string>& calls) {
   std::string_view set_name = name;
   if (!set_name.empty() && set_name[0] == '@') set_name.remove_prefix(1);
@@ -203,7 +203,7 @@ void SandboxParser::AddSystemCalls(const YAML::Node& node, const std::string& na
   calls.push_back(name);
 }
 
-void SandboxParser::ParseAddressFamilies(const YAML::Node& node) {
+void SandboxParser::ParseAddressFamilies(const yaml::Node& node) {
   std::vector<int> families;
   for (const auto& [name, item] : List(node, "address_families")) {
     // A named copy: clang 14 cannot capture a structured binding.
@@ -221,7 +221,7 @@ void SandboxParser::ParseAddressFamilies(const YAML::Node& node) {
   Require(node, "address_families", host_.Kernel().seccomp, kNeedSeccomp);
 }
 
-void SandboxParser::ParseNamespaces(const YAML::Node& node) {
+void SandboxParser::ParseNamespaces(const yaml::Node& node) {
   for (const auto& [name, item] : List(node, "namespaces")) {
     if (name == "pid") {
       sandbox_.pid_namespace = true;
@@ -237,7 +237,7 @@ void SandboxParser::ParseNamespaces(const YAML::Node& node) {
   Require(node, "namespaces", host_.Kernel().namespaces, kNeedNamespaces);
 }
 
-void SandboxParser::ParseMemoryMax(const YAML::Node& node) {
+void SandboxParser::ParseMemoryMax(const yaml::Node& node) {
   auto text = Scalar(node, "memory_max");
   if (!text) return;
   auto bytes = ParseLimitValue(*text);
@@ -249,7 +249,7 @@ void SandboxParser::ParseMemoryMax(const YAML::Node& node) {
   Require(node, "memory_max", !host_.Kernel().cgroup_root.empty(), "needs " + host_.Kernel().cgroup_why_not);
 }
 
-void SandboxParser::ParseTasksMax(const YAML::Node& node) {
+void SandboxParser::ParseTasksMax(const yaml::Node& node) {
   auto text = Scalar(node, "tasks_max");
   if (!text) return;
   int tasks = 0;
@@ -262,7 +262,7 @@ void SandboxParser::ParseTasksMax(const YAML::Node& node) {
   Require(node, "tasks_max", !host_.Kernel().cgroup_root.empty(), "needs " + host_.Kernel().cgroup_why_not);
 }
 
-void SandboxParser::ParseCpuMax(const YAML::Node& node) {
+void SandboxParser::ParseCpuMax(const yaml::Node& node) {
   auto text = Scalar(node, "cpu_max");
   if (!text) return;
   int percent = 0;
@@ -287,7 +287,7 @@ const std::vector<std::string_view>& SandboxKeyNames() {
   return names;
 }
 
-void ParseSandbox(const YAML::Node& node, const std::string& file, Host& host, SandboxConfig& sandbox,
+void ParseSandbox(const yaml::Node& node, const std::string& file, Host& host, SandboxConfig& sandbox,
                   std::vector<Problem>& problems) {
   SandboxParser(file, host, sandbox, problems).Parse(node);
 }

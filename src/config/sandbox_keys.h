@@ -4,19 +4,18 @@
 // silently running unconfined.
 #pragma once
 
-#include <yaml-cpp/yaml.h>
-
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "config/config.h"
 #include "config/host.h"
+#include "config/yaml_tree.h"
 
 namespace yinetd::config {
 
 // Adds every problem found, with its place in `file`, to `problems`.
-void ParseSandbox(const YAML::Node& node, const std::string& file, Host& host, SandboxConfig& sandbox,
+void ParseSandbox(const yaml::Node& node, const std::string& file, Host& host, SandboxConfig& sandbox,
                   std::vector<Problem>& problems);
 
 // The sandbox keys, for "did you mean" and the docs' tests.
