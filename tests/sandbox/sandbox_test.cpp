@@ -54,6 +54,13 @@ const config::KernelSupport& Kernel() {
   return kernel;
 }
 
+// True, after saying why, where the tests cannot make namespaces.
+bool SkipWithoutNamespaces() {
+  if (Kernel().namespaces) return false;
+  MESSAGE("skipped: yinetd may not make namespaces here (no CAP_SYS_ADMIN)");
+  return true;
+}
+
 // Which namespace `path` (a /proc/PID/ns/* link) or `fd` is: its inode.
 // Plain calls: the children below use them too.
 ino_t NamespaceOf(const char* path) {
@@ -209,10 +216,7 @@ TEST_CASE("a writable path that does not exist is an error naming it") {
 }
 
 TEST_CASE("private_tmp and hidden, in a mount namespace of the child's own") {
-  if (!Kernel().namespaces) {
-    MESSAGE("skipped: yinetd may not make namespaces here (no CAP_SYS_ADMIN)");
-    return;
-  }
+  if (SkipWithoutNamespaces()) return;
   std::string hidden = TempDir();
   REQUIRE(close(open((hidden + "/secret").c_str(), O_CREAT | O_WRONLY, 0600)) == 0);
   config::SandboxConfig sandbox;
@@ -240,10 +244,7 @@ TEST_CASE("private_tmp and hidden, in a mount namespace of the child's own") {
 }
 
 TEST_CASE("hidden alone: every child enters the service's one mount namespace, made at load") {
-  if (!Kernel().namespaces) {
-    MESSAGE("skipped: yinetd may not make namespaces here (no CAP_SYS_ADMIN)");
-    return;
-  }
+  if (SkipWithoutNamespaces()) return;
   std::string hidden = TempDir();
   WriteFile(hidden + "/secret", "s3cret\n");
   config::SandboxConfig sandbox;
@@ -266,10 +267,7 @@ TEST_CASE("hidden alone: every child enters the service's one mount namespace, m
 }
 
 TEST_CASE("a hidden path replaced on the host after load is covered again by each child") {
-  if (!Kernel().namespaces) {
-    MESSAGE("skipped: yinetd may not make namespaces here (no CAP_SYS_ADMIN)");
-    return;
-  }
+  if (SkipWithoutNamespaces()) return;
   std::string dir = TempDir();
   std::string hidden_dir = dir + "/keys", hidden_file = dir + "/shadow";
   REQUIRE(std::filesystem::create_directory(hidden_dir));
@@ -298,10 +296,7 @@ TEST_CASE("a hidden path replaced on the host after load is covered again by eac
 }
 
 TEST_CASE("nothing mounted for a service or its children reaches the host, even where every mount is shared") {
-  if (!Kernel().namespaces) {
-    MESSAGE("skipped: yinetd may not make namespaces here (no CAP_SYS_ADMIN)");
-    return;
-  }
+  if (SkipWithoutNamespaces()) return;
   std::string dir = TempDir();
   std::string hidden_dir = dir + "/keys", hidden_file = dir + "/shadow";
   REQUIRE(std::filesystem::create_directory(hidden_dir));
@@ -371,10 +366,7 @@ TEST_CASE("a hidden file beneath a hidden directory needs no cover of its own") 
 }
 
 TEST_CASE("a hidden file keeps its name but cannot be opened, by root either") {
-  if (!Kernel().namespaces) {
-    MESSAGE("skipped: yinetd may not make namespaces here (no CAP_SYS_ADMIN)");
-    return;
-  }
+  if (SkipWithoutNamespaces()) return;
   std::string dir = TempDir();
   std::string secret = dir + "/sshd_config";
   int fd = open(secret.c_str(), O_CREAT | O_WRONLY | O_CLOEXEC, 0644);
@@ -400,10 +392,7 @@ TEST_CASE("a hidden file keeps its name but cannot be opened, by root either") {
 }
 
 TEST_CASE("private_network: the child sees loopback only, and it is up") {
-  if (!Kernel().namespaces) {
-    MESSAGE("skipped: yinetd may not make namespaces here (no CAP_SYS_ADMIN)");
-    return;
-  }
+  if (SkipWithoutNamespaces()) return;
   config::SandboxConfig sandbox;
   sandbox.private_network = true;
   auto prepared = Prepare("t", sandbox, false, Kernel(), nullptr);

@@ -381,23 +381,34 @@ TEST_CASE("a builtin is served in the child, which keeps fds 0-2 only and exits 
   CHECK(WEXITSTATUS(status) == 0);
 }
 
-TEST_CASE("a failing process control is reported like an exec failure, for a program and for a builtin") {
-  for (const builtin::Builtin* builtin : {static_cast<const builtin::Builtin*>(nullptr), builtin::Find("echo")}) {
+// A child of /bin/true (or `builtin`) on a socketpair whose start fails at
+// setrlimit: RLIMIT_NOFILE above the kernel's nr_open.
+struct FailingStart {
+  explicit FailingStart(const builtin::Builtin* builtin) {
     int pair[2];
     REQUIRE(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) == 0);
-    UniqueFd ours(pair[0]), theirs(pair[1]);
-    UniqueFd devnull(open("/dev/null", O_RDWR | O_CLOEXEC));
-    std::vector<std::string> argv{"/bin/true"};
-    std::vector<char*> argv_ptrs = ToExecArray(argv);
-    ProcessControls controls;
-    controls.rlimits = {{RLIMIT_NOFILE, RLIM_INFINITY}};  // above the kernel's nr_open
-    ChildSpec spec{"/bin/true", argv_ptrs.data(), argv_ptrs.data() + 1, theirs.Get(), StderrTarget::kNull,
-                   devnull.Get(), nullptr, &controls, builtin};
+    ours.Reset(pair[0]);
+    theirs.Reset(pair[1]);
+    controls.rlimits = {{RLIMIT_NOFILE, RLIM_INFINITY}};
+    spec = ChildSpec{"/bin/true", argv_ptrs.data(), argv_ptrs.data() + 1, theirs.Get(), StderrTarget::kNull,
+                     devnull.Get(), nullptr, &controls, builtin};
+  }
+  UniqueFd ours, theirs;
+  UniqueFd devnull{open("/dev/null", O_RDWR | O_CLOEXEC)};
+  std::vector<std::string> argv{"/bin/true"};
+  std::vector<char*> argv_ptrs = ToExecArray(argv);
+  ProcessControls controls;
+  ChildSpec spec{};
+};
+
+TEST_CASE("a failing process control is reported like an exec failure, for a program and for a builtin") {
+  for (const builtin::Builtin* builtin : {static_cast<const builtin::Builtin*>(nullptr), builtin::Find("echo")}) {
+    FailingStart child(builtin);
     ForkSpawner spawner;
     ReportPipe pipe;
     REQUIRE(OpenReportPipe(pipe).Ok());
     Started started;
-    REQUIRE(spawner.Spawn(spec, pipe, started).Ok());
+    REQUIRE(spawner.Spawn(child.spec, pipe, started).Ok());
     int status = 0;
     REQUIRE(waitpid(started.pid, &status, 0) == started.pid);
     CHECK(WEXITSTATUS(status) == kStartFailedStatus);
@@ -412,17 +423,7 @@ TEST_CASE("a failing process control is reported like an exec failure, for a pro
 }
 
 TEST_CASE("a forked child reports why it could not start even when descriptors ran out before the spawn") {
-  int pair[2];
-  REQUIRE(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) == 0);
-  UniqueFd ours(pair[0]), theirs(pair[1]);
-  UniqueFd devnull(open("/dev/null", O_RDWR | O_CLOEXEC));
-  std::vector<std::string> argv{"/bin/true"};
-  std::vector<char*> argv_ptrs = ToExecArray(argv);
-  ProcessControls controls;
-  controls.rlimits = {{RLIMIT_NOFILE, RLIM_INFINITY}};  // above the kernel's nr_open: the start fails
-  // A builtin is always forked.
-  ChildSpec spec{"/bin/true", argv_ptrs.data(), argv_ptrs.data() + 1, theirs.Get(), StderrTarget::kNull,
-                 devnull.Get(), nullptr, &controls, builtin::Find("echo")};
+  FailingStart child(builtin::Find("echo"));  // a builtin is always forked
   ForkSpawner spawner;
   ReportPipe pipe;
   REQUIRE(OpenReportPipe(pipe).Ok());
@@ -442,7 +443,7 @@ TEST_CASE("a forked child reports why it could not start even when descriptors r
   int probe[2];
   bool exhausted = pipe2(probe, O_CLOEXEC) != 0;
   Started started;
-  SysFailure spawned = spawner.Spawn(spec, pipe, started);
+  SysFailure spawned = spawner.Spawn(child.spec, pipe, started);
   filler.clear();
   REQUIRE(setrlimit(RLIMIT_NOFILE, &saved) == 0);
   REQUIRE(exhausted);
