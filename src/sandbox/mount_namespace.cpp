@@ -31,16 +31,6 @@ bool Failed(Made& made, const char* step, const std::string* path = nullptr) {
   return false;
 }
 
-bool CoverAll(const std::vector<std::string>& dirs, const std::vector<std::string>& files, Made& made) {
-  for (const std::string& dir : dirs) {
-    if (SysFailure failure = CoverDirectory(dir.c_str()); !failure.Ok()) return Failed(made, failure.call, &dir);
-  }
-  for (const std::string& file : files) {
-    if (SysFailure failure = CoverFile(file.c_str()); !failure.Ok()) return Failed(made, failure.call, &file);
-  }
-  return true;
-}
-
 bool NoteCovers(Made& made) {
   for (Cover& cover : made.made.covers) {
     struct stat info;
@@ -63,7 +53,13 @@ void MakeOnThisThread(const std::vector<std::string>& dirs, const std::vector<st
     Failed(made, "mount / slave");
     return;
   }
-  if (!CoverAll(dirs, files, made) || !NoteCovers(made)) return;
+  const std::string* failed = nullptr;
+  if (SysFailure failure = CoverAll(dirs, files, &failed); !failure.Ok()) {
+    errno = failure.err;
+    Failed(made, failure.call, failed);
+    return;
+  }
+  if (!NoteCovers(made)) return;
   made.made.ns.Reset(open("/proc/thread-self/ns/mnt", O_RDONLY | O_CLOEXEC));
   if (!made.made.ns) Failed(made, "open /proc/thread-self/ns/mnt");
 }
@@ -99,6 +95,19 @@ SysFailure CoverFile(const char* path) {
   if (mount(nullptr, path, nullptr, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NODEV | MS_NOSUID | MS_NOEXEC, nullptr) !=
       0) {
     return SysFailure{"mount hidden", errno};
+  }
+  return {};
+}
+
+SysFailure CoverAll(const std::vector<std::string>& dirs, const std::vector<std::string>& files,
+                    const std::string** failed) {
+  for (const auto* paths : {&dirs, &files}) {
+    for (const std::string& path : *paths) {
+      SysFailure failure = paths == &dirs ? CoverDirectory(path.c_str()) : CoverFile(path.c_str());
+      if (failure.Ok()) continue;
+      if (failed != nullptr) *failed = &path;
+      return failure;
+    }
   }
   return {};
 }

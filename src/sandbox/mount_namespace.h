@@ -54,6 +54,10 @@ SysFailure CoverDirectory(const char* path);
 // /dev/null bound over a file, on a nodev mount: opening it fails with
 // EACCES, for root too.
 SysFailure CoverFile(const char* path);
+// Each of `dirs` and `files` covered as above; the first failure, with
+// the path it was on in `failed` (when given).
+SysFailure CoverAll(const std::vector<std::string>& dirs, const std::vector<std::string>& files,
+                    const std::string** failed = nullptr);
 // Whether every cover is still on its path.
 bool CoversInPlace(const std::vector<Cover>& covers);
 

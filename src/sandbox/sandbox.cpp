@@ -91,16 +91,6 @@ SysFailure MountOwn(const Prepared& prepared) {
   return {};
 }
 
-SysFailure CoverAgain(const Prepared& prepared) {
-  for (const std::string& dir : prepared.hidden) {
-    if (SysFailure failure = CoverDirectory(dir.c_str()); !failure.Ok()) return failure;
-  }
-  for (const std::string& file : prepared.hidden_files) {
-    if (SysFailure failure = CoverFile(file.c_str()); !failure.Ok()) return failure;
-  }
-  return {};
-}
-
 // The service's mount namespace; a copy of it when the connection needs
 // mounts of its own, or when a hidden path was replaced since the
 // template was made (mount_namespace.h). The copy's mounts are slaves of
@@ -112,7 +102,7 @@ SysFailure EnterMounts(const Prepared& prepared) {
   if (covered && !NeedsOwnMounts(prepared)) return {};
   if (unshare(CLONE_NEWNS) != 0) return Fail("unshare mnt");
   if (SysFailure failure = MountOwn(prepared); !failure.Ok()) return failure;
-  return covered ? SysFailure{} : CoverAgain(prepared);
+  return covered ? SysFailure{} : CoverAll(prepared.hidden, prepared.hidden_files);
 }
 
 }  // namespace
