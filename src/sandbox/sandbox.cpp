@@ -9,6 +9,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 
 #include "sandbox/cgroup.h"
@@ -49,19 +50,25 @@ void Append(std::string& list, const char* name) {
   list += name;
 }
 
+bool Beneath(const std::string& path, std::string_view dir) {
+  return path == dir || (path.size() > dir.size() && path.starts_with(dir) && path[dir.size()] == '/');
+}
+
 bool Beneath(const std::string& path, const std::vector<std::string>& dirs) {
-  for (const std::string& dir : dirs) {
-    if (path == dir || (path.size() > dir.size() && path.compare(0, dir.size(), dir) == 0 && path[dir.size()] == '/')) {
-      return true;
-    }
+  return std::any_of(dirs.begin(), dirs.end(), [&](const std::string& dir) { return Beneath(path, dir); });
+}
+
+bool BeneathPrivateTmp(const std::string& path, unsigned private_tmp) {
+  for (unsigned i = 0; i < std::size(kPrivateTmpDirs); ++i) {
+    if ((private_tmp & (1U << i)) != 0 && Beneath(path, kPrivateTmpDirs[i])) return true;
   }
   return false;
 }
 
 void PrepareMounts(const config::SandboxConfig& sandbox, Prepared& prepared) {
   if (sandbox.private_tmp) {
-    for (const char* dir : {"/tmp", "/var/tmp"}) {
-      if (IsDirectory(dir)) prepared.private_tmp_dirs.emplace_back(dir);
+    for (unsigned i = 0; i < std::size(kPrivateTmpDirs); ++i) {
+      if (IsDirectory(kPrivateTmpDirs[i])) prepared.private_tmp |= 1U << i;
     }
   }
   for (const std::string& path : sandbox.hidden) {
@@ -69,7 +76,7 @@ void PrepareMounts(const config::SandboxConfig& sandbox, Prepared& prepared) {
     if (stat(path.c_str(), &info) != 0) throw SysError("hidden " + path + " (must exist)", errno);
     // Beneath a private /tmp it is gone already, and mounting on it would
     // fail: the fresh tmpfs has no such path.
-    if (Beneath(path, prepared.private_tmp_dirs)) continue;
+    if (BeneathPrivateTmp(path, prepared.private_tmp)) continue;
     (S_ISDIR(info.st_mode) ? prepared.hidden : prepared.hidden_files).push_back(path);
   }
   // Nor can a file be covered beneath a directory hidden by an empty tmpfs.
@@ -80,28 +87,30 @@ void PrepareMounts(const config::SandboxConfig& sandbox, Prepared& prepared) {
 
 SysFailure Fail(const char* call) { return SysFailure{call, errno}; }
 
-SysFailure MountOwn(const Prepared& prepared) {
+SysFailure MountProc(const Prepared& prepared) {
   if (prepared.mount_proc &&
       mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) != 0) {
     return Fail("mount /proc");
-  }
-  for (const std::string& dir : prepared.private_tmp_dirs) {
-    if (mount("tmpfs", dir.c_str(), "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777") != 0) return Fail("mount private_tmp");
   }
   return {};
 }
 
 // The service's mount namespace; a copy of it when the connection needs
-// mounts of its own, or when a hidden path was replaced since the
-// template was made (mount_namespace.h). The copy's mounts are slaves of
-// the host's, as the template's are: nothing mounted in it goes back.
-SysFailure EnterMounts(const Prepared& prepared) {
+// mounts of its own (made ahead, `own_mounts`, or here), or when a hidden
+// path was replaced since the template was made (mount_namespace.h). The
+// copy's mounts are slaves of the host's, as the template's are: nothing
+// mounted in it goes back.
+SysFailure EnterMounts(const Prepared& prepared, int own_mounts) {
   if (!prepared.mount_namespace) return {};
-  if (setns(prepared.mount_namespace.Get(), CLONE_NEWNS) != 0) return Fail("setns mnt");
+  bool own = own_mounts >= 0;
+  if (setns(own ? own_mounts : prepared.mount_namespace.Get(), CLONE_NEWNS) != 0) return Fail("setns mnt");
   bool covered = CoversInPlace(prepared.covers);
-  if (covered && !NeedsOwnMounts(prepared)) return {};
-  if (unshare(CLONE_NEWNS) != 0) return Fail("unshare mnt");
-  if (SysFailure failure = MountOwn(prepared); !failure.Ok()) return failure;
+  if (!own) {
+    if (covered && !NeedsOwnMounts(prepared)) return {};
+    if (unshare(CLONE_NEWNS) != 0) return Fail("unshare mnt");
+    if (SysFailure failure = MountPrivateTmp(prepared.private_tmp); !failure.Ok()) return failure;
+  }
+  if (SysFailure failure = MountProc(prepared); !failure.Ok()) return failure;
   return covered ? SysFailure{} : CoverAll(prepared.hidden, prepared.hidden_files);
 }
 
@@ -117,6 +126,7 @@ std::unique_ptr<Prepared> Prepare(std::string_view service, const config::Sandbo
     MountTemplate made = MakeMountTemplate(prepared->hidden, prepared->hidden_files);
     prepared->mount_namespace = std::move(made.ns);
     prepared->covers = std::move(made.covers);
+    if (NeedsOwnMounts(*prepared)) prepared->spares = std::make_unique<SpareQueue>();
   }
   if (sandbox.private_network) prepared->network_namespace = MakeLoopbackNamespace();
   if (prepared->clone_flags != 0 || prepared->mount_namespace || prepared->network_namespace) {
@@ -142,7 +152,7 @@ std::unique_ptr<Prepared> Prepare(std::string_view service, const config::Sandbo
 // Mounts no other connection may see: a /proc of its pid namespace, an
 // empty /tmp.
 bool NeedsOwnMounts(const Prepared& prepared) {
-  return prepared.mount_namespace && (prepared.mount_proc || !prepared.private_tmp_dirs.empty());
+  return prepared.mount_namespace && (prepared.mount_proc || prepared.private_tmp != 0);
 }
 
 std::string OfferedMechanisms(const config::KernelSupport& kernel) {
@@ -154,11 +164,11 @@ std::string OfferedMechanisms(const config::KernelSupport& kernel) {
   return list.empty() ? "none" : list;
 }
 
-SysFailure EnterNamespaces(const Prepared& prepared) {
+SysFailure EnterNamespaces(const Prepared& prepared, int own_mounts) {
   if (prepared.network_namespace && setns(prepared.network_namespace.Get(), CLONE_NEWNET) != 0) {
     return Fail("setns net");
   }
-  return EnterMounts(prepared);
+  return EnterMounts(prepared, own_mounts);
 }
 
 SysFailure Confine(const Prepared& prepared) {

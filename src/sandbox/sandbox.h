@@ -12,9 +12,10 @@
 //      with a cgroup, straight into the service's group;
 //   1. EnterNamespaces, still privileged: setns into the network
 //      namespace and into the service's mount namespace, where the hidden
-//      paths are covered already (mount_namespace.h); then, for mounts of
-//      the connection's own, a copy of that namespace (unshare) with a
-//      fresh /proc for a pid namespace and a tmpfs on /tmp and /var/tmp;
+//      paths are covered already (mount_namespace.h); for mounts of the
+//      connection's own, into a copy of that namespace with a tmpfs on
+//      /tmp and /var/tmp, made ahead (spare_mounts.h) or else unshared
+//      and mounted here, and a fresh /proc for a pid namespace;
 //   2. the process controls (rlimits, nice, chroot), then dropping to the
 //      service's user (spawn/process_controls.h);
 //   3. Confine, last before exec: no_new_privs (which Landlock and an
@@ -34,6 +35,7 @@
 #include "config/config.h"
 #include "config/host.h"
 #include "sandbox/mount_namespace.h"
+#include "sandbox/spare_mounts.h"
 #include "spawn/process_controls.h"
 #include "sys/unique_fd.h"
 
@@ -49,7 +51,8 @@ struct Prepared {
   sock_fprog seccomp_fprog{};     // points into seccomp_program
   UniqueFd mount_namespace;       // the service's (mount_namespace.h); invalid: ours
   bool mount_proc = false;        // a pid namespace: its own /proc
-  std::vector<std::string> private_tmp_dirs;  // the ones that exist
+  unsigned private_tmp = 0;       // bits of kPrivateTmpDirs, the ones that exist
+  std::unique_ptr<SpareQueue> spares;         // with NeedsOwnMounts: copies made ahead
   std::vector<std::string> hidden;            // directories: an empty tmpfs over each
   std::vector<std::string> hidden_files;      // anything else: /dev/null, nodev, over each
   std::vector<Cover> covers;                  // the template's, checked by each child
@@ -81,7 +84,9 @@ std::string OfferedMechanisms(const config::KernelSupport& kernel);
 bool NeedsOwnMounts(const Prepared& prepared);
 
 // Child side: async-signal-safe, no allocation. Step 1 (see above).
-SysFailure EnterNamespaces(const Prepared& prepared);
+// `own_mounts`: a copy of the service's mount namespace made ahead for
+// this child alone, or -1.
+SysFailure EnterNamespaces(const Prepared& prepared, int own_mounts = -1);
 // Child side: step 3, after privileges are dropped.
 SysFailure Confine(const Prepared& prepared);
 

@@ -89,7 +89,7 @@ void DropPrivileges(const Credentials& credentials, const Reporter& report) {
 void SetUpProcess(const ChildSpec& spec, const Reporter& report) {
   const ProcessControls& controls = spec.controls != nullptr ? *spec.controls : kDefaultControls;
   SysFailure error;
-  if (spec.sandbox != nullptr) error = sandbox::EnterNamespaces(*spec.sandbox);
+  if (spec.sandbox != nullptr) error = sandbox::EnterNamespaces(*spec.sandbox, spec.own_mounts);
   if (!error.Ok()) FailStart(report, error.call, error.err);
   error = ApplyPrivilegedControls(controls);
   if (!error.Ok()) FailStart(report, error.call, error.err);
@@ -233,8 +233,8 @@ pid_t StartProgramFromFront(const ChildSpec& program, int pipe_write, int failur
   // front stays as it is): the sandbox's fds must outlive the closing.
   std::array<int, 3> sandbox_fds{-1, -1, -1};
   if (spec.sandbox != nullptr) sandbox_fds = spec.sandbox->ChildFds();
-  int keep[] = {spec.connection_fd, spec.tls->outcome_fd, pipe_write,     spec.devnull_fd,
-                failure_fd,         sandbox_fds[0],       sandbox_fds[1], sandbox_fds[2]};
+  int keep[] = {spec.connection_fd, spec.tls->outcome_fd, pipe_write,     spec.devnull_fd,     failure_fd,
+                sandbox_fds[0],     sandbox_fds[1],       sandbox_fds[2], spec.own_mounts};
   std::sort(std::begin(keep), std::end(keep));
   CloseAllBut(keep);
   tls::RunFront(*spec.tls, spec.connection_fd, spec.envp, spec.credentials, [&](int plain_fd, char* const* envp) {
@@ -372,11 +372,15 @@ SysFailure ForkSpawner::Spawn(const ChildSpec& spec, ReportPipe& pipe, Started& 
   sigfillset(&all);
   sigprocmask(SIG_SETMASK, &all, &previous);
   started = Started{};
+  UniqueFd own_mounts = TakeOwnMounts(spec);
+  ChildSpec child = spec;
+  child.own_mounts = own_mounts.Get();
   // A TLS front is forked: it runs OpenSSL on our context, and forks the
   // program itself.
   SysFailure result = ClonesChild(spec.builtin, spec.sandbox) && spec.tls == nullptr
-                          ? CloneChild(spec, pipe.write_end.Get(), started)
-                          : ForkChild(spec, pipe.write_end.Get(), started);
+                          ? CloneChild(child, pipe.write_end.Get(), started)
+                          : ForkChild(child, pipe.write_end.Get(), started);
+  if (started.pid > 0 && own_mounts) HoldMountNamespace(started.pid, std::move(own_mounts));
   sigprocmask(SIG_SETMASK, &previous, nullptr);
   pipe.write_end.Reset();
   return result;
@@ -417,8 +421,20 @@ SysFailure ForkSpawner::ForkChild(const ChildSpec& spec, int pipe_write, Started
   return SysFailure{};
 }
 
-void ForkSpawner::HoldMountNamespace(const ChildSpec& spec, pid_t pid) {
-  if (spec.sandbox == nullptr || !sandbox::NeedsOwnMounts(*spec.sandbox)) return;
+UniqueFd ForkSpawner::TakeOwnMounts(const ChildSpec& spec) {
+  if (spec.sandbox == nullptr || !spec.sandbox->spares) return {};
+  if (!spare_maker_) {
+    try {
+      spare_maker_ = std::make_unique<sandbox::SpareMaker>();
+    } catch (const std::exception&) {
+      return {};  // each child makes its own, as without the maker
+    }
+  }
+  const sandbox::Prepared& prepared = *spec.sandbox;
+  return spare_maker_->Take(*prepared.spares, prepared.mount_namespace.Get(), prepared.private_tmp);
+}
+
+void ForkSpawner::HoldMountNamespace(pid_t pid, UniqueFd ns) {
   if (!releaser_) {
     try {
       releaser_ = std::make_unique<sandbox::NamespaceReleaser>();
@@ -426,11 +442,16 @@ void ForkSpawner::HoldMountNamespace(const ChildSpec& spec, pid_t pid) {
       return;  // the child's exit tears its namespace down, as without us
     }
   }
+  mount_namespaces_[pid] = std::move(ns);
+}
+
+void ForkSpawner::HoldMountNamespace(const ChildSpec& spec, pid_t pid) {
+  if (spec.sandbox == nullptr || !sandbox::NeedsOwnMounts(*spec.sandbox)) return;
   char path[48];
   std::snprintf(path, sizeof path, "/proc/%d/ns/mnt", static_cast<int>(pid));
   // Fails when the program has exited already: its namespace is gone.
   UniqueFd ns(open(path, O_RDONLY | O_CLOEXEC));
-  if (ns) mount_namespaces_[pid] = std::move(ns);
+  if (ns) HoldMountNamespace(pid, std::move(ns));
 }
 
 std::optional<SysFailure> ForkSpawner::Reaped(pid_t pid) {
@@ -502,7 +523,7 @@ SysFailure ForkSpawner::CloneChild(const ChildSpec& spec, int pipe_write, Starte
   started.pid = pid;
   if (!failure.Ok()) started.failure = failure;
   if (killed) started.failure = SysFailure{"stopped before exec", ECANCELED};
-  if (!started.failure) HoldMountNamespace(spec, pid);
+  if (!started.failure && spec.own_mounts < 0) HoldMountNamespace(spec, pid);
   return SysFailure{};
 }
 

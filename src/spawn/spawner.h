@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "sandbox/namespace_releaser.h"
+#include "sandbox/spare_mounts.h"
 #include "spawn/clone_watchdog.h"
 #include "spawn/credentials.h"
 #include "spawn/process_controls.h"
@@ -79,6 +80,9 @@ struct ChildSpec {
   std::string_view prepared = {};
   // Set: the child is confined so before exec (sandbox/sandbox.h).
   const sandbox::Prepared* sandbox = nullptr;
+  // With `sandbox`: a mount namespace made ahead for this child alone
+  // (sandbox/spare_mounts.h), or -1. Set by the spawner; borrowed.
+  int own_mounts = -1;
   // Set: the child is forked as the connection's TLS front (tls/front.h),
   // which starts the program, as described by the fields above, once the
   // handshake succeeded.
@@ -148,9 +152,14 @@ class ForkSpawner : public Spawner {
  private:
   SysFailure CloneChild(const ChildSpec& spec, int pipe_write, Started& started);
   SysFailure ForkChild(const ChildSpec& spec, int pipe_write, Started& started);
-  // A cloned child with a mount namespace of its own (private_tmp, a pid
+  // A mount namespace made ahead for the child, when one is ready.
+  UniqueFd TakeOwnMounts(const ChildSpec& spec);
+  // A child with a mount namespace of its own (private_tmp, a pid
   // namespace's /proc): we keep a reference to it until the child is
   // reaped, and then the releaser drops it (namespace_releaser.h says why).
+  // The one made ahead, or else the one a cloned child made (found in
+  // /proc by its pid).
+  void HoldMountNamespace(pid_t pid, UniqueFd ns);
   void HoldMountNamespace(const ChildSpec& spec, pid_t pid);
   void ReserveLowSlots();
   // Moves `fd` into low slot `slot` if it sits above the slots; the fd the
@@ -198,6 +207,9 @@ class ForkSpawner : public Spawner {
   // child is reaped (made with the first such child).
   std::map<pid_t, UniqueFd> mount_namespaces_;
   std::unique_ptr<sandbox::NamespaceReleaser> releaser_;
+  // Makes mount namespaces ahead (made with the first child that can use
+  // one).
+  std::unique_ptr<sandbox::SpareMaker> spare_maker_;
 };
 
 }  // namespace yinetd::spawn

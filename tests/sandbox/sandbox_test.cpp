@@ -33,11 +33,12 @@ constexpr int kEnterFailed = 100, kConfineFailed = 101;
 // Forks; the child applies `prepared` as a spawned child does (with fork,
 // so the namespaces come from unshare rather than clone flags) and exits
 // with `check`'s result. Returns that, or -1 if it died otherwise.
-int RunConfined(const Prepared& prepared, const std::function<int()>& check) {
+// `own_mounts`: a namespace made ahead for the child (spare_mounts.h).
+int RunConfined(const Prepared& prepared, const std::function<int()>& check, int own_mounts = -1) {
   pid_t pid = fork();
   if (pid == 0) {
     if (prepared.clone_flags != 0 && unshare(prepared.clone_flags & ~CLONE_NEWPID) != 0) _exit(kEnterFailed);
-    if (!EnterNamespaces(prepared).Ok()) _exit(kEnterFailed);
+    if (!EnterNamespaces(prepared, own_mounts).Ok()) _exit(kEnterFailed);
     if (!Confine(prepared).Ok()) _exit(kConfineFailed);
     // The raw call: a sanitizer's _exit runs its leak check first, whose
     // calls (sigaltstack, mmap) the filter may deny.
@@ -70,6 +71,22 @@ ino_t NamespaceOf(const char* path) {
 ino_t NamespaceOf(int fd) {
   struct stat info;
   return fstat(fd, &info) == 0 ? info.st_ino : 0;
+}
+
+// A namespace the maker made ahead for `prepared`: taken as the spawner
+// takes them, waiting (bounded) for the maker's thread.
+UniqueFd TakeSpare(SpareMaker& maker, const Prepared& prepared) {
+  for (int tries = 0; tries < 5000; ++tries) {
+    UniqueFd spare = maker.Take(*prepared.spares, prepared.mount_namespace.Get(), prepared.private_tmp);
+    if (spare) return spare;
+    usleep(1000);
+  }
+  return {};
+}
+
+size_t OpenDescriptors() {
+  return static_cast<size_t>(std::distance(std::filesystem::directory_iterator("/proc/self/fd"),
+                                           std::filesystem::directory_iterator()));
 }
 
 std::string ReadMountTable() {
@@ -243,6 +260,62 @@ TEST_CASE("private_tmp and hidden, in a mount namespace of the child's own") {
   std::filesystem::remove_all(hidden);
 }
 
+TEST_CASE("private_tmp made ahead: each child gets a copy of its own, with /tmp empty and the hidden paths covered") {
+  if (SkipWithoutNamespaces()) return;
+  std::string hidden = TempDir();
+  REQUIRE(close(open((hidden + "/secret").c_str(), O_CREAT | O_WRONLY, 0600)) == 0);
+  config::SandboxConfig sandbox;
+  sandbox.private_tmp = true;
+  sandbox.hidden = {hidden};
+  auto prepared = Prepare("t", sandbox, false, Kernel(), nullptr);
+  REQUIRE(prepared->spares != nullptr);
+  ino_t service_ns = NamespaceOf(prepared->mount_namespace.Get());
+  ino_t ours = NamespaceOf("/proc/self/ns/mnt");
+  SpareMaker maker;
+  UniqueFd first = TakeSpare(maker, *prepared);
+  UniqueFd second = TakeSpare(maker, *prepared);
+  REQUIRE(first.Valid());
+  REQUIRE(second.Valid());
+  CHECK(NamespaceOf(first.Get()) != NamespaceOf(second.Get()));
+  for (const UniqueFd* spare : {&first, &second}) {
+    ino_t own = NamespaceOf(spare->Get());
+    CHECK(own != service_ns);
+    CHECK(own != ours);
+    int seen = RunConfined(*prepared, [&] {
+      if (NamespaceOf("/proc/self/ns/mnt") != own) return 1;
+      if (access((hidden + "/secret").c_str(), F_OK) == 0) return 2;
+      if (std::filesystem::directory_iterator("/tmp") != std::filesystem::directory_iterator()) return 3;
+      if (open("/tmp/mine", O_CREAT | O_WRONLY, 0600) < 0) return 4;
+      return 0;
+    }, spare->Get());
+    CHECK(seen == 0);
+  }
+  CHECK_FALSE(std::filesystem::exists("/tmp/mine"));
+  // The maker's thread went back where it was: it keeps no namespace of a
+  // connection's alive.
+  for (const auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
+    CHECK(NamespaceOf((task.path() / "ns/mnt").c_str()) == ours);
+  }
+  std::filesystem::remove_all(hidden);
+}
+
+TEST_CASE("spares taken, and spares made ahead and dropped with their service (a reload), leave no descriptor open") {
+  if (SkipWithoutNamespaces()) return;
+  size_t before = OpenDescriptors();
+  {
+    config::SandboxConfig sandbox;
+    sandbox.private_tmp = true;
+    SpareMaker maker;
+    for (int generation = 0; generation < 3; ++generation) {  // as reloads do
+      auto prepared = Prepare("t", sandbox, false, Kernel(), nullptr);
+      for (int child = 0; child < 5; ++child) CHECK(TakeSpare(maker, *prepared).Valid());
+      // Made ahead, never taken: closed with the queue.
+      usleep(20000);
+    }
+  }
+  CHECK(OpenDescriptors() == before);
+}
+
 TEST_CASE("hidden alone: every child enters the service's one mount namespace, made at load") {
   if (SkipWithoutNamespaces()) return;
   std::string hidden = TempDir();
@@ -324,7 +397,15 @@ TEST_CASE("nothing mounted for a service or its children reaches the host, even 
     if (child == 0) _exit(EnterNamespaces(*prepared).Ok() ? 0 : 1);
     int status = 0;
     if (waitpid(child, &status, 0) != child || status != 0) _exit(13);
-    _exit(ReadMountTable() == before ? 0 : 14);  // the child's /tmp
+    if (ReadMountTable() != before) _exit(14);  // the child's /tmp
+    // And a namespace made ahead, by the maker's thread in this process.
+    SpareMaker maker;
+    UniqueFd spare = TakeSpare(maker, *prepared);
+    if (!spare) _exit(15);
+    child = fork();
+    if (child == 0) _exit(EnterNamespaces(*prepared, spare.Get()).Ok() ? 0 : 1);
+    if (waitpid(child, &status, 0) != child || status != 0) _exit(16);
+    _exit(ReadMountTable() == before ? 0 : 17);
   }
   int status = 0;
   REQUIRE(waitpid(host, &status, 0) == host);

@@ -14,6 +14,7 @@
 #include <memory>
 #include <optional>
 #include <sstream>
+#include <set>
 #include <string>
 #include <thread>
 #include <atomic>
@@ -306,7 +307,7 @@ TEST_CASE("a program whose stderr is not logged runs without a report pipe where
   CHECK(WEXITSTATUS(run.wait_status) == 0);
 }
 
-TEST_CASE("a child with a mount namespace of its own leaves it to the spawner until it is reaped") {
+TEST_CASE("a child with a mount namespace of its own, made ahead or not, leaves it to the spawner until it is reaped") {
   if (!ClonesChild(nullptr)) return;  // a sanitized build forks
   config::SandboxConfig tmp_only;
   tmp_only.private_tmp = true;
@@ -317,31 +318,39 @@ TEST_CASE("a child with a mount namespace of its own leaves it to the spawner un
     MESSAGE("skipped: no mount namespaces here: " << e.what());
     return;
   }
-  int pair[2];
-  REQUIRE(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) == 0);
-  UniqueFd ours(pair[0]), theirs(pair[1]);
   UniqueFd devnull(open("/dev/null", O_RDWR | O_CLOEXEC));
   // Runs until we write a line, so that it is still there after Spawn.
   std::vector<std::string> argv{"/bin/sh", "-c", "read line; readlink /proc/self/ns/mnt"}, env;
   std::vector<char*> argv_ptrs = ToExecArray(argv), env_ptrs = ToExecArray(env);
-  ChildSpec spec{argv[0].c_str(), argv_ptrs.data(), env_ptrs.data(), theirs.Get(), StderrTarget::kNull, devnull.Get(),
-                 nullptr};
+  ChildSpec spec{argv[0].c_str(), argv_ptrs.data(), env_ptrs.data(), -1, StderrTarget::kNull, devnull.Get(), nullptr};
   spec.sandbox = prepared.get();
   ForkSpawner spawner;
-  ReportPipe no_pipe;
-  Started started;
-  REQUIRE(spawner.Spawn(spec, no_pipe, started).Ok());
-  REQUIRE_FALSE(started.failure.has_value());
-  theirs.Reset();
-  CHECK(spawner.HeldMountNamespaces() == 1);
-  REQUIRE(write(ours.Get(), "go\n", 3) == 3);
-  std::string ns = ReadAll(ours.Get());
-  CHECK(ns.rfind("mnt:[", 0) == 0);  // it ran, and its namespace outlived it
-  int status = 0;
-  REQUIRE(waitpid(started.pid, &status, 0) == started.pid);
-  CHECK(spawner.HeldMountNamespaces() == 1);
-  spawner.Reaped(started.pid);
-  CHECK(spawner.HeldMountNamespaces() == 0);
+  // The first child copies the namespace itself; the maker's thread then
+  // makes the next ones ahead (sandbox/spare_mounts.h). Each is held alike.
+  std::set<std::string> seen;
+  for (int child = 0; child < 3; ++child) {
+    int pair[2];
+    REQUIRE(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) == 0);
+    UniqueFd ours(pair[0]), theirs(pair[1]);
+    spec.connection_fd = theirs.Get();
+    ReportPipe no_pipe;
+    Started started;
+    REQUIRE(spawner.Spawn(spec, no_pipe, started).Ok());
+    REQUIRE_FALSE(started.failure.has_value());
+    theirs.Reset();
+    CHECK(spawner.HeldMountNamespaces() == 1);
+    REQUIRE(write(ours.Get(), "go\n", 3) == 3);
+    std::string ns = ReadAll(ours.Get());
+    CHECK(ns.rfind("mnt:[", 0) == 0);  // it ran, and its namespace outlived it
+    seen.insert(ns);
+    int status = 0;
+    REQUIRE(waitpid(started.pid, &status, 0) == started.pid);
+    CHECK(spawner.HeldMountNamespaces() == 1);
+    spawner.Reaped(started.pid);
+    CHECK(spawner.HeldMountNamespaces() == 0);
+    usleep(50000);  // time for the maker
+  }
+  CHECK(seen.size() == 3);  // each its own
 }
 
 TEST_CASE("a builtin is served in the child, which keeps fds 0-2 only and exits 0") {
