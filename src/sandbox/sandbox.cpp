@@ -126,8 +126,9 @@ std::unique_ptr<Prepared> Prepare(std::string_view service, const config::Sandbo
     MountTemplate made = MakeMountTemplate(prepared->hidden, prepared->hidden_files);
     prepared->mount_namespace = std::move(made.ns);
     prepared->covers = std::move(made.covers);
-    if (NeedsOwnMounts(*prepared)) prepared->spares = std::make_unique<SpareQueue>();
   }
+  SpareKinds spare_kinds{NeedsOwnMounts(*prepared), prepared->private_tmp, sandbox.ipc_namespace};
+  if (spare_kinds.mounts || spare_kinds.ipc) prepared->spares = std::make_unique<SpareQueue>(spare_kinds);
   if (sandbox.private_network) prepared->network_namespace = MakeLoopbackNamespace();
   if (prepared->clone_flags != 0 || prepared->mount_namespace || prepared->network_namespace) {
     Append(prepared->mechanisms, "namespaces");
@@ -164,11 +165,12 @@ std::string OfferedMechanisms(const config::KernelSupport& kernel) {
   return list.empty() ? "none" : list;
 }
 
-SysFailure EnterNamespaces(const Prepared& prepared, int own_mounts) {
+SysFailure EnterNamespaces(const Prepared& prepared, OwnNamespaces own) {
+  if (own.ipc >= 0 && setns(own.ipc, CLONE_NEWIPC) != 0) return Fail("setns ipc");
   if (prepared.network_namespace && setns(prepared.network_namespace.Get(), CLONE_NEWNET) != 0) {
     return Fail("setns net");
   }
-  return EnterMounts(prepared, own_mounts);
+  return EnterMounts(prepared, own.mounts);
 }
 
 SysFailure Confine(const Prepared& prepared) {

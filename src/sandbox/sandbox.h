@@ -10,12 +10,14 @@
 //
 //   0. clone itself: new pid, ipc and uts namespaces (CloneFlags), and
 //      with a cgroup, straight into the service's group;
-//   1. EnterNamespaces, still privileged: setns into the network
-//      namespace and into the service's mount namespace, where the hidden
-//      paths are covered already (mount_namespace.h); for mounts of the
-//      connection's own, into a copy of that namespace with a tmpfs on
-//      /tmp and /var/tmp, made ahead (spare_mounts.h) or else unshared
-//      and mounted here, and a fresh /proc for a pid namespace;
+//   1. EnterNamespaces, still privileged: setns into the IPC namespace
+//      made ahead for the connection (spare_namespaces.h; else it came
+//      with the clone), into the network namespace and into the service's
+//      mount namespace, where the hidden paths are covered already
+//      (mount_namespace.h); for mounts of the connection's own, into a
+//      copy of that namespace with a tmpfs on /tmp and /var/tmp, made
+//      ahead or else unshared and mounted here, and a fresh /proc for a
+//      pid namespace;
 //   2. the process controls (rlimits, nice, chroot), then dropping to the
 //      service's user (spawn/process_controls.h);
 //   3. Confine, last before exec: no_new_privs (which Landlock and an
@@ -35,7 +37,7 @@
 #include "config/config.h"
 #include "config/host.h"
 #include "sandbox/mount_namespace.h"
-#include "sandbox/spare_mounts.h"
+#include "sandbox/spare_namespaces.h"
 #include "spawn/process_controls.h"
 #include "sys/unique_fd.h"
 
@@ -52,7 +54,7 @@ struct Prepared {
   UniqueFd mount_namespace;       // the service's (mount_namespace.h); invalid: ours
   bool mount_proc = false;        // a pid namespace: its own /proc
   unsigned private_tmp = 0;       // bits of kPrivateTmpDirs, the ones that exist
-  std::unique_ptr<SpareQueue> spares;         // with NeedsOwnMounts: copies made ahead
+  std::unique_ptr<SpareQueue> spares;         // namespaces made ahead; nullptr: none
   std::vector<std::string> hidden;            // directories: an empty tmpfs over each
   std::vector<std::string> hidden_files;      // anything else: /dev/null, nodev, over each
   std::vector<Cover> covers;                  // the template's, checked by each child
@@ -84,9 +86,8 @@ std::string OfferedMechanisms(const config::KernelSupport& kernel);
 bool NeedsOwnMounts(const Prepared& prepared);
 
 // Child side: async-signal-safe, no allocation. Step 1 (see above).
-// `own_mounts`: a copy of the service's mount namespace made ahead for
-// this child alone, or -1.
-SysFailure EnterNamespaces(const Prepared& prepared, int own_mounts = -1);
+// `own`: the namespaces made ahead for this child alone, if any.
+SysFailure EnterNamespaces(const Prepared& prepared, OwnNamespaces own = {});
 // Child side: step 3, after privileges are dropped.
 SysFailure Confine(const Prepared& prepared);
 

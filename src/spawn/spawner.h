@@ -27,7 +27,7 @@
 #include <vector>
 
 #include "sandbox/namespace_releaser.h"
-#include "sandbox/spare_mounts.h"
+#include "sandbox/spare_namespaces.h"
 #include "spawn/clone_watchdog.h"
 #include "spawn/credentials.h"
 #include "spawn/process_controls.h"
@@ -80,9 +80,9 @@ struct ChildSpec {
   std::string_view prepared = {};
   // Set: the child is confined so before exec (sandbox/sandbox.h).
   const sandbox::Prepared* sandbox = nullptr;
-  // With `sandbox`: a mount namespace made ahead for this child alone
-  // (sandbox/spare_mounts.h), or -1. Set by the spawner; borrowed.
-  int own_mounts = -1;
+  // With `sandbox`: the namespaces made ahead for this child alone
+  // (sandbox/spare_namespaces.h). Set by the spawner; borrowed.
+  sandbox::OwnNamespaces own_namespaces = {};
   // Set: the child is forked as the connection's TLS front (tls/front.h),
   // which starts the program, as described by the fields above, once the
   // handshake succeeded.
@@ -146,20 +146,20 @@ class ForkSpawner : public Spawner {
   // For tests, from another thread, once a child that switches user has
   // been spawned.
   pid_t CloningPid() const { return watchdog_ ? watchdog_->Child() : 0; }
-  // Running children whose own mount namespace we hold (HoldMountNamespace).
-  size_t HeldMountNamespaces() const { return mount_namespaces_.size(); }
+  // Running children whose own namespaces we hold (HoldNamespaces).
+  size_t HeldNamespaces() const { return held_namespaces_.size(); }
 
  private:
   SysFailure CloneChild(const ChildSpec& spec, int pipe_write, Started& started);
   SysFailure ForkChild(const ChildSpec& spec, int pipe_write, Started& started);
-  // A mount namespace made ahead for the child, when one is ready.
-  UniqueFd TakeOwnMounts(const ChildSpec& spec);
-  // A child with a mount namespace of its own (private_tmp, a pid
-  // namespace's /proc): we keep a reference to it until the child is
-  // reaped, and then the releaser drops it (namespace_releaser.h says why).
-  // The one made ahead, or else the one a cloned child made (found in
-  // /proc by its pid).
-  void HoldMountNamespace(pid_t pid, UniqueFd ns);
+  // The namespaces made ahead for the child, when a spare is ready.
+  sandbox::Spare TakeSpare(const ChildSpec& spec);
+  // A child with namespaces of its own (private_tmp, a pid namespace's
+  // /proc, an IPC namespace): we keep a reference to them until the child
+  // is reaped, and then the releaser drops them (namespace_releaser.h says
+  // why). The spare's, or else the mount namespace a cloned child made
+  // (found in /proc by its pid).
+  void HoldNamespaces(pid_t pid, sandbox::Spare spare);
   void HoldMountNamespace(const ChildSpec& spec, pid_t pid);
   void ReserveLowSlots();
   // Moves `fd` into low slot `slot` if it sits above the slots; the fd the
@@ -203,12 +203,11 @@ class ForkSpawner : public Spawner {
   };
   static FailurePipe OpenFailurePipe();
   FailurePipe spare_failure_pipe_;
-  // Each running child's own mount namespace, and who drops it once the
+  // Each running child's own namespaces, and who drops them once the
   // child is reaped (made with the first such child).
-  std::map<pid_t, UniqueFd> mount_namespaces_;
+  std::map<pid_t, sandbox::Spare> held_namespaces_;
   std::unique_ptr<sandbox::NamespaceReleaser> releaser_;
-  // Makes mount namespaces ahead (made with the first child that can use
-  // one).
+  // Makes namespaces ahead (made with the first child that can use them).
   std::unique_ptr<sandbox::SpareMaker> spare_maker_;
 };
 

@@ -6,6 +6,7 @@
 #include <sched.h>
 #include <seccomp.h>
 #include <sys/mount.h>
+#include <sys/msg.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -33,12 +34,12 @@ constexpr int kEnterFailed = 100, kConfineFailed = 101;
 // Forks; the child applies `prepared` as a spawned child does (with fork,
 // so the namespaces come from unshare rather than clone flags) and exits
 // with `check`'s result. Returns that, or -1 if it died otherwise.
-// `own_mounts`: a namespace made ahead for the child (spare_mounts.h).
-int RunConfined(const Prepared& prepared, const std::function<int()>& check, int own_mounts = -1) {
+// `own`: namespaces made ahead for the child (spare_namespaces.h).
+int RunConfined(const Prepared& prepared, const std::function<int()>& check, OwnNamespaces own = {}) {
   pid_t pid = fork();
   if (pid == 0) {
     if (prepared.clone_flags != 0 && unshare(prepared.clone_flags & ~CLONE_NEWPID) != 0) _exit(kEnterFailed);
-    if (!EnterNamespaces(prepared, own_mounts).Ok()) _exit(kEnterFailed);
+    if (!EnterNamespaces(prepared, own).Ok()) _exit(kEnterFailed);
     if (!Confine(prepared).Ok()) _exit(kConfineFailed);
     // The raw call: a sanitizer's _exit runs its leak check first, whose
     // calls (sigaltstack, mmap) the filter may deny.
@@ -75,10 +76,10 @@ ino_t NamespaceOf(int fd) {
 
 // A namespace the maker made ahead for `prepared`: taken as the spawner
 // takes them, waiting (bounded) for the maker's thread.
-UniqueFd TakeSpare(SpareMaker& maker, const Prepared& prepared) {
+Spare TakeSpare(SpareMaker& maker, const Prepared& prepared) {
   for (int tries = 0; tries < 5000; ++tries) {
-    UniqueFd spare = maker.Take(*prepared.spares, prepared.mount_namespace.Get(), prepared.private_tmp);
-    if (spare) return spare;
+    Spare spare = maker.Take(*prepared.spares, prepared.mount_namespace.Get());
+    if (spare.Ready()) return spare;
     usleep(1000);
   }
   return {};
@@ -272,13 +273,14 @@ TEST_CASE("private_tmp made ahead: each child gets a copy of its own, with /tmp 
   ino_t service_ns = NamespaceOf(prepared->mount_namespace.Get());
   ino_t ours = NamespaceOf("/proc/self/ns/mnt");
   SpareMaker maker;
-  UniqueFd first = TakeSpare(maker, *prepared);
-  UniqueFd second = TakeSpare(maker, *prepared);
-  REQUIRE(first.Valid());
-  REQUIRE(second.Valid());
-  CHECK(NamespaceOf(first.Get()) != NamespaceOf(second.Get()));
-  for (const UniqueFd* spare : {&first, &second}) {
-    ino_t own = NamespaceOf(spare->Get());
+  Spare first = TakeSpare(maker, *prepared);
+  Spare second = TakeSpare(maker, *prepared);
+  REQUIRE(first.mounts.Valid());
+  REQUIRE(second.mounts.Valid());
+  CHECK_FALSE(first.ipc.Valid());  // not asked for
+  CHECK(NamespaceOf(first.mounts.Get()) != NamespaceOf(second.mounts.Get()));
+  for (const Spare* spare : {&first, &second}) {
+    ino_t own = NamespaceOf(spare->mounts.Get());
     CHECK(own != service_ns);
     CHECK(own != ours);
     int seen = RunConfined(*prepared, [&] {
@@ -287,7 +289,7 @@ TEST_CASE("private_tmp made ahead: each child gets a copy of its own, with /tmp 
       if (std::filesystem::directory_iterator("/tmp") != std::filesystem::directory_iterator()) return 3;
       if (open("/tmp/mine", O_CREAT | O_WRONLY, 0600) < 0) return 4;
       return 0;
-    }, spare->Get());
+    }, spare->Borrow());
     CHECK(seen == 0);
   }
   CHECK_FALSE(std::filesystem::exists("/tmp/mine"));
@@ -299,6 +301,35 @@ TEST_CASE("private_tmp made ahead: each child gets a copy of its own, with /tmp 
   std::filesystem::remove_all(hidden);
 }
 
+TEST_CASE("namespaces: [ipc] made ahead: each child enters an IPC namespace of its own, and the maker stays home") {
+  if (SkipWithoutNamespaces()) return;
+  config::SandboxConfig sandbox;
+  sandbox.ipc_namespace = true;
+  auto prepared = Prepare("t", sandbox, false, Kernel(), nullptr);
+  REQUIRE(prepared->spares != nullptr);
+  CHECK_FALSE(prepared->mount_namespace.Valid());  // no mounts of its own: no copy
+  ino_t ours = NamespaceOf("/proc/self/ns/ipc");
+  SpareMaker maker;
+  Spare first = TakeSpare(maker, *prepared);
+  Spare second = TakeSpare(maker, *prepared);
+  REQUIRE(first.ipc.Valid());
+  REQUIRE(second.ipc.Valid());
+  CHECK_FALSE(first.mounts.Valid());
+  CHECK(NamespaceOf(first.ipc.Get()) != NamespaceOf(second.ipc.Get()));
+  CHECK(NamespaceOf(first.ipc.Get()) != ours);
+  // A queue made in the child's IPC namespace is not in ours.
+  ino_t own = NamespaceOf(first.ipc.Get());
+  int seen = RunConfined(*prepared, [&] {
+    if (NamespaceOf("/proc/self/ns/ipc") != own) return 1;
+    return msgget(0x79696e, IPC_CREAT | 0600) >= 0 ? 0 : 2;
+  }, first.Borrow());
+  CHECK(seen == 0);
+  CHECK(msgget(0x79696e, 0) < 0);
+  for (const auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
+    CHECK(NamespaceOf((task.path() / "ns/ipc").c_str()) == ours);
+  }
+}
+
 TEST_CASE("spares taken, and spares made ahead and dropped with their service (a reload), leave no descriptor open") {
   if (SkipWithoutNamespaces()) return;
   size_t before = OpenDescriptors();
@@ -308,7 +339,7 @@ TEST_CASE("spares taken, and spares made ahead and dropped with their service (a
     SpareMaker maker;
     for (int generation = 0; generation < 3; ++generation) {  // as reloads do
       auto prepared = Prepare("t", sandbox, false, Kernel(), nullptr);
-      for (int child = 0; child < 5; ++child) CHECK(TakeSpare(maker, *prepared).Valid());
+      for (int child = 0; child < 5; ++child) CHECK(TakeSpare(maker, *prepared).Ready());
       // Made ahead, never taken: closed with the queue.
       usleep(20000);
     }
@@ -400,10 +431,10 @@ TEST_CASE("nothing mounted for a service or its children reaches the host, even 
     if (ReadMountTable() != before) _exit(14);  // the child's /tmp
     // And a namespace made ahead, by the maker's thread in this process.
     SpareMaker maker;
-    UniqueFd spare = TakeSpare(maker, *prepared);
-    if (!spare) _exit(15);
+    Spare spare = TakeSpare(maker, *prepared);
+    if (!spare.mounts) _exit(15);
     child = fork();
-    if (child == 0) _exit(EnterNamespaces(*prepared, spare.Get()).Ok() ? 0 : 1);
+    if (child == 0) _exit(EnterNamespaces(*prepared, spare.Borrow()).Ok() ? 0 : 1);
     if (waitpid(child, &status, 0) != child || status != 0) _exit(16);
     _exit(ReadMountTable() == before ? 0 : 17);
   }

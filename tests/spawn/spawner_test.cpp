@@ -326,7 +326,7 @@ TEST_CASE("a child with a mount namespace of its own, made ahead or not, leaves 
   spec.sandbox = prepared.get();
   ForkSpawner spawner;
   // The first child copies the namespace itself; the maker's thread then
-  // makes the next ones ahead (sandbox/spare_mounts.h). Each is held alike.
+  // makes the next ones ahead (sandbox/spare_namespaces.h). Each is held alike.
   std::set<std::string> seen;
   for (int child = 0; child < 3; ++child) {
     int pair[2];
@@ -338,16 +338,16 @@ TEST_CASE("a child with a mount namespace of its own, made ahead or not, leaves 
     REQUIRE(spawner.Spawn(spec, no_pipe, started).Ok());
     REQUIRE_FALSE(started.failure.has_value());
     theirs.Reset();
-    CHECK(spawner.HeldMountNamespaces() == 1);
+    CHECK(spawner.HeldNamespaces() == 1);
     REQUIRE(write(ours.Get(), "go\n", 3) == 3);
     std::string ns = ReadAll(ours.Get());
     CHECK(ns.rfind("mnt:[", 0) == 0);  // it ran, and its namespace outlived it
     seen.insert(ns);
     int status = 0;
     REQUIRE(waitpid(started.pid, &status, 0) == started.pid);
-    CHECK(spawner.HeldMountNamespaces() == 1);
+    CHECK(spawner.HeldNamespaces() == 1);
     spawner.Reaped(started.pid);
-    CHECK(spawner.HeldMountNamespaces() == 0);
+    CHECK(spawner.HeldNamespaces() == 0);
     usleep(50000);  // time for the maker
   }
   CHECK(seen.size() == 3);  // each its own
