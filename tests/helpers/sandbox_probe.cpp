@@ -100,6 +100,11 @@ int main(int argc, char** argv) {
     std::strcpy(mount_namespace, Outcome(false).c_str());
   }
   std::printf("mnt_ns=%s\n", mount_namespace);
+  char ipc_namespace[64] = {};
+  if (readlink("/proc/self/ns/ipc", ipc_namespace, sizeof ipc_namespace - 1) < 0) {
+    std::strcpy(ipc_namespace, Outcome(false).c_str());
+  }
+  std::printf("ipc_ns=%s\n", ipc_namespace);
   std::printf("write_etc=%s\nwrite_usr=%s\n", TryCreate("/etc").c_str(), TryCreate("/usr").c_str());
   if (writable != "-") std::printf("write_writable=%s\n", TryCreate(writable).c_str());
   if (hidden != "-") {

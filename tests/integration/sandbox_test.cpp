@@ -12,6 +12,7 @@
 #include <iostream>
 #include <thread>
 #include <map>
+#include <set>
 
 #include "integration/harness.h"
 #include "scratch_dir.h"
@@ -298,9 +299,21 @@ TEST_CASE("namespaces: the program is the first process of its own pid namespace
   if (SkipUnless(Kernel().namespaces, kNoNamespaces)) return;
   uint16_t port = FreePort();
   Yinetd yinetd(ProbeService(port, "    sandbox: {namespaces: [pid, ipc, uts]}\n"));
-  Report report = Probe(port);
-  REQUIRE(report["ready"] == "yes");
-  CHECK(report["pid"] == "1");
+  // The first connection's IPC namespace comes with its clone, the later
+  // ones' were made ahead (spare_namespaces.h): each is its own.
+  char ours[64] = {};
+  REQUIRE(readlink("/proc/self/ns/ipc", ours, sizeof ours - 1) > 0);
+  std::set<std::string> seen;
+  for (int connection = 0; connection < 3; ++connection) {
+    Report report = Probe(port);
+    REQUIRE(report["ready"] == "yes");
+    CHECK(report["pid"] == "1");
+    CHECK(report["ipc_ns"].rfind("ipc:[", 0) == 0);
+    CHECK(report["ipc_ns"] != ours);
+    seen.insert(report["ipc_ns"]);
+    usleep(50000);  // time for the maker's thread
+  }
+  CHECK(seen.size() == 3);
 }
 
 TEST_CASE("user: dynamic: two connections run as different uids and cannot signal each other") {
