@@ -89,7 +89,8 @@ for concurrency in 1 16; do
           --expect "$reply" --timeout-ms 10000 --label "$name" 2>/dev/null)
         rate=$(grep -o '"conn_per_s":[0-9.]*' <<<"$out" | cut -d: -f2)
         errors=$(grep -o '"errors_total":[0-9]*' <<<"$out" | cut -d: -f2)
-        echo "$concurrency $name $rep ${rate:-0} ${errors:-?} ${labels[$b]}" >>"$tmp/runs"
+        p50=$(grep -o '"p50_us":[0-9]*' <<<"$out" | cut -d: -f2)
+        echo "$concurrency $name $rep ${rate:-0} ${errors:-?} ${labels[$b]} ${p50:-0}" >>"$tmp/runs"
       done
       i=$((i + 1))
     done
@@ -98,11 +99,12 @@ done
 
 python3 - "$tmp/runs" <<'PY'
 import statistics, sys
-runs, errors, names, labels = {}, {}, [], []
+runs, p50s, errors, names, labels = {}, {}, {}, [], []
 for line in open(sys.argv[1]):
-    c, name, rep, rate, err, label = line.split()
+    c, name, rep, rate, err, label, p50 = line.split()
     key = (label, int(c), name)
     runs.setdefault(key, []).append(float(rate))
+    p50s.setdefault(key, []).append(float(p50))
     errors[(label, name)] = errors.get((label, name), 0) + (int(err) if err.isdigit() else 0)
     if name not in names: names.append(name)
     if label not in labels: labels.append(label)
@@ -124,13 +126,22 @@ if labels == ["after"]:
             cells += [f"{rate:.0f}", "–" if name == "plain" else percent(cost("after", c, name))]
         print(f"| {name} | " + " | ".join(cells) + f" | {errors[('after', name)]} |")
 else:
-    print("| variant | " + " | ".join(f"c={c} {l}" for c in (1, 16) for l in labels) + " | errors |")
-    print("| --- | " + " | ".join("---:" for _ in range(4)) + " | ---: |")
+    # Beside the costs in conn/s, what each variant adds to a connection's
+    # median latency at c=1 (medians over the repetitions): the steadier
+    # measure of what a child does before its exec, as the supervisor
+    # waits for that.
+    print("| variant | " + " | ".join(f"c={c} {l}" for c in (1, 16) for l in labels) +
+          " | " + " | ".join(f"c=1 p50 {l}" for l in labels) + " | errors |")
+    print("| --- | " + " | ".join("---:" for _ in range(6)) + " | ---: |")
     for name in names:
         cells = []
         for c in (1, 16):
             for label in labels:
                 rate = statistics.median(runs[(label, c, name)])
                 cells.append(f"{rate:.0f} conn/s" if name == "plain" else percent(cost(label, c, name)))
+        for label in labels:
+            p50 = statistics.median(p50s[(label, 1, name)])
+            plain = statistics.median(p50s[(label, 1, "plain")])
+            cells.append(f"{p50:.0f} µs" if name == "plain" else f"{p50 - plain:+.0f} µs")
         print(f"| {name} | " + " | ".join(cells) + f" | {sum(errors[(l, name)] for l in labels)} |")
 PY
