@@ -429,6 +429,13 @@ SysFailure ForkSpawner::ForkChild(const ChildSpec& spec, int pipe_write, Started
 
 sandbox::Spare ForkSpawner::TakeSpare(const ChildSpec& spec) {
   if (spec.sandbox == nullptr || !spec.sandbox->spares) return {};
+  // Only for cloned children. A forked one (a TLS front, a builtin, every
+  // child of a sanitized build) is made by fork or a raw clone3, which
+  // copies the state of every thread's locks: under AddressSanitizer the
+  // maker's thread, starting or in an intercepted call, can hold one of
+  // the sanitizer's, and the forked front then hung on its first malloc
+  // (a sandboxed TLS service failed every connection there).
+  if (spec.tls != nullptr || !ClonesChild(spec.builtin, spec.sandbox)) return {};
   if (!spare_maker_) {
     try {
       spare_maker_ = std::make_unique<sandbox::SpareMaker>();

@@ -300,12 +300,15 @@ TEST_CASE("namespaces: the program is the first process of its own pid namespace
   uint16_t port = FreePort();
   Yinetd yinetd(ProbeService(port, "    sandbox: {namespaces: [pid, ipc, uts]}\n"));
   // The first connection's IPC namespace comes with its clone, the later
-  // ones' were made ahead (spare_namespaces.h): each is its own.
+  // ones' were made ahead (spare_namespaces.h): each is its own. All three
+  // programs run at once: a namespace's number is reused once it is gone.
   char ours[64] = {};
   REQUIRE(readlink("/proc/self/ns/ipc", ours, sizeof ours - 1) > 0);
   std::set<std::string> seen;
+  std::vector<UniqueFd> open_connections;
   for (int connection = 0; connection < 3; ++connection) {
-    Report report = Probe(port);
+    open_connections.push_back(ConnectTcp("127.0.0.1", port));
+    Report report = ReadReport(open_connections.back().Get());
     REQUIRE(report["ready"] == "yes");
     CHECK(report["pid"] == "1");
     CHECK(report["ipc_ns"].rfind("ipc:[", 0) == 0);
@@ -314,6 +317,7 @@ TEST_CASE("namespaces: the program is the first process of its own pid namespace
     usleep(50000);  // time for the maker's thread
   }
   CHECK(seen.size() == 3);
+  for (UniqueFd& connection : open_connections) shutdown(connection.Get(), SHUT_WR);
 }
 
 TEST_CASE("user: dynamic: two connections run as different uids and cannot signal each other") {
