@@ -33,7 +33,8 @@ class SignalPipe {
   std::vector<int> signals_;
 };
 
-// Restores default dispositions for every signal yinetd changes and clears
+// Restores default dispositions for every signal yinetd changed or
+// inherited ignored (every signal, while no SignalPipe exists) and clears
 // the mask. Async-signal-safe: for use in a forked child before exec.
 void ResetSignalsForChild();
 

@@ -23,6 +23,7 @@
 #include "sandbox/probe.h"
 #include "sandbox/sandbox.h"
 #include "spawn/child_env.h"
+#include "sys/signal_pipe.h"
 
 namespace yinetd::spawn {
 namespace {
@@ -179,6 +180,23 @@ TEST_CASE("signals are reset: SIGPIPE kills the program again") {
   signal(SIGPIPE, SIG_DFL);
   CHECK(WIFSIGNALED(run.wait_status));
   CHECK(WTERMSIG(run.wait_status) == SIGPIPE);
+}
+
+TEST_CASE("with a SignalPipe, a child resets what was inherited ignored and what yinetd set") {
+  // The child resets only the signals found not at their default when the
+  // pipe was made: one ignored by our parent (as a shell leaves SIGQUIT in
+  // a background job) must be among them.
+  signal(SIGUSR2, SIG_IGN);
+  {
+    SignalPipe pipe({SIGHUP, SIGTERM});
+    // (Not SigCgt: exec resets handlers, and grep installs its own.)
+    Run run = SpawnAndCollect({"/bin/grep", "-E", "^Sig(Blk|Ign)", "/proc/self/status"}, StderrTarget::kReportPipe);
+    CHECK(run.socket_output == "SigBlk:\t0000000000000000\nSigIgn:\t0000000000000000\n");
+    Run killed = SpawnAndCollect({"/bin/sh", "-c", "kill -PIPE $$; echo survived"}, StderrTarget::kReportPipe);
+    CHECK(WIFSIGNALED(killed.wait_status));
+    CHECK(WTERMSIG(killed.wait_status) == SIGPIPE);
+  }
+  signal(SIGUSR2, SIG_DFL);
 }
 
 TEST_CASE("the child leads its own process group") {
