@@ -4,7 +4,9 @@
 // its own made ahead (sandbox/spare_namespaces.h) and made by the child.
 //
 // For each variant (plain; private_tmp; namespaces: [ipc]; namespaces:
-// [pid, ipc, uts]) and each way, spawns PROGRAM --children times in turn
+// [pid, ipc, uts]) and each way (ahead: as yinetd does; in_child: no
+// spares; and with an IPC namespace, the other choice for it: made ahead
+// or by the clone), spawns PROGRAM --children times in turn
 // on a socket pair, reads its reply to the end and reaps it, as yinetd
 // does one connection at c=1. Ways and variants take turns within each of
 // --rounds rounds; prints the medians per child of the time in Spawn
@@ -113,6 +115,17 @@ int main(int argc, char** argv) {
     auto by_child = yinetd::sandbox::Prepare("b", variant.config, false, kernel, nullptr);
     by_child->spares.reset();  // as before there were spares
     ways.push_back({variant.name + "/in_child", std::move(by_child)});
+    if (variant.config.ipc_namespace) {
+      // The other choice for the IPC namespace: made ahead where Prepare
+      // lets the clone make it (alone), or by the clone where it is made
+      // ahead (with a mount namespace).
+      auto other = yinetd::sandbox::Prepare("b", variant.config, false, kernel, nullptr);
+      yinetd::sandbox::SpareKinds kinds = other->spares ? other->spares->Kinds() : yinetd::sandbox::SpareKinds{};
+      kinds.ipc = !kinds.ipc;
+      other->spares.reset();
+      if (kinds.mounts || kinds.ipc) other->spares = std::make_unique<yinetd::sandbox::SpareQueue>(kinds);
+      ways.push_back({variant.name + (kinds.ipc ? "/ipc_made_ahead" : "/ipc_by_clone"), std::move(other)});
+    }
   }
 
   UniqueFd devnull(open("/dev/null", O_RDWR | O_CLOEXEC));

@@ -127,7 +127,13 @@ std::unique_ptr<Prepared> Prepare(std::string_view service, const config::Sandbo
     prepared->mount_namespace = std::move(made.ns);
     prepared->covers = std::move(made.covers);
   }
-  SpareKinds spare_kinds{NeedsOwnMounts(*prepared), prepared->private_tmp, sandbox.ipc_namespace};
+  // An IPC namespace only with a mount namespace: the maker then makes it
+  // after the copy and its mounts, once the child that asked has exec'd.
+  // Made alone, it was made while that child cloned and exec'd, and slowed
+  // them (the supervisor's wait) by more than the clone takes to make one
+  // (docs/benchmarks.md).
+  bool own_mounts = NeedsOwnMounts(*prepared);
+  SpareKinds spare_kinds{own_mounts, prepared->private_tmp, own_mounts && sandbox.ipc_namespace};
   if (spare_kinds.mounts || spare_kinds.ipc) prepared->spares = std::make_unique<SpareQueue>(spare_kinds);
   if (sandbox.private_network) prepared->network_namespace = MakeLoopbackNamespace();
   if (prepared->clone_flags != 0 || prepared->mount_namespace || prepared->network_namespace) {

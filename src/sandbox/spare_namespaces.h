@@ -45,7 +45,7 @@ SysFailure MountPrivateTmp(unsigned mask);
 struct SpareKinds {
   bool mounts = false;      // a copy of the service's mount namespace ...
   unsigned tmp_mask = 0;    // ... with a fresh tmpfs on these (kPrivateTmpDirs)
-  bool ipc = false;         // an IPC namespace
+  bool ipc = false;         // an IPC namespace, made after the copy
 };
 
 // A child's namespaces made ahead; -1 where none was (the child makes its
