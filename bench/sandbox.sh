@@ -32,12 +32,13 @@ variants=(
     sandbox: {private_network: true, private_tmp: true, read_only: true, writable: [$tmp/writable], hidden: [$tmp/hidden], system_calls: service, address_families: [unix, inet, inet6], namespaces: [pid, ipc, uts]}"
 )
 
-# VARIANTS=REGEX: only the variants whose name matches (plain always runs).
+# VARIANTS=REGEX: only the variants whose whole name matches (plain always
+# runs): "files_seccomp|all" is those two, not system_calls as well.
 if [[ -n ${VARIANTS:-} ]]; then
   kept=()
   for variant in "${variants[@]}"; do
     name=${variant%%|*}
-    [[ $name == plain || $name =~ $VARIANTS ]] && kept+=("$variant")
+    [[ $name == plain || $name =~ ^($VARIANTS)$ ]] && kept+=("$variant")
   done
   variants=("${kept[@]}")
 fi
