@@ -14,14 +14,18 @@ namespace {
 int g_write_fd = -1;
 
 // What a child must reset before exec: every signal whose disposition is
-// not the default. Until a SignalPipe has looked (a spawner used without
-// one, as in tests), that is every signal; while one exists, the signals
-// yinetd inherited ignored and those it set itself. Resetting all 64 cost
-// each child 64 system calls (about 70 us on a test VM) while the
-// supervisor waited for its exec. Every disposition yinetd changes in its
-// own process is changed here, so the set stays true.
-bool g_reset_every_signal = true;
-sigset_t g_not_default;
+// not the default. Every signal until a SignalPipe has looked (a spawner
+// used without one, as in tests) and again once it is gone; while one
+// exists, the signals yinetd inherited ignored and those it set itself.
+// Resetting all 64 cost each child 64 system calls (about 70 us on a test
+// VM) while the supervisor waited for its exec. Every disposition the
+// supervisor changes is changed here, so the set stays true.
+sigset_t EverySignal() {
+  sigset_t every;
+  sigfillset(&every);
+  return every;
+}
+sigset_t g_to_reset = EverySignal();
 
 // Signal handler: async-signal-safe calls only.
 void OnSignal(int signo) {
@@ -48,27 +52,26 @@ SignalPipe::SignalPipe(std::initializer_list<int> signals) : signals_(signals) {
   read_.Reset(fds[0]);
   write_.Reset(fds[1]);
   g_write_fd = write_.Get();
-  sigemptyset(&g_not_default);
+  sigemptyset(&g_to_reset);
   for (int signo = 1; signo < NSIG; ++signo) {
     struct sigaction inherited;
     if (sigaction(signo, nullptr, &inherited) == 0 && inherited.sa_handler != SIG_DFL) {
-      sigaddset(&g_not_default, signo);
+      sigaddset(&g_to_reset, signo);
     }
   }
   for (int signo : signals_) {
     SetDisposition(signo, OnSignal);
-    sigaddset(&g_not_default, signo);
+    sigaddset(&g_to_reset, signo);
   }
   // A client that hangs up while we write a refusal must not kill us.
   SetDisposition(SIGPIPE, SIG_IGN);
-  sigaddset(&g_not_default, SIGPIPE);
-  g_reset_every_signal = false;
+  sigaddset(&g_to_reset, SIGPIPE);
 }
 
 SignalPipe::~SignalPipe() {
   for (int signo : signals_) signal(signo, SIG_DFL);
   signal(SIGPIPE, SIG_DFL);
-  g_reset_every_signal = true;
+  g_to_reset = EverySignal();
   g_write_fd = -1;
 }
 
@@ -92,7 +95,7 @@ void ResetSignalsForChild() {
   dfl.sa_handler = SIG_DFL;
   sigemptyset(&dfl.sa_mask);
   for (int signo = 1; signo < NSIG; ++signo) {
-    if (g_reset_every_signal || sigismember(&g_not_default, signo) == 1) sigaction(signo, &dfl, nullptr);
+    if (sigismember(&g_to_reset, signo) == 1) sigaction(signo, &dfl, nullptr);
   }
   sigset_t none;
   sigemptyset(&none);
