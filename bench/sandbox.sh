@@ -27,6 +27,7 @@ variants=(
   "address_families|    sandbox: {address_families: [unix, inet, inet6]}"
   "namespaces|    sandbox: {namespaces: [pid, ipc, uts]}"
   "user_dynamic|    user: dynamic"
+  "rules|    sandbox: {read_only: true, writable: [$tmp/writable], hidden: [$tmp/hidden], system_calls: service, address_families: [unix, inet, inet6]}"
   "files_seccomp|    sandbox: {private_tmp: true, read_only: true, writable: [$tmp/writable], hidden: [$tmp/hidden], system_calls: service, address_families: [unix, inet, inet6]}"
   "all|    user: dynamic
     sandbox: {private_network: true, private_tmp: true, read_only: true, writable: [$tmp/writable], hidden: [$tmp/hidden], system_calls: service, address_families: [unix, inet, inet6], namespaces: [pid, ipc, uts]}"

@@ -1,16 +1,16 @@
 // spawn_window: how long the supervisor waits in Spawn for a sandboxed
 // child to exec (a cloned child runs in our memory, and we sleep until it
-// has exec'd: spawn/spawner.h), with the namespaces a connection gets of
-// its own made ahead (sandbox/spare_namespaces.h) and made by the child.
+// has exec'd: spawn/spawner.h), and how long a connection takes from spawn
+// to reaped.
 //
 // For each variant (plain; private_tmp; namespaces: [ipc]; namespaces:
-// [pid, ipc, uts]) and each way (ahead: as yinetd does; in_child: no
-// spares; and with an IPC namespace, the other choice for it: made ahead
-// or by the clone), spawns PROGRAM --children times in turn
-// on a socket pair, reads its reply to the end and reaps it, as yinetd
-// does one connection at c=1. Ways and variants take turns within each of
-// --rounds rounds; prints the medians per child of the time in Spawn
-// (the wait) and of spawn-to-reaped (what a client at c=1 sees, roughly).
+// [pid, ipc, uts]; the `service` call set with three address families;
+// the file rules; those two together, `rules`; and with private_tmp,
+// bench/sandbox.sh's files_seccomp), spawns PROGRAM --children times in
+// turn on a socket pair, reads its reply to the end and reaps it, as
+// yinetd does one connection at c=1. Variants take turns within each of
+// --rounds rounds; prints the medians per child of the time in Spawn (the
+// wait) and of spawn-to-reaped (what a client at c=1 sees, roughly).
 // Needs root (namespaces).
 #include <fcntl.h>
 #include <sys/socket.h>
@@ -27,6 +27,7 @@
 
 #include "sandbox/probe.h"
 #include "sandbox/sandbox.h"
+#include "sandbox/system_call_sets.h"
 #include "spawn/child_env.h"
 #include "spawn/spawner.h"
 
@@ -101,31 +102,29 @@ int main(int argc, char** argv) {
     std::string name;
     yinetd::config::SandboxConfig config;
   };
-  std::vector<Variant> variants(3);
-  variants[0].name = "private_tmp";
-  variants[0].config.private_tmp = true;
-  variants[1].name = "ipc";
-  variants[1].config.ipc_namespace = true;
-  variants[2].name = "pid_ipc_uts";
-  variants[2].config.pid_namespace = variants[2].config.ipc_namespace = variants[2].config.uts_namespace = true;
+  yinetd::config::SandboxConfig tmp, ipc, pid_ipc_uts, calls, files;
+  tmp.private_tmp = true;
+  ipc.ipc_namespace = true;
+  pid_ipc_uts.pid_namespace = pid_ipc_uts.ipc_namespace = pid_ipc_uts.uts_namespace = true;
+  const auto* service_calls = yinetd::sandbox::SystemCallSet("service");
+  calls.system_calls.emplace(service_calls->begin(), service_calls->end());
+  calls.address_families = std::vector<int>{AF_UNIX, AF_INET, AF_INET6};
+  files.read_only = true;
+  files.writable = {"/var/tmp"};
+  files.hidden = {"/root"};
+  yinetd::config::SandboxConfig rules = calls;
+  rules.read_only = files.read_only;
+  rules.writable = files.writable;
+  rules.hidden = files.hidden;
+  yinetd::config::SandboxConfig files_seccomp = rules;
+  files_seccomp.private_tmp = true;
+  std::vector<Variant> variants{{"private_tmp", tmp},       {"ipc", ipc},     {"pid_ipc_uts", pid_ipc_uts},
+                                {"system_calls", calls},    {"file_rules", files}, {"rules", rules},
+                                {"files_seccomp", files_seccomp}};
   std::vector<Way> ways;
   ways.push_back({"plain", nullptr});
   for (const Variant& variant : variants) {
-    ways.push_back({variant.name + "/ahead", yinetd::sandbox::Prepare("b", variant.config, false, kernel, nullptr)});
-    auto by_child = yinetd::sandbox::Prepare("b", variant.config, false, kernel, nullptr);
-    by_child->spares.reset();  // as before there were spares
-    ways.push_back({variant.name + "/in_child", std::move(by_child)});
-    if (variant.config.ipc_namespace) {
-      // The other choice for the IPC namespace: made ahead where Prepare
-      // lets the clone make it (alone), or by the clone where it is made
-      // ahead (with a mount namespace).
-      auto other = yinetd::sandbox::Prepare("b", variant.config, false, kernel, nullptr);
-      yinetd::sandbox::SpareKinds kinds = other->spares ? other->spares->Kinds() : yinetd::sandbox::SpareKinds{};
-      kinds.ipc = !kinds.ipc;
-      other->spares.reset();
-      if (kinds.mounts || kinds.ipc) other->spares = std::make_unique<yinetd::sandbox::SpareQueue>(kinds);
-      ways.push_back({variant.name + (kinds.ipc ? "/ipc_made_ahead" : "/ipc_by_clone"), std::move(other)});
-    }
+    ways.push_back({variant.name, yinetd::sandbox::Prepare("b", variant.config, false, kernel, nullptr)});
   }
 
   UniqueFd devnull(open("/dev/null", O_RDWR | O_CLOEXEC));

@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 
 #include <cerrno>
+#include <iterator>
 #include <thread>
 
 namespace yinetd::sandbox {
@@ -118,6 +119,16 @@ bool CoversInPlace(const std::vector<Cover>& covers) {
     if (stat(cover.path.c_str(), &info) != 0 || info.st_dev != cover.dev || info.st_ino != cover.ino) return false;
   }
   return true;
+}
+
+SysFailure MountPrivateTmp(unsigned mask) {
+  for (unsigned i = 0; i < std::size(kPrivateTmpDirs); ++i) {
+    if ((mask & (1U << i)) == 0) continue;
+    if (mount("tmpfs", kPrivateTmpDirs[i], "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777") != 0) {
+      return SysFailure{"mount private_tmp", errno};
+    }
+  }
+  return {};
 }
 
 }  // namespace yinetd::sandbox

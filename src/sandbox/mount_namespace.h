@@ -48,6 +48,14 @@ struct MountTemplate {
 MountTemplate MakeMountTemplate(const std::vector<std::string>& hidden_dirs,
                                 const std::vector<std::string>& hidden_files);
 
+// The directories a private_tmp gets a fresh tmpfs on, as bits of a mask
+// (Prepared::private_tmp).
+inline constexpr const char* kPrivateTmpDirs[] = {"/tmp", "/var/tmp"};
+
+// Async-signal-safe: an empty tmpfs (mode 1777) on each directory of
+// `mask`, in a child's copy of its service's namespace.
+SysFailure MountPrivateTmp(unsigned mask);
+
 // Async-signal-safe: the template's maker and a child covering again.
 // An empty, read-only tmpfs over a directory.
 SysFailure CoverDirectory(const char* path);

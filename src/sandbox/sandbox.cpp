@@ -96,20 +96,16 @@ SysFailure MountProc(const Prepared& prepared) {
 }
 
 // The service's mount namespace; a copy of it when the connection needs
-// mounts of its own (made ahead, `own_mounts`, or here), or when a hidden
-// path was replaced since the template was made (mount_namespace.h). The
-// copy's mounts are slaves of the host's, as the template's are: nothing
-// mounted in it goes back.
-SysFailure EnterMounts(const Prepared& prepared, int own_mounts) {
+// mounts of its own, or when a hidden path was replaced since the template
+// was made (mount_namespace.h). The copy's mounts are slaves of the
+// host's, as the template's are: nothing mounted in it goes back.
+SysFailure EnterMounts(const Prepared& prepared) {
   if (!prepared.mount_namespace) return {};
-  bool own = own_mounts >= 0;
-  if (setns(own ? own_mounts : prepared.mount_namespace.Get(), CLONE_NEWNS) != 0) return Fail("setns mnt");
+  if (setns(prepared.mount_namespace.Get(), CLONE_NEWNS) != 0) return Fail("setns mnt");
   bool covered = CoversInPlace(prepared.covers);
-  if (!own) {
-    if (covered && !NeedsOwnMounts(prepared)) return {};
-    if (unshare(CLONE_NEWNS) != 0) return Fail("unshare mnt");
-    if (SysFailure failure = MountPrivateTmp(prepared.private_tmp); !failure.Ok()) return failure;
-  }
+  if (covered && !NeedsOwnMounts(prepared)) return {};
+  if (unshare(CLONE_NEWNS) != 0) return Fail("unshare mnt");
+  if (SysFailure failure = MountPrivateTmp(prepared.private_tmp); !failure.Ok()) return failure;
   if (SysFailure failure = MountProc(prepared); !failure.Ok()) return failure;
   return covered ? SysFailure{} : CoverAll(prepared.hidden, prepared.hidden_files);
 }
@@ -127,14 +123,6 @@ std::unique_ptr<Prepared> Prepare(std::string_view service, const config::Sandbo
     prepared->mount_namespace = std::move(made.ns);
     prepared->covers = std::move(made.covers);
   }
-  // An IPC namespace only with a mount namespace: the maker then makes it
-  // after the copy and its mounts, once the child that asked has exec'd.
-  // Made alone, it was made while that child cloned and exec'd, and slowed
-  // them (the supervisor's wait) by more than the clone takes to make one
-  // (docs/benchmarks.md).
-  bool own_mounts = NeedsOwnMounts(*prepared);
-  SpareKinds spare_kinds{own_mounts, prepared->private_tmp, own_mounts && sandbox.ipc_namespace};
-  if (spare_kinds.mounts || spare_kinds.ipc) prepared->spares = std::make_unique<SpareQueue>(spare_kinds);
   if (sandbox.private_network) prepared->network_namespace = MakeLoopbackNamespace();
   if (prepared->clone_flags != 0 || prepared->mount_namespace || prepared->network_namespace) {
     Append(prepared->mechanisms, "namespaces");
@@ -171,12 +159,11 @@ std::string OfferedMechanisms(const config::KernelSupport& kernel) {
   return list.empty() ? "none" : list;
 }
 
-SysFailure EnterNamespaces(const Prepared& prepared, OwnNamespaces own) {
-  if (own.ipc >= 0 && setns(own.ipc, CLONE_NEWIPC) != 0) return Fail("setns ipc");
+SysFailure EnterNamespaces(const Prepared& prepared) {
   if (prepared.network_namespace && setns(prepared.network_namespace.Get(), CLONE_NEWNET) != 0) {
     return Fail("setns net");
   }
-  return EnterMounts(prepared, own.mounts);
+  return EnterMounts(prepared);
 }
 
 SysFailure Confine(const Prepared& prepared) {

@@ -10,14 +10,11 @@
 //
 //   0. clone itself: new pid, ipc and uts namespaces (CloneFlags), and
 //      with a cgroup, straight into the service's group;
-//   1. EnterNamespaces, still privileged: setns into the IPC namespace
-//      made ahead for the connection (spare_namespaces.h; else it came
-//      with the clone), into the network namespace and into the service's
-//      mount namespace, where the hidden paths are covered already
-//      (mount_namespace.h); for mounts of the connection's own, into a
-//      copy of that namespace with a tmpfs on /tmp and /var/tmp, made
-//      ahead or else unshared and mounted here, and a fresh /proc for a
-//      pid namespace;
+//   1. EnterNamespaces, still privileged: setns into the network
+//      namespace and into the service's mount namespace, where the hidden
+//      paths are covered already (mount_namespace.h); for mounts of the
+//      connection's own, a copy of that namespace unshared here, with a
+//      tmpfs on /tmp and /var/tmp and a fresh /proc for a pid namespace;
 //   2. the process controls (rlimits, nice, chroot), then dropping to the
 //      service's user (spawn/process_controls.h);
 //   3. Confine, last before exec: no_new_privs (which Landlock and an
@@ -37,7 +34,6 @@
 #include "config/config.h"
 #include "config/host.h"
 #include "sandbox/mount_namespace.h"
-#include "sandbox/spare_namespaces.h"
 #include "spawn/process_controls.h"
 #include "sys/unique_fd.h"
 
@@ -54,7 +50,6 @@ struct Prepared {
   UniqueFd mount_namespace;       // the service's (mount_namespace.h); invalid: ours
   bool mount_proc = false;        // a pid namespace: its own /proc
   unsigned private_tmp = 0;       // bits of kPrivateTmpDirs, the ones that exist
-  std::unique_ptr<SpareQueue> spares;         // namespaces made ahead; nullptr: none
   std::vector<std::string> hidden;            // directories: an empty tmpfs over each
   std::vector<std::string> hidden_files;      // anything else: /dev/null, nodev, over each
   std::vector<Cover> covers;                  // the template's, checked by each child
@@ -86,8 +81,7 @@ std::string OfferedMechanisms(const config::KernelSupport& kernel);
 bool NeedsOwnMounts(const Prepared& prepared);
 
 // Child side: async-signal-safe, no allocation. Step 1 (see above).
-// `own`: the namespaces made ahead for this child alone, if any.
-SysFailure EnterNamespaces(const Prepared& prepared, OwnNamespaces own = {});
+SysFailure EnterNamespaces(const Prepared& prepared);
 // Child side: step 3, after privileges are dropped.
 SysFailure Confine(const Prepared& prepared);
 

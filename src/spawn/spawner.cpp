@@ -89,7 +89,7 @@ void DropPrivileges(const Credentials& credentials, const Reporter& report) {
 void SetUpProcess(const ChildSpec& spec, const Reporter& report) {
   const ProcessControls& controls = spec.controls != nullptr ? *spec.controls : kDefaultControls;
   SysFailure error;
-  if (spec.sandbox != nullptr) error = sandbox::EnterNamespaces(*spec.sandbox, spec.own_namespaces);
+  if (spec.sandbox != nullptr) error = sandbox::EnterNamespaces(*spec.sandbox);
   if (!error.Ok()) FailStart(report, error.call, error.err);
   error = ApplyPrivilegedControls(controls);
   if (!error.Ok()) FailStart(report, error.call, error.err);
@@ -234,8 +234,7 @@ pid_t StartProgramFromFront(const ChildSpec& program, int pipe_write, int failur
   std::array<int, 3> sandbox_fds{-1, -1, -1};
   if (spec.sandbox != nullptr) sandbox_fds = spec.sandbox->ChildFds();
   int keep[] = {spec.connection_fd, spec.tls->outcome_fd, pipe_write,     spec.devnull_fd,
-                failure_fd,         sandbox_fds[0],       sandbox_fds[1], sandbox_fds[2],
-                spec.own_namespaces.mounts, spec.own_namespaces.ipc};
+                failure_fd,         sandbox_fds[0],       sandbox_fds[1], sandbox_fds[2]};
   std::sort(std::begin(keep), std::end(keep));
   CloseAllBut(keep);
   tls::RunFront(*spec.tls, spec.connection_fd, spec.envp, spec.credentials, [&](int plain_fd, char* const* envp) {
@@ -258,12 +257,7 @@ pid_t StartProgramFromFront(const ChildSpec& program, int pipe_write, int failur
 
 // Parent side again.
 
-// The sandbox's, but for an IPC namespace made ahead, which the child
-// enters instead.
-int NamespaceFlags(const ChildSpec& spec) {
-  if (spec.sandbox == nullptr) return 0;
-  return spec.sandbox->clone_flags & ~(spec.own_namespaces.ipc >= 0 ? CLONE_NEWIPC : 0);
-}
+int NamespaceFlags(const ChildSpec& spec) { return spec.sandbox != nullptr ? spec.sandbox->clone_flags : 0; }
 
 // fork, with the sandbox's namespaces and cgroup if any: clone3 returns in
 // the child as fork does (no CLONE_VM, so on a copy of this stack). A TLS
@@ -378,15 +372,11 @@ SysFailure ForkSpawner::Spawn(const ChildSpec& spec, ReportPipe& pipe, Started& 
   sigfillset(&all);
   sigprocmask(SIG_SETMASK, &all, &previous);
   started = Started{};
-  sandbox::Spare spare = TakeSpare(spec);
-  ChildSpec child = spec;
-  child.own_namespaces = spare.Borrow();
   // A TLS front is forked: it runs OpenSSL on our context, and forks the
   // program itself.
   SysFailure result = ClonesChild(spec.builtin, spec.sandbox) && spec.tls == nullptr
-                          ? CloneChild(child, pipe.write_end.Get(), started)
-                          : ForkChild(child, pipe.write_end.Get(), started);
-  if (started.pid > 0 && spare.Ready()) HoldNamespaces(started.pid, std::move(spare));
+                          ? CloneChild(spec, pipe.write_end.Get(), started)
+                          : ForkChild(spec, pipe.write_end.Get(), started);
   sigprocmask(SIG_SETMASK, &previous, nullptr);
   pipe.write_end.Reset();
   return result;
@@ -427,52 +417,17 @@ SysFailure ForkSpawner::ForkChild(const ChildSpec& spec, int pipe_write, Started
   return SysFailure{};
 }
 
-sandbox::Spare ForkSpawner::TakeSpare(const ChildSpec& spec) {
-  if (spec.sandbox == nullptr || !spec.sandbox->spares) return {};
-  // Only for cloned children. A forked one (a TLS front, a builtin, every
-  // child of a sanitized build) is made by fork or a raw clone3, which
-  // copies the state of every thread's locks: under AddressSanitizer the
-  // maker's thread, starting or in an intercepted call, can hold one of
-  // the sanitizer's, and the forked front then hung on its first malloc
-  // (a sandboxed TLS service failed every connection there).
-  if (spec.tls != nullptr || !ClonesChild(spec.builtin, spec.sandbox)) return {};
-  if (!spare_maker_) {
-    try {
-      spare_maker_ = std::make_unique<sandbox::SpareMaker>();
-    } catch (const std::exception&) {
-      return {};  // each child makes its own, as without the maker
-    }
-  }
-  return spare_maker_->Take(*spec.sandbox->spares, spec.sandbox->mount_namespace.Get());
-}
-
-void ForkSpawner::HoldNamespaces(pid_t pid, sandbox::Spare spare) {
-  if (!releaser_) {
-    try {
-      releaser_ = std::make_unique<sandbox::NamespaceReleaser>();
-    } catch (const std::exception&) {
-      return;  // the child's exit tears its namespaces down, as without us
-    }
-  }
-  held_namespaces_[pid] = std::move(spare);
-}
-
 void ForkSpawner::HoldMountNamespace(const ChildSpec& spec, pid_t pid) {
   if (spec.sandbox == nullptr || !sandbox::NeedsOwnMounts(*spec.sandbox)) return;
   char path[48];
   std::snprintf(path, sizeof path, "/proc/%d/ns/mnt", static_cast<int>(pid));
   // Fails when the program has exited already: its namespace is gone.
   UniqueFd ns(open(path, O_RDONLY | O_CLOEXEC));
-  if (ns) HoldNamespaces(pid, sandbox::Spare{std::move(ns), {}});
+  if (ns) held_mounts_[pid] = std::move(ns);
 }
 
 std::optional<SysFailure> ForkSpawner::Reaped(pid_t pid) {
-  if (auto held = held_namespaces_.find(pid); held != held_namespaces_.end()) {
-    for (UniqueFd* ns : {&held->second.mounts, &held->second.ipc}) {
-      if (*ns) releaser_->Release(std::move(*ns));
-    }
-    held_namespaces_.erase(held);
-  }
+  held_mounts_.erase(pid);  // the namespace's teardown, if it was the last
   auto it = failure_pipes_.find(pid);
   if (it == failure_pipes_.end()) return std::nullopt;
   UniqueFd read_end = std::move(it->second);
@@ -537,7 +492,7 @@ SysFailure ForkSpawner::CloneChild(const ChildSpec& spec, int pipe_write, Starte
   started.pid = pid;
   if (!failure.Ok()) started.failure = failure;
   if (killed) started.failure = SysFailure{"stopped before exec", ECANCELED};
-  if (!started.failure && spec.own_namespaces.mounts < 0) HoldMountNamespace(spec, pid);
+  if (!started.failure) HoldMountNamespace(spec, pid);
   return SysFailure{};
 }
 

@@ -26,8 +26,6 @@
 #include <string_view>
 #include <vector>
 
-#include "sandbox/namespace_releaser.h"
-#include "sandbox/spare_namespaces.h"
 #include "spawn/clone_watchdog.h"
 #include "spawn/credentials.h"
 #include "spawn/process_controls.h"
@@ -80,9 +78,6 @@ struct ChildSpec {
   std::string_view prepared = {};
   // Set: the child is confined so before exec (sandbox/sandbox.h).
   const sandbox::Prepared* sandbox = nullptr;
-  // With `sandbox`: the namespaces made ahead for this child alone
-  // (sandbox/spare_namespaces.h). Set by the spawner; borrowed.
-  sandbox::OwnNamespaces own_namespaces = {};
   // Set: the child is forked as the connection's TLS front (tls/front.h),
   // which starts the program, as described by the fields above, once the
   // handshake succeeded.
@@ -146,20 +141,22 @@ class ForkSpawner : public Spawner {
   // For tests, from another thread, once a child that switches user has
   // been spawned.
   pid_t CloningPid() const { return watchdog_ ? watchdog_->Child() : 0; }
-  // Running children whose own namespaces we hold (HoldNamespaces).
-  size_t HeldNamespaces() const { return held_namespaces_.size(); }
+  // Running children whose own mount namespace we hold (HoldMountNamespace).
+  size_t HeldNamespaces() const { return held_mounts_.size(); }
 
  private:
   SysFailure CloneChild(const ChildSpec& spec, int pipe_write, Started& started);
   SysFailure ForkChild(const ChildSpec& spec, int pipe_write, Started& started);
-  // The namespaces made ahead for the child, when a spare is ready.
-  sandbox::Spare TakeSpare(const ChildSpec& spec);
-  // A child with namespaces of its own (private_tmp, a pid namespace's
-  // /proc, an IPC namespace): we keep a reference to them until the child
-  // is reaped, and then the releaser drops them (namespace_releaser.h says
-  // why). The spare's, or else the mount namespace a cloned child made
-  // (found in /proc by its pid).
-  void HoldNamespaces(pid_t pid, sandbox::Spare spare);
+  // A cloned child with a mount namespace of its own (private_tmp, a pid
+  // namespace's /proc): we hold it (found in /proc by its pid) until the
+  // child is reaped, and drop it then. The last process to leave a mount
+  // namespace tears it down in its exit, and waits there for an RCU grace
+  // period (namespace_unlock's synchronize_rcu_expedited) before its
+  // descriptors are closed: the client's EOF, and the reap, waited for it
+  // (docs/benchmarks.md). Dropped by us, the teardown follows the reap on
+  // this thread, some tens of microseconds. It used to be dropped on a
+  // thread of its own, but a teardown there ran beside the next child's
+  // clone and exec on the other CPU and slowed them by more than it takes.
   void HoldMountNamespace(const ChildSpec& spec, pid_t pid);
   void ReserveLowSlots();
   // Moves `fd` into low slot `slot` if it sits above the slots; the fd the
@@ -203,12 +200,8 @@ class ForkSpawner : public Spawner {
   };
   static FailurePipe OpenFailurePipe();
   FailurePipe spare_failure_pipe_;
-  // Each running child's own namespaces, and who drops them once the
-  // child is reaped (made with the first such child).
-  std::map<pid_t, sandbox::Spare> held_namespaces_;
-  std::unique_ptr<sandbox::NamespaceReleaser> releaser_;
-  // Makes namespaces ahead (made with the first child that can use them).
-  std::unique_ptr<sandbox::SpareMaker> spare_maker_;
+  // Each running child's own mount namespace (HoldMountNamespace).
+  std::map<pid_t, UniqueFd> held_mounts_;
 };
 
 }  // namespace yinetd::spawn

@@ -34,12 +34,11 @@ constexpr int kEnterFailed = 100, kConfineFailed = 101;
 // Forks; the child applies `prepared` as a spawned child does (with fork,
 // so the namespaces come from unshare rather than clone flags) and exits
 // with `check`'s result. Returns that, or -1 if it died otherwise.
-// `own`: namespaces made ahead for the child (spare_namespaces.h).
-int RunConfined(const Prepared& prepared, const std::function<int()>& check, OwnNamespaces own = {}) {
+int RunConfined(const Prepared& prepared, const std::function<int()>& check) {
   pid_t pid = fork();
   if (pid == 0) {
     if (prepared.clone_flags != 0 && unshare(prepared.clone_flags & ~CLONE_NEWPID) != 0) _exit(kEnterFailed);
-    if (!EnterNamespaces(prepared, own).Ok()) _exit(kEnterFailed);
+    if (!EnterNamespaces(prepared).Ok()) _exit(kEnterFailed);
     if (!Confine(prepared).Ok()) _exit(kConfineFailed);
     // The raw call: a sanitizer's _exit runs its leak check first, whose
     // calls (sigaltstack, mmap) the filter may deny.
@@ -72,22 +71,6 @@ ino_t NamespaceOf(const char* path) {
 ino_t NamespaceOf(int fd) {
   struct stat info;
   return fstat(fd, &info) == 0 ? info.st_ino : 0;
-}
-
-// A namespace the maker made ahead for `prepared`: taken as the spawner
-// takes them, waiting (bounded) for the maker's thread.
-Spare TakeSpare(SpareMaker& maker, const Prepared& prepared) {
-  for (int tries = 0; tries < 5000; ++tries) {
-    Spare spare = maker.Take(*prepared.spares, prepared.mount_namespace.Get());
-    if (spare.Ready()) return spare;
-    usleep(1000);
-  }
-  return {};
-}
-
-size_t OpenDescriptors() {
-  return static_cast<size_t>(std::distance(std::filesystem::directory_iterator("/proc/self/fd"),
-                                           std::filesystem::directory_iterator()));
 }
 
 std::string ReadMountTable() {
@@ -261,7 +244,7 @@ TEST_CASE("private_tmp and hidden, in a mount namespace of the child's own") {
   std::filesystem::remove_all(hidden);
 }
 
-TEST_CASE("private_tmp made ahead: each child gets a copy of its own, with /tmp empty and the hidden paths covered") {
+TEST_CASE("private_tmp: each child gets a copy of its own, with /tmp empty and the hidden paths covered") {
   if (SkipWithoutNamespaces()) return;
   std::string hidden = TempDir();
   REQUIRE(close(open((hidden + "/secret").c_str(), O_CREAT | O_WRONLY, 0600)) == 0);
@@ -269,85 +252,40 @@ TEST_CASE("private_tmp made ahead: each child gets a copy of its own, with /tmp 
   sandbox.private_tmp = true;
   sandbox.hidden = {hidden};
   auto prepared = Prepare("t", sandbox, false, Kernel(), nullptr);
-  REQUIRE(prepared->spares != nullptr);
   ino_t service_ns = NamespaceOf(prepared->mount_namespace.Get());
   ino_t ours = NamespaceOf("/proc/self/ns/mnt");
-  SpareMaker maker;
-  Spare first = TakeSpare(maker, *prepared);
-  Spare second = TakeSpare(maker, *prepared);
-  REQUIRE(first.mounts.Valid());
-  REQUIRE(second.mounts.Valid());
-  CHECK_FALSE(first.ipc.Valid());  // not asked for
-  CHECK(NamespaceOf(first.mounts.Get()) != NamespaceOf(second.mounts.Get()));
-  for (const Spare* spare : {&first, &second}) {
-    ino_t own = NamespaceOf(spare->mounts.Get());
-    CHECK(own != service_ns);
-    CHECK(own != ours);
+  // Each child leaves a file in its /tmp; the next one's is empty again.
+  for (int child = 0; child < 2; ++child) {
     int seen = RunConfined(*prepared, [&] {
-      if (NamespaceOf("/proc/self/ns/mnt") != own) return 1;
+      ino_t own = NamespaceOf("/proc/self/ns/mnt");
+      if (own == service_ns || own == ours) return 1;
       if (access((hidden + "/secret").c_str(), F_OK) == 0) return 2;
       if (std::filesystem::directory_iterator("/tmp") != std::filesystem::directory_iterator()) return 3;
       if (open("/tmp/mine", O_CREAT | O_WRONLY, 0600) < 0) return 4;
       return 0;
-    }, spare->Borrow());
+    });
     CHECK(seen == 0);
   }
   CHECK_FALSE(std::filesystem::exists("/tmp/mine"));
-  // The maker's thread went back where it was: it keeps no namespace of a
-  // connection's alive.
-  for (const auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
-    CHECK(NamespaceOf((task.path() / "ns/mnt").c_str()) == ours);
-  }
   std::filesystem::remove_all(hidden);
 }
 
-TEST_CASE("namespaces: [ipc] is made ahead with a mount namespace, each child's its own, and the maker stays home") {
+TEST_CASE("namespaces: [ipc] comes with the clone, each child's its own") {
   if (SkipWithoutNamespaces()) return;
   config::SandboxConfig sandbox;
   sandbox.ipc_namespace = true;
-  // Alone, the clone makes it: made ahead it slowed the clone.
-  CHECK(Prepare("t", sandbox, false, Kernel(), nullptr)->spares == nullptr);
   CHECK((Prepare("t", sandbox, false, Kernel(), nullptr)->clone_flags & CLONE_NEWIPC) != 0);
   sandbox.private_tmp = true;
   auto prepared = Prepare("t", sandbox, false, Kernel(), nullptr);
-  REQUIRE(prepared->spares != nullptr);
+  REQUIRE((prepared->clone_flags & CLONE_NEWIPC) != 0);
   ino_t ours = NamespaceOf("/proc/self/ns/ipc");
-  SpareMaker maker;
-  Spare first = TakeSpare(maker, *prepared);
-  Spare second = TakeSpare(maker, *prepared);
-  REQUIRE(first.ipc.Valid());
-  REQUIRE(second.ipc.Valid());
-  CHECK(first.mounts.Valid());
-  CHECK(NamespaceOf(first.ipc.Get()) != NamespaceOf(second.ipc.Get()));
-  CHECK(NamespaceOf(first.ipc.Get()) != ours);
   // A queue made in the child's IPC namespace is not in ours.
-  ino_t own = NamespaceOf(first.ipc.Get());
   int seen = RunConfined(*prepared, [&] {
-    if (NamespaceOf("/proc/self/ns/ipc") != own) return 1;
+    if (NamespaceOf("/proc/self/ns/ipc") == ours) return 1;
     return msgget(0x79696e, IPC_CREAT | 0600) >= 0 ? 0 : 2;
-  }, first.Borrow());
+  });
   CHECK(seen == 0);
   CHECK(msgget(0x79696e, 0) < 0);
-  for (const auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
-    CHECK(NamespaceOf((task.path() / "ns/ipc").c_str()) == ours);
-  }
-}
-
-TEST_CASE("spares taken, and spares made ahead and dropped with their service (a reload), leave no descriptor open") {
-  if (SkipWithoutNamespaces()) return;
-  size_t before = OpenDescriptors();
-  {
-    config::SandboxConfig sandbox;
-    sandbox.private_tmp = true;
-    SpareMaker maker;
-    for (int generation = 0; generation < 3; ++generation) {  // as reloads do
-      auto prepared = Prepare("t", sandbox, false, Kernel(), nullptr);
-      for (int child = 0; child < 5; ++child) CHECK(TakeSpare(maker, *prepared).Ready());
-      // Made ahead, never taken: closed with the queue.
-      usleep(20000);
-    }
-  }
-  CHECK(OpenDescriptors() == before);
 }
 
 TEST_CASE("hidden alone: every child enters the service's one mount namespace, made at load") {
@@ -432,14 +370,7 @@ TEST_CASE("nothing mounted for a service or its children reaches the host, even 
     int status = 0;
     if (waitpid(child, &status, 0) != child || status != 0) _exit(13);
     if (ReadMountTable() != before) _exit(14);  // the child's /tmp
-    // And a namespace made ahead, by the maker's thread in this process.
-    SpareMaker maker;
-    Spare spare = TakeSpare(maker, *prepared);
-    if (!spare.mounts) _exit(15);
-    child = fork();
-    if (child == 0) _exit(EnterNamespaces(*prepared, spare.Borrow()).Ok() ? 0 : 1);
-    if (waitpid(child, &status, 0) != child || status != 0) _exit(16);
-    _exit(ReadMountTable() == before ? 0 : 17);
+    _exit(0);
   }
   int status = 0;
   REQUIRE(waitpid(host, &status, 0) == host);

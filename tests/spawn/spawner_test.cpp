@@ -325,7 +325,7 @@ TEST_CASE("a program whose stderr is not logged runs without a report pipe where
   CHECK(WEXITSTATUS(run.wait_status) == 0);
 }
 
-TEST_CASE("a child with a mount namespace of its own, made ahead or not, leaves it to the spawner until it is reaped") {
+TEST_CASE("a child with a mount namespace of its own leaves it to the spawner until it is reaped") {
   if (!ClonesChild(nullptr)) return;  // a sanitized build forks
   config::SandboxConfig tmp_only;
   tmp_only.private_tmp = true;
@@ -343,30 +343,33 @@ TEST_CASE("a child with a mount namespace of its own, made ahead or not, leaves 
   ChildSpec spec{argv[0].c_str(), argv_ptrs.data(), env_ptrs.data(), -1, StderrTarget::kNull, devnull.Get(), nullptr};
   spec.sandbox = prepared.get();
   ForkSpawner spawner;
-  // The first child copies the namespace itself; the maker's thread then
-  // makes the next ones ahead (sandbox/spare_namespaces.h). Each is held alike.
-  std::set<std::string> seen;
-  for (int child = 0; child < 3; ++child) {
+  // Three at once: a namespace's number is reused once it is gone.
+  std::vector<UniqueFd> connections;
+  std::vector<pid_t> pids;
+  for (size_t child = 0; child < 3; ++child) {
     int pair[2];
     REQUIRE(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) == 0);
-    UniqueFd ours(pair[0]), theirs(pair[1]);
+    UniqueFd theirs(pair[1]);
+    connections.emplace_back(pair[0]);
     spec.connection_fd = theirs.Get();
     ReportPipe no_pipe;
     Started started;
     REQUIRE(spawner.Spawn(spec, no_pipe, started).Ok());
     REQUIRE_FALSE(started.failure.has_value());
-    theirs.Reset();
-    CHECK(spawner.HeldNamespaces() == 1);
-    REQUIRE(write(ours.Get(), "go\n", 3) == 3);
-    std::string ns = ReadAll(ours.Get());
-    CHECK(ns.rfind("mnt:[", 0) == 0);  // it ran, and its namespace outlived it
+    pids.push_back(started.pid);
+    CHECK(spawner.HeldNamespaces() == child + 1);
+  }
+  std::set<std::string> seen;
+  for (size_t child = 0; child < 3; ++child) {
+    REQUIRE(write(connections[child].Get(), "go\n", 3) == 3);
+    std::string ns = ReadAll(connections[child].Get());
+    CHECK(ns.rfind("mnt:[", 0) == 0);  // it ran
     seen.insert(ns);
     int status = 0;
-    REQUIRE(waitpid(started.pid, &status, 0) == started.pid);
-    CHECK(spawner.HeldNamespaces() == 1);
-    spawner.Reaped(started.pid);
-    CHECK(spawner.HeldNamespaces() == 0);
-    usleep(50000);  // time for the maker
+    REQUIRE(waitpid(pids[child], &status, 0) == pids[child]);
+    CHECK(spawner.HeldNamespaces() == 3 - child);  // it outlived the program
+    spawner.Reaped(pids[child]);
+    CHECK(spawner.HeldNamespaces() == 2 - child);
   }
   CHECK(seen.size() == 3);  // each its own
 }
