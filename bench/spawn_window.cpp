@@ -118,8 +118,9 @@ int main(int argc, char** argv) {
   rules.hidden = files.hidden;
   yinetd::config::SandboxConfig files_seccomp = rules;
   files_seccomp.private_tmp = true;
-  std::vector<Variant> variants{{"private_tmp", tmp},       {"ipc", ipc},     {"pid_ipc_uts", pid_ipc_uts},
-                                {"system_calls", calls},    {"file_rules", files}, {"rules", rules},
+  std::vector<Variant> variants{{"private_tmp", tmp},        {"ipc", ipc},
+                                {"pid_ipc_uts", pid_ipc_uts}, {"system_calls", calls},
+                                {"file_rules", files},        {"rules", rules},
                                 {"files_seccomp", files_seccomp}};
   std::vector<Way> ways;
   ways.push_back({"plain", nullptr});
